@@ -1,0 +1,99 @@
+import { Context, type Effect, type Option, Schema } from "effect"
+import type { EntityType } from "../domain/entities.js"
+
+/** One record of the source, validated: what the mirror stores. */
+export interface SourceRecord {
+  readonly id: string
+  /** The project a record belongs to; a project's own id for projects. */
+  readonly projectId: string
+  /** Source `updated_at`, normalised to UTC `YYYY-MM-DDTHH:MM:SS.ffffffZ`. */
+  readonly updatedAt: string
+  readonly archived: boolean
+  readonly payload: Readonly<Record<string, unknown>>
+}
+
+/** A record the source sent that does not match its schema: skipped and counted in `errors`. */
+export interface InvalidRecord {
+  readonly id: string | null
+  readonly message: string
+}
+
+export interface SourcePage {
+  readonly records: ReadonlyArray<SourceRecord>
+  readonly invalid: ReadonlyArray<InvalidRecord>
+  /** Size of the whole list when the source says so. */
+  readonly totalCount: number | null
+  readonly totalPages: number | null
+  readonly hasMore: boolean
+}
+
+/** A list can have a second feed for archived rows (Plane: archived cycles and modules). */
+export type Feed = "active" | "archived"
+
+export type WalkOrder = "created" | "updated_desc"
+
+export interface PageRequest {
+  readonly entity: EntityType
+  readonly projectId: string | null
+  readonly feed: Feed
+  readonly page: number
+  readonly perPage: number
+  readonly order: WalkOrder
+}
+
+export type Lookup =
+  | { readonly _tag: "Found"; readonly record: SourceRecord }
+  | { readonly _tag: "Invalid"; readonly invalid: InvalidRecord }
+  | { readonly _tag: "Gone" }
+
+/** The credentials were refused: permanent, the job fails at once. */
+export class SourceAuthFailed extends Schema.TaggedError<SourceAuthFailed>()("SourceAuthFailed", {
+  message: Schema.String,
+  status: Schema.Number
+}) {}
+
+/** The key is valid but may not read this project (Plane: public project the key owner has not joined). */
+export class SourceForbidden extends Schema.TaggedError<SourceForbidden>()("SourceForbidden", {
+  message: Schema.String
+}) {}
+
+/** The workspace (or a project) does not exist at the source. */
+export class SourceNotFound extends Schema.TaggedError<SourceNotFound>()("SourceNotFound", {
+  message: Schema.String,
+  scope: Schema.Literal("workspace", "project")
+}) {}
+
+/** The source refused the request as malformed (400): permanent. */
+export class SourceRejected extends Schema.TaggedError<SourceRejected>()("SourceRejected", {
+  message: Schema.String,
+  status: Schema.Number
+}) {}
+
+/** Transient trouble that outlived the retries (5xx, timeouts, resets, unparsable bodies). */
+export class SourceUnavailable extends Schema.TaggedError<SourceUnavailable>()("SourceUnavailable", {
+  message: Schema.String
+}) {}
+
+export type SourceError = SourceAuthFailed | SourceForbidden | SourceNotFound | SourceRejected | SourceUnavailable
+
+export const isPermanent = (e: SourceError): boolean =>
+  e._tag === "SourceAuthFailed" || e._tag === "SourceRejected" || (e._tag === "SourceNotFound" && e.scope === "workspace")
+
+/** What a sync needs from a source: pages of records per entity type, and single lookups. */
+export interface Connector {
+  readonly listPage: (request: PageRequest) => Effect.Effect<SourcePage, SourceError>
+  readonly lookup: (entity: EntityType, projectId: string, id: string) => Effect.Effect<Lookup, SourceError>
+  /** The feeds a walk of this entity reads. */
+  readonly feeds: (entity: EntityType, includeArchived: boolean) => ReadonlyArray<Feed>
+}
+
+/**
+ * Told about waits and retries while a request is in flight, so the job running it can log them
+ * and move its ETA. Optional: a connector works without one.
+ */
+export class RequestObserver extends Context.Tag("synclog/RequestObserver")<RequestObserver, {
+  readonly retrying: (reason: string, attempt: number, delayMs: number) => Effect.Effect<void>
+  readonly throttled: (waitMs: number, reason: string) => Effect.Effect<void>
+}>() {}
+
+export type { Option }

@@ -1,0 +1,111 @@
+import { Clock, Effect } from "effect"
+
+/** What the status endpoint shows of an integration's request budget. */
+export interface RateBudget {
+  readonly limit: number
+  readonly remaining: number
+  readonly resetAt: string | null
+  readonly blockedUntil: string | null
+}
+
+interface Window {
+  limit: number
+  /** Start times of our requests in the last minute, oldest first. */
+  readonly sent: Array<number>
+  blockedUntil: number
+  /** What the source said last (its own count includes other clients of the same key). */
+  sourceRemaining: number | null
+  sourceResetAt: number | null
+}
+
+const WINDOW_MS = 60_000
+
+/**
+ * A client-side sliding window per integration, shared by every job of it: at most
+ * `requestsPerMinute` requests in any 60 s, the same rule Plane's throttle applies, so a healthy
+ * sync never provokes a 429. The source's `X-RateLimit-Remaining` and a 429's `Retry-After`
+ * block the window further when other clients use the same key. Time comes from Clock, so
+ * tests drive it with TestClock.
+ */
+export class RateLimiter extends Effect.Service<RateLimiter>()("synclog/RateLimiter", {
+  succeed: (() => {
+    const windows = new Map<string, Window>()
+
+    const windowOf = (key: string, limit: number): Window => {
+      let w = windows.get(key)
+      if (w === undefined) {
+        w = { limit, sent: [], blockedUntil: 0, sourceRemaining: null, sourceResetAt: null }
+        windows.set(key, w)
+      }
+      w.limit = limit
+      return w
+    }
+
+    const prune = (w: Window, now: number) => {
+      while (w.sent.length > 0 && w.sent[0]! <= now - WINDOW_MS) w.sent.shift()
+    }
+
+    /** Waits for a slot and takes it; returns how long it waited (ms). */
+    const acquire = (key: string, requestsPerMinute: number): Effect.Effect<number> =>
+      Effect.gen(function*() {
+        if (requestsPerMinute <= 0) return 0
+        const w = windowOf(key, requestsPerMinute)
+        let waited = 0
+        while (true) {
+          const now = yield* Clock.currentTimeMillis
+          prune(w, now)
+          let wait = Math.max(0, w.blockedUntil - now)
+          if (wait === 0 && w.sent.length >= w.limit) wait = w.sent[w.sent.length - w.limit]! + WINDOW_MS - now
+          if (wait <= 0) {
+            w.sent.push(now)
+            return waited
+          }
+          waited += wait
+          yield* Effect.sleep(wait)
+        }
+      })
+
+    /** Headers of an allowed response: pace harder when the source's count is the tighter one. */
+    const observe = (key: string, remaining: number | null, resetEpochSeconds: number | null) =>
+      Effect.gen(function*() {
+        const w = windows.get(key)
+        if (w === undefined || remaining === null) return
+        const now = yield* Clock.currentTimeMillis
+        w.sourceRemaining = remaining
+        w.sourceResetAt = resetEpochSeconds !== null ? resetEpochSeconds * 1000 : now + WINDOW_MS
+        if (remaining <= 0) {
+          // The source's window is full: the next slot opens when its oldest request expires,
+          // which is no later than our own oldest (or a whole window when we know no better).
+          const oldest = w.sent[0]
+          w.blockedUntil = Math.max(w.blockedUntil, oldest !== undefined ? oldest + WINDOW_MS : now + WINDOW_MS)
+        }
+      })
+
+    /** A 429: nobody of this integration sends before Retry-After has passed. */
+    const block = (key: string, untilMs: number) =>
+      Effect.sync(() => {
+        const w = windows.get(key)
+        if (w !== undefined) w.blockedUntil = Math.max(w.blockedUntil, untilMs)
+      })
+
+    const budget = (key: string): Effect.Effect<RateBudget | null> =>
+      Effect.gen(function*() {
+        const w = windows.get(key)
+        if (w === undefined) return null
+        const now = yield* Clock.currentTimeMillis
+        prune(w, now)
+        const ours = Math.max(0, w.limit - w.sent.length)
+        const sourceFresh = w.sourceResetAt !== null && w.sourceResetAt > now
+        const remaining = sourceFresh && w.sourceRemaining !== null ? Math.min(ours, w.sourceRemaining) : ours
+        const resetAt = w.sent.length > 0 ? w.sent[0]! + WINDOW_MS : null
+        return {
+          limit: w.limit,
+          remaining,
+          resetAt: resetAt !== null ? new Date(resetAt).toISOString() : null,
+          blockedUntil: w.blockedUntil > now ? new Date(w.blockedUntil).toISOString() : null
+        }
+      })
+
+    return { acquire, observe, block, budget } as const
+  })()
+}) {}

@@ -1,0 +1,266 @@
+import { HttpClient, HttpClientRequest } from "@effect/platform"
+import { Duration, Effect, Option, Random, Redacted } from "effect"
+import type { EntityType } from "../../domain/entities.js"
+import {
+  type Connector,
+  type Feed,
+  type Lookup,
+  type PageRequest,
+  RequestObserver,
+  SourceAuthFailed,
+  type SourceError,
+  SourceForbidden,
+  SourceNotFound,
+  type SourcePage,
+  SourceRejected,
+  SourceUnavailable
+} from "../Connector.js"
+import { RateLimiter } from "../RateLimiter.js"
+import { decodeEnvelope, describeParseError, isSourceRecord, toSourceRecord } from "./schemas.js"
+
+export interface PlaneSettings {
+  readonly integrationId: string
+  readonly baseUrl: string
+  readonly workspaceSlug: string
+  readonly apiKey: Redacted.Redacted<string>
+  /** Named in auth errors, so the operator knows which variable to fix. */
+  readonly apiKeyEnv: string
+  readonly requestsPerMinute: number
+}
+
+export interface RequestPolicy {
+  readonly requestTimeout: Duration.Duration
+  /** Attempts per request for transient failures (5xx, timeouts, resets, unparsable bodies). */
+  readonly maxAttempts: number
+  readonly baseDelay: Duration.Duration
+  readonly maxDelay: Duration.Duration
+  /** How many 429s one request may wait out before the job gives up. */
+  readonly maxRateLimitWaits: number
+}
+
+interface Reply {
+  readonly status: number
+  readonly body: unknown
+}
+
+/** A failure worth another attempt; `retryAfterMs` when the source said how long to wait. */
+class Transient {
+  constructor(readonly reason: string, readonly retryAfterMs?: number) {}
+}
+
+const PAGE_NOT_FOUND = "Page not found."
+
+const segment: Record<EntityType, string> = {
+  projects: "projects",
+  states: "states",
+  labels: "labels",
+  cycles: "cycles",
+  modules: "modules",
+  work_items: "work-items"
+}
+const archivedSegment: Partial<Record<EntityType, string>> = {
+  cycles: "archived-cycles",
+  modules: "archived-modules"
+}
+
+const detailOf = (body: unknown): string | undefined => {
+  if (typeof body !== "object" || body === null) return undefined
+  const b = body as Record<string, unknown>
+  const d = b.detail ?? b.error ?? b.error_message
+  return typeof d === "string" ? d : undefined
+}
+
+const parseHeaderInt = (value: string | undefined): number | null => {
+  if (value === undefined) return null
+  const n = Number(value)
+  return Number.isFinite(n) ? n : null
+}
+
+/**
+ * Plane's v1 REST API (plane-api.md): `X-API-Key`, trailing slashes, the v1 pagination envelope
+ * with `per_page` resent on every page and cursor `per_page:page:0`, stop on
+ * `next_page_results: false`. `work-items/` falls back to `issues/` on CE versions without it.
+ */
+export const makePlaneConnector = (settings: PlaneSettings, policy: RequestPolicy) =>
+  Effect.gen(function*() {
+    const http = yield* HttpClient.HttpClient
+    const limiter = yield* RateLimiter
+    const base = `${settings.baseUrl.replace(/\/+$/, "")}/api/v1/workspaces/${encodeURIComponent(settings.workspaceSlug)}`
+    let workItemsSegment = segment.work_items
+
+    const authFailed = (status: number, detail: string | undefined) =>
+      new SourceAuthFailed({
+        status,
+        message: `Plane refused the API key (${status}${detail ? `: ${detail}` : ""}). Check the API key in environment variable ${settings.apiKeyEnv}.`
+      })
+
+    /** One HTTP exchange: rate-limited, timed out, body parsed. Transient troubles are values. */
+    const exchange = (url: string, params: Record<string, string>) =>
+      Effect.gen(function*() {
+        yield* limiter.acquire(settings.integrationId, settings.requestsPerMinute)
+        const request = HttpClientRequest.get(url).pipe(
+          HttpClientRequest.setHeaders({ "X-API-Key": Redacted.value(settings.apiKey), accept: "application/json" }),
+          HttpClientRequest.setUrlParams(params)
+        )
+        const outcome = yield* http.execute(request).pipe(
+          Effect.flatMap((response) =>
+            Effect.map(response.text, (text) => ({ status: response.status, headers: response.headers, text }))
+          ),
+          Effect.timeoutFail({
+            duration: policy.requestTimeout,
+            onTimeout: () => new Transient(`no answer within ${Duration.format(policy.requestTimeout)}`)
+          }),
+          Effect.catchTags({
+            RequestError: (e) => Effect.fail(new Transient(`connection failed (${e.reason}): ${e.cause ?? e.message}`)),
+            ResponseError: (e) => Effect.fail(new Transient(`response broken off (${e.reason})`))
+          }),
+          Effect.either
+        )
+        if (outcome._tag === "Left") return outcome.left
+        const { headers, status, text } = outcome.right
+        if (status === 429) {
+          const retryAfter = parseHeaderInt(headers["retry-after"]) ?? 60
+          return new Transient("rate limited by Plane (429)", retryAfter * 1000)
+        }
+        yield* limiter.observe(
+          settings.integrationId,
+          parseHeaderInt(headers["x-ratelimit-remaining"]),
+          parseHeaderInt(headers["x-ratelimit-reset"])
+        )
+        if (status >= 500) return new Transient(`Plane answered ${status}`)
+        let body: unknown
+        try {
+          body = text === "" ? null : JSON.parse(text)
+        } catch {
+          return status < 300 ? new Transient(`unparsable JSON body (${text.length} bytes)`) : { status, body: text }
+        }
+        return { status, body } satisfies Reply
+      })
+
+    /** Retries transient failures with capped exponential backoff and jitter; waits out 429s. */
+    const getJson = (url: string, params: Record<string, string>): Effect.Effect<Reply, SourceError> =>
+      Effect.gen(function*() {
+        const observer = yield* Effect.serviceOption(RequestObserver)
+        let attempt = 1
+        let rateLimitWaits = 0
+        while (true) {
+          const result = yield* exchange(url, params)
+          if (!(result instanceof Transient)) return result
+          if (result.retryAfterMs !== undefined) {
+            rateLimitWaits++
+            if (rateLimitWaits > policy.maxRateLimitWaits) {
+              return yield* new SourceUnavailable({
+                message: `Plane kept answering 429 (rate limited) after ${policy.maxRateLimitWaits} waits`
+              })
+            }
+            const now = yield* Effect.clockWith((c) => c.currentTimeMillis)
+            yield* limiter.block(settings.integrationId, now + result.retryAfterMs)
+            if (Option.isSome(observer)) {
+              yield* observer.value.throttled(result.retryAfterMs, `${result.reason}; waiting ${Math.ceil(result.retryAfterMs / 1000)} s as Retry-After asks`)
+            }
+            continue
+          }
+          if (attempt >= policy.maxAttempts) {
+            return yield* new SourceUnavailable({
+              message: `Plane request failed ${attempt} times, last: ${result.reason}`
+            })
+          }
+          const exp = Duration.toMillis(policy.baseDelay) * 2 ** (attempt - 1)
+          const jitter = yield* Random.nextRange(0.8, 1.2)
+          const delay = Math.round(Math.min(Duration.toMillis(policy.maxDelay), exp) * jitter)
+          if (Option.isSome(observer)) yield* observer.value.retrying(result.reason, attempt, delay)
+          yield* Effect.sleep(delay)
+          attempt++
+        }
+      })
+
+    /** Maps the 4xx answers every call shares; 404 is left to the caller. */
+    const checkStatus = (reply: Reply): Effect.Effect<Reply, SourceError> => {
+      const detail = detailOf(reply.body)
+      if (reply.status === 401) return Effect.fail(authFailed(401, detail))
+      if (reply.status === 403) {
+        return detail === undefined || /token/i.test(detail)
+          ? Effect.fail(authFailed(403, detail))
+          : Effect.fail(new SourceForbidden({ message: `Plane denied access (403: ${detail})` }))
+      }
+      if (reply.status >= 400 && reply.status !== 404) {
+        return Effect.fail(
+          new SourceRejected({ status: reply.status, message: `Plane rejected the request (${reply.status}${detail ? `: ${detail}` : ""})` })
+        )
+      }
+      return Effect.succeed(reply)
+    }
+
+    const workspaceMissing = () =>
+      new SourceNotFound({
+        scope: "workspace",
+        message: `Plane workspace '${settings.workspaceSlug}' was not found at ${settings.baseUrl} (404). Check workspaceSlug in the config file.`
+      })
+
+    const listUrl = (entity: EntityType, projectId: string | null, feed: Feed) => {
+      if (entity === "projects") return `${base}/projects/`
+      const seg = feed === "archived" ? archivedSegment[entity]! : entity === "work_items" ? workItemsSegment : segment[entity]
+      return `${base}/projects/${projectId}/${seg}/`
+    }
+
+    const listPage = (req: PageRequest): Effect.Effect<SourcePage, SourceError> =>
+      Effect.gen(function*() {
+        const params: Record<string, string> = {
+          per_page: String(req.perPage),
+          cursor: `${req.perPage}:${req.page}:0`
+        }
+        if (req.entity === "work_items") params.order_by = req.order === "updated_desc" ? "-updated_at" : "created_at"
+        let reply = yield* Effect.flatMap(getJson(listUrl(req.entity, req.projectId, req.feed), params), checkStatus)
+        if (reply.status === 404 && req.entity === "work_items" && workItemsSegment === "work-items" && detailOf(reply.body) === PAGE_NOT_FOUND) {
+          // CE before v1.1 has only issues/ (plane-api.md §2): switch for good and ask again.
+          workItemsSegment = "issues"
+          reply = yield* Effect.flatMap(getJson(listUrl(req.entity, req.projectId, req.feed), params), checkStatus)
+        }
+        if (reply.status === 404) {
+          if (req.entity === "projects") return yield* workspaceMissing()
+          return yield* new SourceNotFound({ scope: "project", message: `Plane project ${req.projectId} no longer exists (404)` })
+        }
+        const envelope = decodeEnvelope(reply.body)
+        if (envelope._tag === "Left") {
+          return yield* new SourceUnavailable({
+            message: `Plane sent a list response that is not the v1 pagination envelope: ${describeParseError(envelope.left)}`
+          })
+        }
+        const page = envelope.right
+        const records: Array<SourcePage["records"][number]> = []
+        const invalid: Array<SourcePage["invalid"][number]> = []
+        for (const raw of page.results) {
+          const r = toSourceRecord(req.entity, raw)
+          if (isSourceRecord(r)) records.push(r)
+          else invalid.push(r)
+        }
+        return {
+          records,
+          invalid,
+          totalCount: page.total_count ?? null,
+          totalPages: page.total_pages ?? null,
+          hasMore: page.next_page_results
+        }
+      })
+
+    const detailUrl = (entity: EntityType, projectId: string, id: string) =>
+      entity === "projects"
+        ? `${base}/projects/${id}/`
+        : `${base}/projects/${projectId}/${entity === "work_items" ? workItemsSegment : segment[entity]}/${id}/`
+
+    const lookup = (entity: EntityType, projectId: string, id: string): Effect.Effect<Lookup, SourceError> =>
+      Effect.gen(function*() {
+        const reply = yield* Effect.flatMap(getJson(detailUrl(entity, projectId, id), {}), checkStatus)
+        if (reply.status === 404) return { _tag: "Gone" } as const
+        const r = toSourceRecord(entity, reply.body)
+        return isSourceRecord(r) ? { _tag: "Found", record: r } as const : { _tag: "Invalid", invalid: r } as const
+      }).pipe(
+        // A record of a project the key may no longer read is as good as gone for this mirror.
+        Effect.catchTag("SourceForbidden", () => Effect.succeed({ _tag: "Gone" } as const))
+      )
+
+    const feeds = (entity: EntityType, includeArchived: boolean): ReadonlyArray<Feed> =>
+      includeArchived && archivedSegment[entity] !== undefined ? ["active", "archived"] : ["active"]
+
+    return { listPage, lookup, feeds } satisfies Connector
+  })

@@ -1,0 +1,233 @@
+import { Schema } from "effect"
+import { EntityType } from "./entities.js"
+import {
+  Checkpoint,
+  Counters,
+  JobOptions,
+  JobTrigger,
+  JobType,
+  PauseReason,
+  Position,
+  ResumeReason,
+  Stage
+} from "./job.js"
+
+/**
+ * Every state change is one of these events. Fields are plain JSON values (no transforming
+ * schemas), so the encoded and decoded shapes are the same: replay can fold stored payloads
+ * without a decode step, and `replay --verify` still decodes each one with these schemas.
+ * A new version of an event gets an upcaster in eventlog/upcasters.ts; history is never edited.
+ */
+const at = Schema.String // ISO-8601 UTC with milliseconds
+
+// ---- job stream: job-<jobId> ----------------------------------------------------------------
+export class JobQueued extends Schema.TaggedClass<JobQueued>()("JobQueued", {
+  jobId: Schema.String,
+  integrationId: Schema.String,
+  jobType: JobType,
+  options: JobOptions,
+  trigger: JobTrigger,
+  estimatedDuration: Schema.NullOr(Schema.Number),
+  at
+}) {}
+
+export class JobStarted extends Schema.TaggedClass<JobStarted>()("JobStarted", {
+  jobId: Schema.String,
+  run: Schema.Int,
+  at
+}) {}
+
+export class StageStarted extends Schema.TaggedClass<StageStarted>()("StageStarted", {
+  jobId: Schema.String,
+  stage: Stage,
+  projectIds: Schema.Array(Schema.String),
+  at
+}) {}
+
+export class BatchCommitted extends Schema.TaggedClass<BatchCommitted>()("BatchCommitted", {
+  jobId: Schema.String,
+  stage: Stage,
+  entity: Schema.NullOr(EntityType),
+  deltas: Counters,
+  /** Where the next batch starts. */
+  next: Position,
+  /** Projects stage: the project ids this batch found, to walk in the later stages. */
+  discovered: Schema.optionalWith(Schema.Array(Schema.String), { exact: true }),
+  /** Set on the batch that finished a project's work-item walk: the walk's start time. */
+  watermark: Schema.optionalWith(Schema.Struct({ projectId: Schema.String, at: Schema.String }), { exact: true }),
+  progress: Schema.Int,
+  estimatedCompletion: Schema.NullOr(Schema.String),
+  at
+}) {}
+
+export class EstimateChanged extends Schema.TaggedClass<EstimateChanged>()("EstimateChanged", {
+  jobId: Schema.String,
+  estimatedCompletion: Schema.NullOr(Schema.String),
+  reason: Schema.String,
+  at
+}) {}
+
+export class PauseRequested extends Schema.TaggedClass<PauseRequested>()("PauseRequested", {
+  jobId: Schema.String,
+  at
+}) {}
+
+export class JobPaused extends Schema.TaggedClass<JobPaused>()("JobPaused", {
+  jobId: Schema.String,
+  reason: PauseReason,
+  at
+}) {}
+
+export class StopRequested extends Schema.TaggedClass<StopRequested>()("StopRequested", {
+  jobId: Schema.String,
+  graceful: Schema.Boolean,
+  at
+}) {}
+
+export class JobStopped extends Schema.TaggedClass<JobStopped>()("JobStopped", {
+  jobId: Schema.String,
+  reason: Schema.String,
+  at
+}) {}
+
+export class JobCompleted extends Schema.TaggedClass<JobCompleted>()("JobCompleted", {
+  jobId: Schema.String,
+  at
+}) {}
+
+export class JobFailed extends Schema.TaggedClass<JobFailed>()("JobFailed", {
+  jobId: Schema.String,
+  error: Schema.String,
+  retryable: Schema.Boolean,
+  at
+}) {}
+
+export class JobResumed extends Schema.TaggedClass<JobResumed>()("JobResumed", {
+  jobId: Schema.String,
+  reason: ResumeReason,
+  from: Schema.NullOr(Checkpoint),
+  at
+}) {}
+
+export class JobDeleted extends Schema.TaggedClass<JobDeleted>()("JobDeleted", {
+  jobId: Schema.String,
+  deleteLogs: Schema.Boolean,
+  at
+}) {}
+
+export const JobEvent = Schema.Union(
+  JobQueued,
+  JobStarted,
+  StageStarted,
+  BatchCommitted,
+  EstimateChanged,
+  PauseRequested,
+  JobPaused,
+  StopRequested,
+  JobStopped,
+  JobCompleted,
+  JobFailed,
+  JobResumed,
+  JobDeleted
+)
+export type JobEvent = typeof JobEvent.Type
+
+// ---- integration stream: integration-<integrationId> ----------------------------------------
+export const IntegrationSettings = Schema.Struct({
+  name: Schema.String,
+  connector: Schema.Literal("plane"),
+  baseUrl: Schema.String,
+  workspaceSlug: Schema.String,
+  apiKeyEnv: Schema.String,
+  syncInterval: Schema.Int,
+  fullSyncInterval: Schema.NullOr(Schema.Int),
+  requestsPerMinute: Schema.Int,
+  enabled: Schema.Boolean
+})
+export type IntegrationSettings = typeof IntegrationSettings.Type
+
+export class IntegrationRegistered extends Schema.TaggedClass<IntegrationRegistered>()("IntegrationRegistered", {
+  integrationId: Schema.String,
+  settings: IntegrationSettings,
+  at
+}) {}
+
+export class IntegrationStarted extends Schema.TaggedClass<IntegrationStarted>()("IntegrationStarted", {
+  integrationId: Schema.String,
+  nextRunAt: Schema.String,
+  at
+}) {}
+
+export class IntegrationStopped extends Schema.TaggedClass<IntegrationStopped>()("IntegrationStopped", {
+  integrationId: Schema.String,
+  at
+}) {}
+
+export class SyncIntervalChanged extends Schema.TaggedClass<SyncIntervalChanged>()("SyncIntervalChanged", {
+  integrationId: Schema.String,
+  oldInterval: Schema.Int,
+  newInterval: Schema.Int,
+  nextRunAt: Schema.String,
+  at
+}) {}
+
+/** The scheduler's tick for one integration: a job was queued, or the tick was skipped. */
+export class ScheduledRun extends Schema.TaggedClass<ScheduledRun>()("ScheduledRun", {
+  integrationId: Schema.String,
+  outcome: Schema.Literal("queued", "skipped"),
+  jobId: Schema.NullOr(Schema.String),
+  reason: Schema.String,
+  nextRunAt: Schema.String,
+  at
+}) {}
+
+export class CircuitOpened extends Schema.TaggedClass<CircuitOpened>()("CircuitOpened", {
+  integrationId: Schema.String,
+  consecutiveFailures: Schema.Int,
+  reason: Schema.String,
+  probeAt: Schema.String,
+  cooldownSeconds: Schema.Int,
+  at
+}) {}
+
+export class CircuitHalfOpened extends Schema.TaggedClass<CircuitHalfOpened>()("CircuitHalfOpened", {
+  integrationId: Schema.String,
+  probeJobId: Schema.String,
+  at
+}) {}
+
+export class CircuitClosed extends Schema.TaggedClass<CircuitClosed>()("CircuitClosed", {
+  integrationId: Schema.String,
+  at
+}) {}
+
+export const IntegrationEvent = Schema.Union(
+  IntegrationRegistered,
+  IntegrationStarted,
+  IntegrationStopped,
+  SyncIntervalChanged,
+  ScheduledRun,
+  CircuitOpened,
+  CircuitHalfOpened,
+  CircuitClosed
+)
+export type IntegrationEvent = typeof IntegrationEvent.Type
+
+// ---- system stream ------------------------------------------------------------------------
+export class SystemInitialized extends Schema.TaggedClass<SystemInitialized>()("SystemInitialized", {
+  integrationsFound: Schema.Int,
+  at
+}) {}
+
+export const SystemEvent = Schema.Union(SystemInitialized)
+export type SystemEvent = typeof SystemEvent.Type
+
+export const DomainEvent = Schema.Union(JobEvent, IntegrationEvent, SystemEvent)
+export type DomainEvent = typeof DomainEvent.Type
+
+/** Current schema version of every event type; bump it with an upcaster when a shape changes. */
+export const EVENT_VERSION = 1
+
+export const jobStream = (jobId: string) => `job-${jobId}`
+export const integrationStream = (integrationId: string) => `integration-${integrationId}`
+export const SYSTEM_STREAM = "system"

@@ -1,0 +1,107 @@
+import { Schema } from "effect"
+import { EntityType } from "./entities.js"
+
+export const JOB_TYPES = ["full_sync", "incremental_sync", "selective_sync"] as const
+export const JobType = Schema.Literal(...JOB_TYPES)
+export type JobType = typeof JobType.Type
+
+/** Accepts `full`, `incremental`, `selective` too; always decodes to the `_sync` form. */
+export const JobTypeInput = Schema.transform(
+  Schema.Literal("full", "incremental", "selective", ...JOB_TYPES),
+  JobType,
+  {
+    strict: true,
+    decode: (s) => (s.endsWith("_sync") ? s : `${s}_sync`) as JobType,
+    encode: (s) => s
+  }
+).annotations({ description: "full_sync | incremental_sync | selective_sync (or full | incremental | selective)" })
+
+export const JOB_STATUSES = ["queued", "running", "paused", "stopping", "stopped", "completed", "failed"] as const
+export const JobStatus = Schema.Literal(...JOB_STATUSES)
+export type JobStatus = typeof JobStatus.Type
+
+export const ACTIVE_STATUSES: ReadonlyArray<JobStatus> = ["queued", "running", "stopping"]
+export const TERMINAL_STATUSES: ReadonlyArray<JobStatus> = ["completed", "failed", "stopped"]
+export const isActive = (s: JobStatus) => ACTIVE_STATUSES.includes(s)
+
+/** CONTRACT.md's allowed transitions; anything else is a 409 naming both states. */
+const TRANSITIONS: Record<JobStatus, ReadonlyArray<JobStatus>> = {
+  queued: ["running", "stopped"],
+  running: ["paused", "stopping", "completed", "failed"],
+  stopping: ["stopped", "paused", "failed"],
+  paused: ["queued", "stopped"],
+  failed: ["queued"],
+  stopped: ["queued"],
+  completed: []
+}
+export const canTransition = (from: JobStatus, to: JobStatus): boolean => TRANSITIONS[from].includes(to)
+
+export const Counters = Schema.Struct({
+  processed: Schema.Int,
+  created: Schema.Int,
+  updated: Schema.Int,
+  deleted: Schema.Int,
+  errors: Schema.Int
+})
+export type Counters = typeof Counters.Type
+export const zeroCounters: Counters = { processed: 0, created: 0, updated: 0, deleted: 0, errors: 0 }
+export const addCounters = (a: Counters, b: Counters): Counters => ({
+  processed: a.processed + b.processed,
+  created: a.created + b.created,
+  updated: a.updated + b.updated,
+  deleted: a.deleted + b.deleted,
+  errors: a.errors + b.errors
+})
+
+export const STAGES = [
+  "syncing_projects",
+  "syncing_states",
+  "syncing_labels",
+  "syncing_cycles",
+  "syncing_modules",
+  "syncing_work_items",
+  "finalizing"
+] as const
+export const Stage = Schema.Literal(...STAGES)
+export type Stage = typeof Stage.Type
+export const stageOf = (entity: EntityType): Stage => `syncing_${entity}` as Stage
+export const entityOf = (stage: Stage): EntityType | undefined =>
+  stage === "finalizing" ? undefined : (stage.slice("syncing_".length) as EntityType)
+
+/** Options as stored on a job, after defaults were applied. */
+export const JobOptions = Schema.Struct({
+  force: Schema.Boolean,
+  includeArchived: Schema.Boolean,
+  batchSize: Schema.Int,
+  entities: Schema.Array(EntityType),
+  projects: Schema.optionalWith(Schema.Array(Schema.String), { exact: true }),
+  excludeProjects: Schema.optionalWith(Schema.Array(Schema.String), { exact: true })
+})
+export type JobOptions = typeof JobOptions.Type
+
+/** Where the next batch starts: the stage, the project within it, the list (active or archived) and the page. */
+export const Position = Schema.Struct({
+  projectIndex: Schema.Int,
+  feed: Schema.Int,
+  page: Schema.Int,
+  walkStartedAt: Schema.optionalWith(Schema.String, { exact: true })
+})
+export type Position = typeof Position.Type
+export const startPosition: Position = { projectIndex: 0, feed: 0, page: 0 }
+
+export const Checkpoint = Schema.Struct({
+  stage: Stage,
+  projectIds: Schema.Array(Schema.String),
+  position: Position
+})
+export type Checkpoint = typeof Checkpoint.Type
+
+export const JOB_TRIGGERS = ["manual", "schedule", "integration_start", "retry"] as const
+export const JobTrigger = Schema.Literal(...JOB_TRIGGERS)
+export type JobTrigger = typeof JobTrigger.Type
+
+export const PauseReason = Schema.Literal("request", "shutdown")
+export type PauseReason = typeof PauseReason.Type
+
+export const ResumeReason = Schema.Literal("request", "restart", "recovery", "retry")
+export type ResumeReason = typeof ResumeReason.Type

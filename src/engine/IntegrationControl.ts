@@ -1,0 +1,107 @@
+import { Clock, Effect } from "effect"
+import { MAX_INTERVAL, MIN_INTERVAL } from "../config/ConfigFile.js"
+import { IntegrationNotFound, JobConflict, JobNotFound, ValidationError } from "../domain/errors.js"
+import { IntegrationStarted, IntegrationStopped, SyncIntervalChanged } from "../domain/events.js"
+import type { JobType } from "../domain/job.js"
+import { EventStore } from "../eventlog/EventStore.js"
+import { effectiveInterval } from "../eventlog/integrationProjection.js"
+import { Views } from "../eventlog/Views.js"
+import { Jobs } from "./Jobs.js"
+import { Scheduler } from "./Scheduler.js"
+
+export interface StartResult {
+  readonly integrationId: string
+  readonly jobId: string | null
+  readonly message: string
+}
+
+/** Integration-level commands: start and stop its schedule, change its interval. */
+export class IntegrationControl extends Effect.Service<IntegrationControl>()("synclog/IntegrationControl", {
+  effect: Effect.gen(function*() {
+    const store = yield* EventStore
+    const views = yield* Views
+    const jobs = yield* Jobs
+    const scheduler = yield* Scheduler
+
+    const iso = (ms: number) => new Date(ms).toISOString()
+
+    const start = (integrationId: string, syncType: "full" | "incremental" | "selective", scheduleImmediate: boolean) =>
+      Effect.gen(function*() {
+        const doc = yield* views.integration(integrationId)
+        if (doc === undefined) return yield* Effect.fail(IntegrationNotFound.of(integrationId))
+        if (!doc.settings.enabled) {
+          return yield* Effect.fail(
+            new JobConflict({
+              error: "IntegrationDisabled",
+              integrationId,
+              message: `Integration ${integrationId} is disabled in the config file; set "enabled": true and POST /api/sync/initialize`
+            })
+          )
+        }
+        const now = yield* Clock.currentTimeMillis
+        if (!doc.active) {
+          yield* store.appendIntegration(integrationId, doc.version, [
+            new IntegrationStarted({ integrationId, nextRunAt: iso(now + effectiveInterval(doc) * 1000), at: iso(now) })
+          ])
+        }
+        yield* scheduler.wake
+        if (!scheduleImmediate) {
+          return { integrationId, jobId: null, message: "Sync scheduled" } satisfies StartResult
+        }
+        // Attach to a job already in progress instead of overlapping it.
+        const current = yield* views.currentJob(integrationId)
+        if (current !== undefined) {
+          return { integrationId, jobId: current.id, message: `Sync already in progress (${current.status})` }
+        }
+        let type: JobType = `${syncType}_sync`
+        if (type === "incremental_sync" && !doc.hasBaseline) type = "full_sync"
+        const created = yield* jobs.create({ integrationId, type, options: {}, trigger: "integration_start" })
+        return {
+          integrationId,
+          jobId: created.jobId,
+          message: type === `${syncType}_sync` ? "Sync started" : "Sync started (full sync: there is no baseline yet)"
+        }
+      })
+
+    const stop = (integrationId: string) =>
+      Effect.gen(function*() {
+        const doc = yield* views.integration(integrationId)
+        if (doc === undefined) return yield* Effect.fail(IntegrationNotFound.of(integrationId))
+        const now = yield* Clock.currentTimeMillis
+        if (doc.active) {
+          yield* store.appendIntegration(integrationId, doc.version, [new IntegrationStopped({ integrationId, at: iso(now) })])
+        }
+        const stopped = yield* jobs.stopAll(integrationId)
+        yield* scheduler.wake
+        return { integrationId, activeJobsStopped: stopped.length, jobs: stopped }
+      })
+
+    /** Changes the schedule of the job's integration; takes effect from the next tick. */
+    const changeInterval = (jobId: string, interval: number) =>
+      Effect.gen(function*() {
+        if (!Number.isInteger(interval) || interval < MIN_INTERVAL || interval > MAX_INTERVAL) {
+          return yield* Effect.fail(
+            new ValidationError({
+              message: `interval must be whole seconds between ${MIN_INTERVAL} (30 s) and ${MAX_INTERVAL} (30 days); got ${interval}`,
+              issues: [{ path: "interval", message: `expected an integer between ${MIN_INTERVAL} and ${MAX_INTERVAL}` }]
+            })
+          )
+        }
+        const job = yield* views.job(jobId)
+        if (job === undefined) return yield* Effect.fail(JobNotFound.of(jobId))
+        const doc = yield* views.integration(job.integrationId)
+        if (doc === undefined) return yield* Effect.fail(IntegrationNotFound.of(job.integrationId))
+        const now = yield* Clock.currentTimeMillis
+        const oldInterval = effectiveInterval(doc)
+        const base = doc.lastScheduledRunAt !== null ? Date.parse(doc.lastScheduledRunAt) : now
+        const nextRun = iso(base + interval * 1000)
+        yield* store.appendIntegration(doc.id, doc.version, [
+          new SyncIntervalChanged({ integrationId: doc.id, oldInterval, newInterval: interval, nextRunAt: nextRun, at: iso(now) })
+        ])
+        yield* scheduler.wake
+        return { jobId, integrationId: doc.id, oldInterval, newInterval: interval, nextRun }
+      })
+
+    return { start, stop, changeInterval } as const
+  })
+}) {}

@@ -1,0 +1,51 @@
+import { SqlClient } from "@effect/sql"
+import { Clock, Effect } from "effect"
+
+export type LogLevel = "debug" | "info" | "warn" | "error"
+
+export interface LogLine {
+  readonly timestamp: string
+  readonly level: LogLevel
+  readonly message: string
+}
+
+/**
+ * A job's log lines: operational text, not state. They live in their own append-only table so
+ * `deleteLogs` can erase them without touching the event log; each line also goes to the
+ * process log with the job id attached.
+ */
+export class JobLog extends Effect.Service<JobLog>()("synclog/JobLog", {
+  effect: Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+
+    const write = (jobId: string, level: LogLevel, message: string) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const timestamp = new Date(now).toISOString()
+        yield* sql`INSERT INTO job_logs (job_id, timestamp, level, message) VALUES (${jobId}, ${timestamp}, ${level}, ${message})`
+        const log = level === "error" ? Effect.logError : level === "warn" ? Effect.logWarning : level === "debug" ? Effect.logDebug : Effect.logInfo
+        yield* log(message).pipe(Effect.annotateLogs({ jobId }))
+      }).pipe(Effect.orDie)
+
+    /** Oldest first; `offset` counts from the oldest line. */
+    const page = (jobId: string, limit: number, offset: number) =>
+      Effect.all({
+        lines: sql<LogLine>`SELECT timestamp, level, message FROM job_logs WHERE job_id = ${jobId}
+                            ORDER BY id LIMIT ${limit} OFFSET ${offset}`,
+        total: Effect.map(sql<{ n: number }>`SELECT COUNT(*) AS n FROM job_logs WHERE job_id = ${jobId}`, (r) => r[0]?.n ?? 0)
+      }).pipe(Effect.orDie)
+
+    /** The latest `n` lines, oldest first. */
+    const latest = (jobId: string, n: number) =>
+      Effect.map(
+        sql<LogLine>`SELECT timestamp, level, message FROM
+          (SELECT id, timestamp, level, message FROM job_logs WHERE job_id = ${jobId} ORDER BY id DESC LIMIT ${n})
+          ORDER BY id`,
+        (rows) => rows
+      ).pipe(Effect.orDie)
+
+    const erase = (jobId: string) => sql`DELETE FROM job_logs WHERE job_id = ${jobId}`.pipe(Effect.asVoid, Effect.orDie)
+
+    return { write, page, latest, erase } as const
+  })
+}) {}

@@ -1,0 +1,574 @@
+import { SqlClient } from "@effect/sql"
+import { Cause, Clock, Deferred, Effect, Option, Schema } from "effect"
+import { EngineSettings } from "../config/Settings.js"
+import {
+  type Feed,
+  type InvalidRecord,
+  isPermanent,
+  RequestObserver,
+  type SourceError,
+  type SourcePage,
+  type SourceRecord
+} from "../connectors/Connector.js"
+import { ENTITY_TYPES, type EntityType } from "../domain/entities.js"
+import {
+  BatchCommitted,
+  EstimateChanged,
+  JobCompleted,
+  JobFailed,
+  JobPaused,
+  JobStopped,
+  StageStarted
+} from "../domain/events.js"
+import { type Counters, entityOf, type PauseReason, type Position, type Stage } from "../domain/job.js"
+import { EventStore } from "../eventlog/EventStore.js"
+import type { IntegrationDoc } from "../eventlog/integrationProjection.js"
+import type { JobDoc } from "../eventlog/jobProjection.js"
+import { Views } from "../eventlog/Views.js"
+import { Mirror } from "../mirror/Mirror.js"
+import { Integrations } from "./Integrations.js"
+import { JobLog } from "./JobLog.js"
+import { estimateCompletion, planOf, progressOf, stageWeights } from "./plan.js"
+
+/** What a job is asked to do between batches. */
+export type Command =
+  | { readonly _tag: "Pause"; readonly reason: PauseReason }
+  | { readonly _tag: "Stop" }
+
+/**
+ * A running job's mailbox. Commands are read between batches; `graceExpired` completes when a
+ * graceful command waited long enough for the batch in flight, which is then abandoned
+ * (nothing of it was committed).
+ */
+export interface Mailbox {
+  command: Command | undefined
+  readonly graceExpired: Deferred.Deferred<void>
+}
+
+export type Outcome = "completed" | "paused" | "stopped" | "failed"
+
+/** A job that made no progress for `jobStallTimeout`. */
+class Stalled extends Schema.TaggedError<Stalled>()("Stalled", { message: Schema.String }) {}
+
+/** Marks the end of a run on a command; not a failure. */
+class Interrupted {
+  readonly _tag = "Interrupted"
+  constructor(readonly command: Command) {}
+}
+
+const STATUS_ACTIVE = new Set(["running", "stopping"])
+
+const plural = (entity: EntityType) => entity.replace("_", " ")
+
+/**
+ * The body of a JobActor: runs one job from its checkpoint to the end, a page at a time. Each
+ * page's mirror writes and its BatchCommitted event commit in one transaction, so a crash or
+ * an immediate stop loses at most the page in flight, and a resume neither repeats nor skips.
+ */
+export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", {
+  effect: Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const store = yield* EventStore
+    const views = yield* Views
+    const mirror = yield* Mirror
+    const jobLog = yield* JobLog
+    const integrations = yield* Integrations
+    const engine = yield* EngineSettings
+
+    const nowIso = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms).toISOString())
+
+    const run = (jobId: string, mailbox: Mailbox): Effect.Effect<Outcome> =>
+      Effect.gen(function*() {
+        const initial = yield* views.job(jobId)
+        if (initial === undefined || !STATUS_ACTIVE.has(initial.status)) return "failed" as Outcome
+        const integration = yield* views.integration(initial.integrationId)
+        if (integration === undefined) {
+          return yield* fail(jobId, `Integration ${initial.integrationId} is not registered`, false)
+        }
+        const lastProgress = { at: yield* Clock.currentTimeMillis }
+        const work = execute(initial, integration, mailbox, lastProgress)
+        const watchdog = Effect.gen(function*() {
+          const limit = engine.jobStallTimeout * 1000
+          while (true) {
+            yield* Effect.sleep(Math.min(limit, 30_000))
+            const now = yield* Clock.currentTimeMillis
+            if (now - lastProgress.at >= limit) {
+              return yield* new Stalled({
+                message: `The job made no progress for ${engine.jobStallTimeout} s (jobStallTimeout) and was failed instead of hanging as running; resume it to continue from its checkpoint.`
+              })
+            }
+          }
+        })
+        return yield* Effect.raceFirst(work, watchdog)
+      }).pipe(
+        Effect.catchAll((e) => {
+          switch (e._tag) {
+            case "Stalled":
+              return fail(jobId, e.message, true)
+            case "MissingApiKey":
+              return fail(jobId, e.message, false)
+            case "SqlError":
+              return fail(jobId, `Database error while syncing: ${e.message}`, true)
+            case "ConcurrencyConflict":
+              return fail(jobId, `Another writer changed the job's stream (${e.streamId}) while it ran`, true)
+            default:
+              return fail(jobId, e.message, !isPermanent(e))
+          }
+        }),
+        Effect.catchAllDefect((defect) =>
+          Effect.zipRight(
+            Effect.logError("job defect", Cause.die(defect)).pipe(Effect.annotateLogs({ jobId })),
+            fail(jobId, `Internal error while running the job: ${defect instanceof Error ? defect.message : String(defect)}`, false)
+          )
+        ),
+        Effect.annotateLogs({ jobId })
+      )
+
+    const fail = (jobId: string, message: string, retryable: boolean): Effect.Effect<Outcome> =>
+      Effect.gen(function*() {
+        const at = yield* nowIso
+        yield* store.updateJob(jobId, (doc) =>
+          Effect.succeed([
+            doc && STATUS_ACTIVE.has(doc.status) ? [new JobFailed({ jobId, error: message, retryable, at })] : [],
+            undefined
+          ] as const))
+        yield* jobLog.write(jobId, "error", `Job failed: ${message}`)
+        return "failed" as Outcome
+      }).pipe(Effect.orDie)
+
+    const execute = (
+      initial: JobDoc,
+      integration: IntegrationDoc,
+      mailbox: Mailbox,
+      lastProgress: { at: number }
+    ) =>
+      Effect.gen(function*() {
+        const jobId = initial.id
+        const connector = yield* integrations.connectorFor(integration)
+        const plan = planOf(initial.type, initial.options)
+        const perPage = initial.options.batchSize
+        const includeArchived = initial.options.includeArchived
+        let doc = initial
+        const counts = yield* mirror.counts(integration.id)
+        let weights = stageWeights(plan, counts, doc.checkpoint?.projectIds.length ?? 0)
+        const runStartedAt = yield* Clock.currentTimeMillis
+        const progressAtRunStart = doc.progress
+
+        const log = (level: "info" | "warn" | "error", message: string) => jobLog.write(jobId, level, message)
+
+        // Between batches: a command from the mailbox, or one recorded in the log (a stop or a
+        // pause requested before a restart is still honoured after it).
+        const pending = (): Command | undefined =>
+          mailbox.command ??
+            (doc.status === "stopping"
+              ? { _tag: "Stop" }
+              : doc.pauseRequested
+              ? { _tag: "Pause", reason: "request" }
+              : undefined)
+
+        const checkMailbox = Effect.suspend(() => {
+          const command = pending()
+          return command ? Effect.fail(new Interrupted(command)) : Effect.void
+        })
+
+        const observer = RequestObserver.of({
+          retrying: (reason, attempt, delayMs) =>
+            log("warn", `Request to Plane failed (${reason}); retry ${attempt} in ${(delayMs / 1000).toFixed(1)} s`),
+          throttled: (waitMs, reason) =>
+            Effect.gen(function*() {
+              yield* log("warn", `Rate limited: ${reason}`)
+              const at = yield* nowIso
+              const [next] = yield* store.updateJob(jobId, (d) => {
+                if (!d || d.status !== "running" || d.estimatedCompletion === null) return Effect.succeed([[], undefined] as const)
+                const moved = new Date(Date.parse(d.estimatedCompletion) + waitMs).toISOString()
+                return Effect.succeed(
+                  [[new EstimateChanged({ jobId, estimatedCompletion: moved, reason: "rate limited", at })], undefined] as const
+                )
+              }).pipe(Effect.orDie)
+              if (next) doc = next
+            })
+        })
+
+        /** Fetches within the grace period of a pending graceful command. */
+        const fetch = <A>(effect: Effect.Effect<A, SourceError>) =>
+          Effect.raceFirst(
+            effect.pipe(Effect.provideService(RequestObserver, observer), Effect.map(Option.some)),
+            Effect.as(Deferred.await(mailbox.graceExpired), Option.none<A>())
+          ).pipe(
+            Effect.flatMap(Option.match({
+              onNone: () => Effect.fail(new Interrupted(mailbox.command ?? { _tag: "Stop" })),
+              onSome: Effect.succeed
+            }))
+          )
+
+        interface Batch {
+          readonly stage: Stage
+          readonly entity: EntityType | null
+          readonly records: ReadonlyArray<SourceRecord>
+          readonly invalid: ReadonlyArray<InvalidRecord>
+          readonly next: Position
+          readonly fraction: number
+          readonly extra?: Partial<Counters>
+          readonly write?: (at: string) => Effect.Effect<void, import("@effect/sql").SqlError.SqlError>
+          readonly discovered?: ReadonlyArray<string>
+          readonly watermark?: { readonly projectId: string; readonly at: string }
+          readonly mirror: boolean
+        }
+
+        /** One transaction: the page's mirror writes and the BatchCommitted event that counts them. */
+        const commit = (batch: Batch) =>
+          Effect.gen(function*() {
+            const now = yield* Clock.currentTimeMillis
+            const at = new Date(now).toISOString()
+            const stageIndex = plan.stages.indexOf(batch.stage)
+            const progress = Math.max(doc.progress, progressOf(weights, stageIndex, batch.fraction))
+            const eta = estimateCompletion(now, runStartedAt, progressAtRunStart, progress)
+            const [next] = yield* Effect.gen(function*() {
+              const applied = batch.mirror && batch.entity !== null && batch.records.length > 0
+                ? yield* mirror.apply({
+                  integrationId: integration.id,
+                  entity: batch.entity,
+                  jobId,
+                  at,
+                  includeArchived,
+                  records: batch.records
+                })
+                : { created: 0, updated: 0, unchanged: batch.records.length }
+              if (batch.write) yield* batch.write(at)
+              const deltas: Counters = {
+                processed: (batch.mirror ? batch.records.length + batch.invalid.length : 0) + (batch.extra?.processed ?? 0),
+                created: applied.created + (batch.extra?.created ?? 0),
+                updated: applied.updated + (batch.extra?.updated ?? 0),
+                deleted: batch.extra?.deleted ?? 0,
+                errors: (batch.mirror ? batch.invalid.length : 0) + (batch.extra?.errors ?? 0)
+              }
+              for (const bad of batch.mirror ? batch.invalid : []) {
+                yield* jobLog.write(jobId, "warn", `Skipped ${batch.entity ?? "record"} ${bad.id ?? "(no id)"}: ${bad.message}`)
+              }
+              return yield* store.updateJob(jobId, () =>
+                Effect.succeed([
+                  [
+                    new BatchCommitted({
+                      jobId,
+                      stage: batch.stage,
+                      entity: batch.entity,
+                      deltas,
+                      next: batch.next,
+                      ...(batch.discovered ? { discovered: batch.discovered } : {}),
+                      ...(batch.watermark ? { watermark: batch.watermark } : {}),
+                      progress,
+                      estimatedCompletion: eta === null ? null : new Date(eta).toISOString(),
+                      at
+                    })
+                  ],
+                  deltas
+                ] as const))
+            }).pipe(sql.withTransaction)
+            doc = next!
+            lastProgress.at = now
+          })
+
+        const startStage = (stage: Stage, projectIds: ReadonlyArray<string>) =>
+          Effect.gen(function*() {
+            const at = yield* nowIso
+            const [next] = yield* store.updateJob(jobId, () =>
+              Effect.succeed([[new StageStarted({ jobId, stage, projectIds, at })], undefined] as const))
+            doc = next!
+            const entity = entityOf(stage)
+            yield* log(
+              "info",
+              stage === "finalizing"
+                ? plan.sweep ? "Finalizing: confirming records the walk did not see" : "Finalizing"
+                : stage === "syncing_projects"
+                ? "Syncing projects"
+                : `Syncing ${plural(entity!)} of ${projectIds.length} project${projectIds.length === 1 ? "" : "s"}`
+            )
+          })
+
+        // ---- stage: projects (always walked: it finds the projects the other stages visit) --
+        const projectsStage = Effect.gen(function*() {
+          const mirrored = plan.mirrored.has("projects")
+          let page = doc.checkpoint?.position.page ?? 0
+          let totalPages: number | null = null
+          while (true) {
+            yield* checkMailbox
+            const result: SourcePage = yield* fetch(connector.listPage({
+              entity: "projects",
+              projectId: null,
+              feed: "active",
+              page,
+              perPage,
+              order: "created"
+            }))
+            totalPages = result.totalPages ?? totalPages
+            const selected = result.records.filter((r) => plan.includesProject(r.id))
+            const discovered: Array<string> = []
+            for (const r of selected) {
+              if (r.archived) yield* log("info", `Project ${r.id} is archived: its items are not walked`)
+              else if (r.payload.is_member === false) {
+                yield* log("warn", `Project ${r.id} is public but the API key's owner is not a member: skipped`)
+              } else discovered.push(r.id)
+            }
+            const last = !result.hasMore
+            yield* commit({
+              stage: "syncing_projects",
+              entity: "projects",
+              records: selected,
+              invalid: result.invalid,
+              next: { projectIndex: 0, feed: 0, page: page + 1 },
+              fraction: totalPages ? (page + 1) / totalPages : last ? 1 : 0.5,
+              discovered,
+              mirror: mirrored
+            })
+            if (mirrored) yield* log("info", `Processed ${selected.length + result.invalid.length} projects (page ${page + 1})`)
+            if (last) return
+            page++
+          }
+        })
+
+        // ---- stages: states, labels, cycles, modules, work items; one project after another --
+        const projectScopedStage = (stage: Stage, entity: EntityType) =>
+          Effect.gen(function*() {
+            const checkpoint = doc.checkpoint!
+            const projectIds = checkpoint.projectIds
+            const feeds: ReadonlyArray<Feed> = connector.feeds(entity, includeArchived)
+            const incremental = initial.type === "incremental_sync" && entity === "work_items"
+            const overlapMs = engine.incrementalOverlap * 1000
+            let resume: Position | undefined = checkpoint.position
+            for (let pi = resume.projectIndex; pi < projectIds.length; pi++) {
+              const projectId = projectIds[pi]!
+              const watermark = integration.watermarks[projectId]
+              const threshold = incremental && watermark !== undefined
+                ? new Date(Date.parse(watermark) - overlapMs).toISOString().replace("Z", "000Z")
+                : null
+              let walkStartedAt: string | undefined = resume?.walkStartedAt
+              for (let fi = resume?.feed ?? 0; fi < feeds.length; fi++) {
+                let page = resume?.page ?? 0
+                resume = undefined
+                let totalPages: number | null = null
+                while (true) {
+                  yield* checkMailbox
+                  if (entity === "work_items" && walkStartedAt === undefined) walkStartedAt = yield* nowIso
+                  const outcome = yield* fetch(connector.listPage({
+                    entity,
+                    projectId,
+                    feed: feeds[fi]!,
+                    page,
+                    perPage,
+                    order: incremental ? "updated_desc" : "created"
+                  })).pipe(
+                    Effect.map((p) => ({ _tag: "Page" as const, page: p })),
+                    Effect.catchTags({
+                      SourceForbidden: (e) => Effect.succeed({ _tag: "Skip" as const, reason: e.message }),
+                      SourceNotFound: (e) =>
+                        e.scope === "project" ? Effect.succeed({ _tag: "Skip" as const, reason: e.message }) : Effect.fail(e)
+                    })
+                  )
+                  const fractionFor = (pagesDone: number) =>
+                    (pi + (fi + (totalPages ? Math.min(1, pagesDone / totalPages) : 0.5)) / feeds.length) /
+                    Math.max(1, projectIds.length)
+                  const nextProject: Position = { projectIndex: pi + 1, feed: 0, page: 0 }
+                  if (outcome._tag === "Skip") {
+                    yield* log("warn", `Skipped ${plural(entity)} of project ${projectId}: ${outcome.reason}`)
+                    yield* commit({
+                      stage,
+                      entity,
+                      records: [],
+                      invalid: [],
+                      next: nextProject,
+                      fraction: (pi + 1) / Math.max(1, projectIds.length),
+                      mirror: true
+                    })
+                    fi = feeds.length
+                    break
+                  }
+                  const result = outcome.page
+                  totalPages = result.totalPages ?? totalPages
+                  let records = result.records
+                  let reachedWatermark = false
+                  if (threshold !== null) {
+                    records = records.filter((r) => r.updatedAt >= threshold)
+                    reachedWatermark = records.length < result.records.length
+                  }
+                  const lastOfFeed = !result.hasMore || reachedWatermark
+                  const projectDone = lastOfFeed && fi === feeds.length - 1
+                  const next: Position = lastOfFeed
+                    ? projectDone ? nextProject : { projectIndex: pi, feed: fi + 1, page: 0 }
+                    : { projectIndex: pi, feed: fi, page: page + 1, ...(walkStartedAt ? { walkStartedAt } : {}) }
+                  yield* commit({
+                    stage,
+                    entity,
+                    records,
+                    invalid: result.invalid,
+                    next,
+                    fraction: projectDone ? (pi + 1) / Math.max(1, projectIds.length) : fractionFor(page + 1),
+                    ...(projectDone && entity === "work_items" && walkStartedAt
+                      ? { watermark: { projectId, at: walkStartedAt } }
+                      : {}),
+                    mirror: true
+                  })
+                  if (records.length + result.invalid.length > 0) {
+                    yield* log("info", `Processed ${records.length + result.invalid.length} ${plural(entity)} (project ${pi + 1}/${projectIds.length}, page ${page + 1})`)
+                  }
+                  if (lastOfFeed) break
+                  page++
+                }
+              }
+              resume = undefined
+            }
+          })
+
+        // ---- stage: finalizing; confirm before tombstoning ----------------------------------
+        const sweepEntity = (entity: EntityType) =>
+          Effect.gen(function*() {
+            const walked = new Set(doc.checkpoint?.projectIds ?? [])
+            const projectsAlsoSwept = plan.mirrored.has("projects")
+            let total = 0
+            while (true) {
+              yield* checkMailbox
+              const candidates = yield* mirror.unseen({
+                integrationId: integration.id,
+                entity,
+                jobId,
+                projects: initial.options.projects,
+                excludeProjects: initial.options.excludeProjects,
+                includeArchived,
+                limit: perPage
+              })
+              if (candidates.length === 0) return total
+              const projectState = entity === "projects" ? new Map() : yield* mirror.projectStates(integration.id)
+              const gone: Array<string> = []
+              const found: Array<SourceRecord> = []
+              const invalid: Array<InvalidRecord> = []
+              const untouched: Array<string> = []
+              for (const c of candidates) {
+                const state = projectState.get(c.projectId)
+                if (entity !== "projects" && (state === "deleted" || (projectsAlsoSwept && state === undefined))) {
+                  gone.push(c.sourceId)
+                  continue
+                }
+                if (entity !== "projects" && state === "archived" && !walked.has(c.projectId)) {
+                  // Items of an archived project stay as they were: Plane hides them, not deletes them.
+                  untouched.push(c.sourceId)
+                  continue
+                }
+                const lookup = yield* fetch(connector.lookup(entity, c.projectId, c.sourceId))
+                if (lookup._tag === "Gone") gone.push(c.sourceId)
+                else if (lookup._tag === "Found") found.push(lookup.record)
+                else invalid.push(lookup.invalid)
+              }
+              yield* commit({
+                stage: "finalizing",
+                entity,
+                records: found,
+                invalid,
+                next: { projectIndex: 0, feed: 0, page: 0 },
+                fraction: 0.5,
+                extra: { deleted: gone.length, processed: gone.length + untouched.length },
+                write: (at) =>
+                  Effect.zipRight(
+                    mirror.tombstone(integration.id, entity, gone, at, jobId),
+                    mirror.touch(integration.id, entity, [...untouched, ...invalid.flatMap((i) => i.id ? [i.id] : [])], at, jobId)
+                  ),
+                mirror: true
+              })
+              total += gone.length
+              if (gone.length > 0) {
+                yield* log("info", `Deleted ${gone.length} ${plural(entity)} that Plane no longer has (confirmed one by one)`)
+              }
+            }
+          })
+
+        const finalizing = Effect.gen(function*() {
+          if (!plan.sweep) {
+            if (plan.mirrored.has("work_items")) {
+              yield* log("info", "Incremental sync cannot see deletions in Plane; the next full sync (fullSyncInterval) finds them")
+            }
+            return
+          }
+          for (const entity of ENTITY_TYPES) {
+            if (plan.mirrored.has(entity)) yield* sweepEntity(entity)
+          }
+        })
+
+        // ---- the run --------------------------------------------------------------------------
+        const body = Effect.gen(function*() {
+          if (doc.checkpoint === null) {
+            yield* log("info", `Starting ${initial.type.replace("_", " ")} (batch size ${perPage})`)
+          } else {
+            const p = doc.checkpoint.position
+            yield* log(
+              "info",
+              `Resuming from checkpoint: ${doc.checkpoint.stage}, project ${p.projectIndex + 1}, page ${p.page + 1} (counters so far: ${doc.stats.processed} processed)`
+            )
+          }
+          const startIndex = doc.checkpoint ? plan.stages.indexOf(doc.checkpoint.stage) : 0
+          for (let si = Math.max(0, startIndex); si < plan.stages.length; si++) {
+            const stage = plan.stages[si]!
+            if (doc.checkpoint === null || doc.checkpoint.stage !== stage) {
+              yield* startStage(stage, stage === "syncing_projects" ? [] : doc.checkpoint?.projectIds ?? [])
+              if (si === 1) weights = stageWeights(plan, counts, doc.checkpoint?.projectIds.length ?? 0)
+            }
+            if (stage === "syncing_projects") yield* projectsStage
+            else if (stage === "finalizing") yield* finalizing
+            else yield* projectScopedStage(stage, entityOf(stage)!)
+          }
+          return yield* finish
+        })
+
+        const finish = Effect.gen(function*() {
+          const s = doc.stats
+          const ratio = s.processed === 0 ? 0 : s.errors / s.processed
+          if (s.errors > 0 && ratio > engine.maxErrorRatio) {
+            return yield* fail(
+              jobId,
+              `${s.errors} of ${s.processed} records (${(ratio * 100).toFixed(1)}%) could not be applied, above maxErrorRatio ${engine.maxErrorRatio}; the job's logs name each skipped record`,
+              false
+            )
+          }
+          const at = yield* nowIso
+          const [next] = yield* store.updateJob(jobId, (d) =>
+            Effect.succeed([d && STATUS_ACTIVE.has(d.status) ? [new JobCompleted({ jobId, at })] : [], undefined] as const))
+          doc = next!
+          yield* log(
+            "info",
+            `Completed: ${s.processed} processed, ${s.created} created, ${s.updated} updated, ${s.deleted} deleted, ${s.errors} errors`
+          )
+          return "completed" as Outcome
+        })
+
+        return yield* body.pipe(
+          Effect.catchIf((e): e is Interrupted => e instanceof Interrupted, (e) => honour(jobId, e.command))
+        )
+      })
+
+    /** Ends the run on a command, at a batch boundary: the last commit is the checkpoint. */
+    const honour = (jobId: string, command: Command) =>
+      Effect.gen(function*() {
+        const at = yield* nowIso
+        const [doc, outcome] = yield* store.updateJob(jobId, (d) => {
+          if (!d || !STATUS_ACTIVE.has(d.status)) return Effect.succeed([[], "stopped" as Outcome] as const)
+          // A stop requested earlier wins over a pause (a shutdown while stopping still stops).
+          if (command._tag === "Stop" || d.status === "stopping") {
+            return Effect.succeed(
+              [[new JobStopped({ jobId, reason: "stopped on request at a batch boundary", at })], "stopped" as Outcome] as const
+            )
+          }
+          return Effect.succeed([[new JobPaused({ jobId, reason: command.reason, at })], "paused" as Outcome] as const)
+        })
+        const where = doc?.checkpoint ? ` at ${doc.checkpoint.stage}, page ${doc.checkpoint.position.page + 1}` : ""
+        yield* jobLog.write(
+          jobId,
+          "info",
+          outcome === "paused"
+            ? command._tag === "Pause" && command.reason === "shutdown"
+              ? `Paused for server shutdown${where}; it resumes from this checkpoint at the next start`
+              : `Paused${where}; resume with POST /api/sync/jobs/${jobId}/resume`
+            : `Stopped${where}; the last committed batch is the checkpoint a resume continues from`
+        )
+        return outcome
+      })
+
+    return { run } as const
+  })
+}) {}

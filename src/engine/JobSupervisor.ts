@@ -1,0 +1,291 @@
+import { Clock, Deferred, Effect, FiberMap, Option } from "effect"
+import { EngineSettings } from "../config/Settings.js"
+import {
+  JobPaused,
+  JobResumed,
+  JobStarted,
+  JobStopped,
+  PauseRequested,
+  StopRequested
+} from "../domain/events.js"
+import { InvalidTransition, JobNotFound } from "../domain/errors.js"
+import type { JobStatus } from "../domain/job.js"
+import { EventStore, type JobDecision } from "../eventlog/EventStore.js"
+import type { JobDoc } from "../eventlog/jobProjection.js"
+import { Views } from "../eventlog/Views.js"
+import { JobLog } from "./JobLog.js"
+import { type Command, type Mailbox, type Outcome, JobRunner } from "./JobRunner.js"
+
+export interface CommandResult {
+  readonly jobId: string
+  readonly status: JobStatus
+  readonly message: string
+}
+
+type Decision<A> = JobDecision<A, JobNotFound | InvalidTransition>
+
+interface Actor {
+  readonly integrationId: string
+  readonly mailbox: Mailbox
+}
+
+const invalid = (doc: JobDoc, requested: string, hint: string) =>
+  new InvalidTransition({
+    jobId: doc.id,
+    status: doc.status,
+    requested,
+    message: `Cannot ${requested} job ${doc.id}: it is ${doc.status}. ${hint}`
+  })
+
+/**
+ * The JobActors: one supervised fiber per running job (a FiberMap keyed by job id), started
+ * from the queue while an integration has no running job and the process has a free permit.
+ * Commands reach a running actor through its mailbox; a graceful one has a grace period.
+ * At start it resumes what a crash or a shutdown left behind; at shutdown it pauses its actors
+ * at their next batch boundary.
+ */
+export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobSupervisor", {
+  scoped: Effect.gen(function*() {
+    const store = yield* EventStore
+    const views = yield* Views
+    const runner = yield* JobRunner
+    const jobLog = yield* JobLog
+    const engine = yield* EngineSettings
+    const fibers = yield* FiberMap.make<string>()
+    // Jobs fork with the supervisor's context, never with the HTTP request's that started them.
+    const runFork = yield* FiberMap.runtime(fibers)<never>()
+    const actors = new Map<string, Actor>()
+    const dispatchLock = yield* Effect.makeSemaphore(1)
+    const endedHooks: Array<(jobId: string, outcome: Outcome) => Effect.Effect<void>> = []
+    let accepting = true
+
+    const nowIso = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms).toISOString())
+
+    const start = (job: JobDoc) =>
+      Effect.gen(function*() {
+        const at = yield* nowIso
+        const [, started] = yield* store.updateJob(job.id, (d) =>
+          Effect.succeed(
+            d?.status === "queued"
+              ? [[new JobStarted({ jobId: job.id, run: d.runs + 1, at })], true] as const
+              : [[], false] as const
+          ))
+        if (!started) return
+        const mailbox: Mailbox = { command: undefined, graceExpired: yield* Deferred.make<void>() }
+        actors.set(job.id, { integrationId: job.integrationId, mailbox })
+        const actor = runner.run(job.id, mailbox).pipe(
+          Effect.tap((outcome) => Effect.forEach(endedHooks, (hook) => hook(job.id, outcome), { discard: true })),
+          Effect.ensuring(Effect.suspend(() => {
+            actors.delete(job.id)
+            return dispatch
+          })),
+          Effect.withSpan("job", { root: true, attributes: { jobId: job.id } })
+        )
+        runFork(job.id, actor)
+      })
+
+    /** Starts queued jobs, oldest first, while permits and idle integrations allow. */
+    const dispatch: Effect.Effect<void> = dispatchLock.withPermits(1)(
+      Effect.gen(function*() {
+        if (!accepting) return
+        const queued = yield* views.queued
+        const busy = new Set([...actors.values()].map((a) => a.integrationId))
+        for (const job of queued) {
+          if (actors.size >= engine.maxConcurrentJobs) break
+          if (busy.has(job.integrationId)) continue
+          yield* start(job)
+          busy.add(job.integrationId)
+        }
+      })
+    ).pipe(Effect.orDie)
+
+    /** Sends a graceful command; the batch in flight gets `graceSeconds` to commit. */
+    const send = (actor: Actor, command: Command, graceSeconds: number) =>
+      Effect.gen(function*() {
+        actor.mailbox.command ??= command
+        yield* Effect.sleep(graceSeconds * 1000).pipe(
+          Effect.zipRight(Deferred.succeed(actor.mailbox.graceExpired, undefined)),
+          Effect.forkDaemon
+        )
+      })
+
+    const appendIfActive = (jobId: string, make: (at: string) => JobStopped | JobPaused, note: string) =>
+      Effect.gen(function*() {
+        const at = yield* nowIso
+        const [doc, done] = yield* store.updateJob(jobId, (d) =>
+          Effect.succeed(
+            d && (d.status === "running" || d.status === "stopping")
+              ? [[make(at)], true] as const
+              : [[], false] as const
+          ))
+        if (done) yield* jobLog.write(jobId, "info", note)
+        return doc
+      })
+
+    const stop = (jobId: string, graceful: boolean) =>
+      Effect.gen(function*() {
+        const at = yield* nowIso
+        const [doc, action] = yield* store.updateJob(jobId, (d): Decision<"done" | "signal" | "already"> => {
+          if (!d || d.deleted) return Effect.fail(JobNotFound.of(jobId))
+          switch (d.status) {
+            case "queued":
+            case "paused":
+              return Effect.succeed(
+                [[new JobStopped({ jobId, reason: `stopped while ${d.status}`, at })], "done" as const] as const
+              )
+            case "running":
+              return Effect.succeed([[new StopRequested({ jobId, graceful, at })], "signal" as const] as const)
+            case "stopping":
+              return Effect.succeed(
+                graceful
+                  ? [[], "already" as const] as const
+                  : [[new StopRequested({ jobId, graceful, at })], "signal" as const] as const
+              )
+            default:
+              return Effect.fail(invalid(d, "stop", "Only queued, running or paused jobs can be stopped."))
+          }
+        })
+        if (action === "done") {
+          yield* jobLog.write(jobId, "info", `Stopped on request before it ran further`)
+          return { jobId, status: doc!.status, message: "Job stopped" } satisfies CommandResult
+        }
+        if (action === "already") return { jobId, status: doc!.status, message: "Job stop already requested" }
+        yield* jobLog.write(
+          jobId,
+          "info",
+          graceful ? "Stop requested: the batch in flight commits, then the job stops" : "Immediate stop requested"
+        )
+        const actor = actors.get(jobId)
+        if (actor === undefined) {
+          // Running in the log but no actor here (it ended a moment ago): settle it now.
+          const after = yield* appendIfActive(jobId, (at) => new JobStopped({ jobId, reason: "stopped on request", at }), "Stopped")
+          return { jobId, status: after?.status ?? "stopped", message: "Job stopped" }
+        }
+        if (graceful) {
+          yield* send(actor, { _tag: "Stop" }, engine.stopGracePeriod)
+        } else {
+          actor.mailbox.command = { _tag: "Stop" }
+          yield* FiberMap.remove(fibers, jobId)
+          yield* appendIfActive(
+            jobId,
+            (at) => new JobStopped({ jobId, reason: "stopped immediately; the uncommitted batch was discarded", at }),
+            "Stopped immediately; the batch in flight was rolled back, the last committed batch is the checkpoint"
+          )
+        }
+        const latest = yield* views.job(jobId)
+        return { jobId, status: latest?.status ?? "stopping", message: "Job stop requested" }
+      })
+
+    const pause = (jobId: string) =>
+      Effect.gen(function*() {
+        const at = yield* nowIso
+        const [doc] = yield* store.updateJob(jobId, (d): Decision<undefined> => {
+          if (!d || d.deleted) return Effect.fail(JobNotFound.of(jobId))
+          if (d.status !== "running") {
+            return Effect.fail(invalid(d, "pause", "Only a running job can be paused; stop a queued one instead."))
+          }
+          return Effect.succeed([d.pauseRequested ? [] : [new PauseRequested({ jobId, at })], undefined] as const)
+        })
+        yield* jobLog.write(jobId, "info", "Pause requested: the batch in flight commits, then the job pauses")
+        const actor = actors.get(jobId)
+        if (actor === undefined) {
+          yield* appendIfActive(jobId, (at) => new JobPaused({ jobId, reason: "request", at }), "Paused")
+        } else yield* send(actor, { _tag: "Pause", reason: "request" }, engine.stopGracePeriod)
+        const latest = yield* views.job(jobId)
+        return {
+          jobId,
+          status: latest?.status ?? doc!.status,
+          message: "Job pause requested; it pauses after the batch in flight commits"
+        } satisfies CommandResult
+      })
+
+    const resume = (jobId: string) =>
+      Effect.gen(function*() {
+        const at = yield* nowIso
+        yield* store.updateJob(jobId, (d): Decision<undefined> => {
+          if (!d || d.deleted) return Effect.fail(JobNotFound.of(jobId))
+          if (d.status !== "paused" && d.status !== "failed" && d.status !== "stopped") {
+            return Effect.fail(invalid(d, "resume", "Only paused, failed or stopped jobs can be resumed."))
+          }
+          return Effect.succeed(
+            [[new JobResumed({ jobId, reason: "request", from: d.checkpoint, at })], undefined] as const
+          )
+        })
+        yield* jobLog.write(jobId, "info", "Resume requested: it continues from its last checkpoint")
+        yield* dispatch
+        const latest = yield* views.job(jobId)
+        const status = latest?.status ?? "queued"
+        return {
+          jobId,
+          status,
+          message: status === "queued" ? "Job resumed; it waits for a free slot" : "Job resumed"
+        } satisfies CommandResult
+      })
+
+    /** After a restart: continue what a crash or a shutdown interrupted, from its checkpoint. */
+    const recover = Effect.gen(function*() {
+      const at = yield* nowIso
+      for (const job of yield* views.withStatus(["running", "stopping", "paused"])) {
+        if (job.status === "stopping") {
+          yield* store.updateJob(job.id, () =>
+            Effect.succeed([[new JobStopped({ jobId: job.id, reason: "stop was requested before the restart", at })], 0] as const))
+          yield* jobLog.write(job.id, "info", "Stopped: its stop was requested before the server restarted")
+        } else if (job.status === "running" && job.pauseRequested) {
+          yield* store.updateJob(job.id, () =>
+            Effect.succeed([[new JobPaused({ jobId: job.id, reason: "request", at })], 0] as const))
+          yield* jobLog.write(job.id, "info", "Paused: its pause was requested before the server restarted")
+        } else if (job.status === "running" || job.pauseReason === "shutdown") {
+          const reason = job.status === "running" ? "recovery" : "restart"
+          yield* store.updateJob(job.id, () =>
+            Effect.succeed([[new JobResumed({ jobId: job.id, reason, from: job.checkpoint, at })], 0] as const))
+          const where = job.checkpoint
+            ? `${job.checkpoint.stage}, page ${job.checkpoint.position.page + 1}`
+            : "its start"
+          yield* jobLog.write(
+            job.id,
+            reason === "recovery" ? "warn" : "info",
+            reason === "recovery"
+              ? `The server stopped while this job was running (crash or kill): resuming from its last checkpoint (${where})`
+              : `Resuming after the server restart from its checkpoint (${where})`
+          )
+        }
+      }
+      yield* dispatch
+    }).pipe(Effect.orDie)
+
+    // Registered after the FiberMap, so it runs first at shutdown: ask every actor to pause at
+    // its next batch boundary and wait; the FiberMap then interrupts whatever is still running
+    // (those jobs stay "running" in the log and are recovered at the next start).
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function*() {
+        accepting = false
+        if (actors.size === 0) return
+        yield* Effect.logInfo(`Shutting down: pausing ${actors.size} running job(s) at their next batch boundary`)
+        for (const actor of actors.values()) {
+          yield* send(actor, { _tag: "Pause", reason: "shutdown" }, engine.shutdownGracePeriod)
+        }
+        yield* FiberMap.awaitEmpty(fibers).pipe(
+          Effect.orElseSucceed(() => undefined),
+          Effect.timeoutOption((engine.shutdownGracePeriod + 5) * 1000),
+          Effect.flatMap(Option.match({
+            onNone: () => Effect.logWarning("Some jobs did not pause in time; they resume from their checkpoint at the next start"),
+            onSome: () => Effect.void
+          }))
+        )
+      })
+    )
+
+    return {
+      dispatch,
+      stop,
+      pause,
+      resume,
+      recover,
+      isRunning: (jobId: string) => actors.has(jobId),
+      running: Effect.sync(() => actors.size),
+      /** Called with every job's outcome when its actor ends (circuit breaker, retries). */
+      onJobEnded: (hook: (jobId: string, outcome: Outcome) => Effect.Effect<void>) =>
+        Effect.sync(() => void endedHooks.push(hook))
+    } as const
+  })
+}) {}

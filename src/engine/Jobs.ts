@@ -1,0 +1,205 @@
+import { Clock, Effect } from "effect"
+import { EngineSettings } from "../config/Settings.js"
+import { ENTITY_TYPES, type EntityType } from "../domain/entities.js"
+import {
+  IntegrationNotFound,
+  InvalidTransition,
+  JobConflict,
+  JobNotFound,
+  ValidationError
+} from "../domain/errors.js"
+import { JobDeleted, JobQueued } from "../domain/events.js"
+import { makeJobId } from "../domain/ids.js"
+import type { JobOptions, JobTrigger, JobType } from "../domain/job.js"
+import { EventStore, type JobDecision } from "../eventlog/EventStore.js"
+import type { IntegrationDoc } from "../eventlog/integrationProjection.js"
+import { Views } from "../eventlog/Views.js"
+import { JobLog } from "./JobLog.js"
+import { JobSupervisor } from "./JobSupervisor.js"
+
+/** Options as a request states them; defaults are applied by `create`. */
+export interface RequestedOptions {
+  readonly force?: boolean | undefined
+  readonly includeArchived?: boolean | undefined
+  readonly batchSize?: number | undefined
+  readonly entities?: ReadonlyArray<EntityType> | undefined
+  readonly excludeEntities?: ReadonlyArray<EntityType> | undefined
+  readonly projects?: ReadonlyArray<string> | undefined
+  readonly excludeProjects?: ReadonlyArray<string> | undefined
+}
+
+export interface CreateJob {
+  readonly integrationId: string
+  readonly type: JobType
+  readonly options: RequestedOptions
+  readonly trigger: JobTrigger
+}
+
+export interface Created {
+  readonly jobId: string
+  readonly status: "queued"
+  readonly estimatedDuration: number | null
+  readonly type: JobType
+}
+
+export const DEFAULT_BATCH_SIZE = 50
+
+const mean = (xs: ReadonlyArray<number>) => (xs.length === 0 ? null : Math.round(xs.reduce((a, b) => a + b, 0) / xs.length))
+
+/** Job lifecycle commands that do not need a running actor: create, delete, stop-all. */
+export class Jobs extends Effect.Service<Jobs>()("synclog/Jobs", {
+  effect: Effect.gen(function*() {
+    const store = yield* EventStore
+    const views = yield* Views
+    const supervisor = yield* JobSupervisor
+    const jobLog = yield* JobLog
+    const engine = yield* EngineSettings
+
+    const normalize = (type: JobType, requested: RequestedOptions): Effect.Effect<JobOptions, ValidationError> => {
+      const selectiveOnly = (["entities", "excludeEntities", "projects", "excludeProjects"] as const).filter(
+        (k) => requested[k] !== undefined
+      )
+      if (type !== "selective_sync" && selectiveOnly.length > 0) {
+        return Effect.fail(
+          new ValidationError({
+            message: `options.${selectiveOnly[0]} applies to selective_sync only; use "type": "selective_sync" to sync a subset`,
+            issues: selectiveOnly.map((k) => ({ path: `options.${k}`, message: "only valid for selective_sync" }))
+          })
+        )
+      }
+      const excluded = new Set(requested.excludeEntities ?? [])
+      const entities = (requested.entities ?? ENTITY_TYPES).filter((e) => !excluded.has(e))
+      if (entities.length === 0) {
+        return Effect.fail(
+          new ValidationError({
+            message: `The selection leaves no entity type to sync; choose among ${ENTITY_TYPES.join(", ")}`,
+            issues: [{ path: "options.entities", message: "empty after excludeEntities" }]
+          })
+        )
+      }
+      return Effect.succeed({
+        force: requested.force ?? false,
+        includeArchived: requested.includeArchived ?? false,
+        batchSize: requested.batchSize ?? DEFAULT_BATCH_SIZE,
+        // Keep the walk order whatever order the request listed them in.
+        entities: ENTITY_TYPES.filter((e) => entities.includes(e)),
+        ...(requested.projects ? { projects: requested.projects } : {}),
+        ...(requested.excludeProjects ? { excludeProjects: requested.excludeProjects } : {})
+      })
+    }
+
+    /** The 409s of CONTRACT.md; `force` lifts all of them. */
+    const guard = (integration: IntegrationDoc, type: JobType, force: boolean, now: number) =>
+      Effect.gen(function*() {
+        const conflict = (error: JobConflict["error"], message: string, jobId?: string) =>
+          Effect.fail(new JobConflict({ error, message, integrationId: integration.id, ...(jobId ? { jobId } : {}) }))
+        if (!integration.settings.enabled) {
+          return yield* conflict(
+            "IntegrationDisabled",
+            `Integration ${integration.id} is disabled in the config file; set "enabled": true and POST /api/sync/initialize`
+          )
+        }
+        if (type === "incremental_sync" && !integration.hasBaseline) {
+          return yield* conflict(
+            "BaselineRequired",
+            `Incremental sync needs a completed full sync of ${integration.id} as its baseline; start a full_sync first`
+          )
+        }
+        if (force) return
+        if (integration.circuit.state !== "closed") {
+          return yield* conflict(
+            "CircuitOpen",
+            `The circuit breaker of ${integration.id} is open after ${integration.circuit.consecutiveFailures} failed jobs (${integration.circuit.reason ?? "see the failed jobs"}); the next probe is at ${integration.circuit.probeAt}. Send "options": {"force": true} to run anyway.`
+          )
+        }
+        if (type === "full_sync") {
+          const active = yield* views.withStatus(["queued", "running", "stopping"], integration.id)
+          const full = active.find((j) => j.type === "full_sync")
+          if (full) {
+            return yield* conflict(
+              "FullSyncAlreadyActive",
+              `A full sync of ${integration.id} is already ${full.status} (${full.id}); send "options": {"force": true} to queue another`,
+              full.id
+            )
+          }
+          const last = integration.lastFullSyncCompletedAt
+          if (last !== null && now - Date.parse(last) < engine.minFullSyncInterval * 1000) {
+            return yield* conflict(
+              "FullSyncTooRecent",
+              `A full sync of ${integration.id} completed at ${last}, less than minFullSyncInterval (${engine.minFullSyncInterval} s) ago; send "options": {"force": true} to run one anyway`
+            )
+          }
+        }
+      })
+
+    /**
+     * Queues a job (CONTRACT.md's checks first) and wakes the dispatcher. Scheduled and
+     * integration-start jobs skip the manual-request guards: the scheduler chose them.
+     */
+    const create = (input: CreateJob) =>
+      Effect.gen(function*() {
+        const integration = yield* views.integration(input.integrationId)
+        if (integration === undefined) return yield* Effect.fail(IntegrationNotFound.of(input.integrationId))
+        const options = yield* normalize(input.type, input.options)
+        const now = yield* Clock.currentTimeMillis
+        const manual = input.trigger === "manual"
+        yield* guard(integration, input.type, manual ? options.force : true, now)
+        const jobId = yield* makeJobId
+        const estimatedDuration = mean(integration.recentDurations[input.type])
+        yield* store.appendJob(jobId, 0, [
+          new JobQueued({
+            jobId,
+            integrationId: integration.id,
+            jobType: input.type,
+            options,
+            trigger: input.trigger,
+            estimatedDuration,
+            at: new Date(now).toISOString()
+          })
+        ])
+        yield* jobLog.write(jobId, "info", `Queued ${input.type} of ${integration.id} (${input.trigger})`)
+        yield* supervisor.dispatch
+        return { jobId, status: "queued", estimatedDuration, type: input.type } satisfies Created
+      })
+
+    const remove = (jobId: string, deleteLogs: boolean) =>
+      Effect.gen(function*() {
+        const at = new Date(yield* Clock.currentTimeMillis).toISOString()
+        yield* store.updateJob(jobId, (d): JobDecision<undefined, JobNotFound | InvalidTransition> => {
+          if (!d || d.deleted) return Effect.fail(JobNotFound.of(jobId))
+          if (d.status === "queued" || d.status === "running" || d.status === "stopping") {
+            return Effect.fail(
+              new InvalidTransition({
+                jobId,
+                status: d.status,
+                requested: "delete",
+                message: `Cannot delete job ${jobId}: it is ${d.status}. Stop it first (POST /api/sync/jobs/${jobId}/stop).`
+              })
+            )
+          }
+          return Effect.succeed([[new JobDeleted({ jobId, deleteLogs, at })], undefined] as const)
+        })
+        if (deleteLogs) yield* jobLog.erase(jobId)
+        else yield* jobLog.write(jobId, "info", "Job deleted; its events and these logs are kept for audit")
+      })
+
+    /** Stops queued and running jobs gracefully, of one integration or of all. */
+    const stopAll = (integrationId?: string) =>
+      Effect.gen(function*() {
+        if (integrationId !== undefined && (yield* views.integration(integrationId)) === undefined) {
+          return yield* Effect.fail(IntegrationNotFound.of(integrationId))
+        }
+        const active = yield* views.withStatus(["queued", "running"], integrationId)
+        const stopped: Array<string> = []
+        for (const job of active) {
+          if (job.deleted) continue
+          const result = yield* supervisor.stop(job.id, true).pipe(Effect.either)
+          // A job that finished in the meantime is not stopped; anything else was.
+          if (result._tag === "Right") stopped.push(job.id)
+        }
+        return stopped
+      })
+
+    return { create, remove, stopAll } as const
+  })
+}) {}

@@ -1,0 +1,176 @@
+import { Clock, Effect, Fiber, Queue, Ref } from "effect"
+import { EngineSettings } from "../config/Settings.js"
+import { CircuitHalfOpened, JobResumed, ScheduledRun } from "../domain/events.js"
+import type { JobType } from "../domain/job.js"
+import { EventStore } from "../eventlog/EventStore.js"
+import { effectiveInterval, type IntegrationDoc } from "../eventlog/integrationProjection.js"
+import { Views } from "../eventlog/Views.js"
+import { CircuitBreaker } from "./CircuitBreaker.js"
+import { JobLog } from "./JobLog.js"
+import { Jobs } from "./Jobs.js"
+import { JobSupervisor } from "./JobSupervisor.js"
+
+const HOUR = 3_600_000
+
+/** Full when there is no baseline or `fullSyncInterval` has passed since the last one; else incremental. */
+export const scheduledType = (doc: IntegrationDoc, now: number): { type: JobType; reason: string } => {
+  if (!doc.hasBaseline) return { type: "full_sync", reason: "no baseline yet: full sync" }
+  const full = doc.settings.fullSyncInterval
+  const last = doc.lastFullSyncCompletedAt
+  if (full !== null && (last === null || now - Date.parse(last) >= full * 1000)) {
+    return { type: "full_sync", reason: "fullSyncInterval elapsed: full sync" }
+  }
+  return { type: "incremental_sync", reason: "interval: incremental sync" }
+}
+
+/**
+ * One fiber for every integration: it sleeps until the earliest due time (a next run, a circuit
+ * probe, an automatic retry) and wakes early when a schedule changes. Time comes from Clock, so
+ * TestClock drives it in tests.
+ */
+export class Scheduler extends Effect.Service<Scheduler>()("synclog/Scheduler", {
+  scoped: Effect.gen(function*() {
+    const views = yield* Views
+    const store = yield* EventStore
+    const jobs = yield* Jobs
+    const supervisor = yield* JobSupervisor
+    const breaker = yield* CircuitBreaker
+    const jobLog = yield* JobLog
+    const engine = yield* EngineSettings
+    const wakeUp = yield* Queue.sliding<void>(1)
+    const loopFiber = yield* Ref.make<Fiber.RuntimeFiber<never> | null>(null)
+    const scope = yield* Effect.scope
+
+    const wake = Queue.offer(wakeUp, undefined).pipe(Effect.asVoid)
+
+    yield* supervisor.onJobEnded((jobId, outcome) =>
+      Effect.zipRight(breaker.onJobEnded(jobId, outcome), outcome === "failed" ? wake : Effect.void)
+    )
+
+    const iso = (ms: number) => new Date(ms).toISOString()
+
+    /** The interval tick of one integration: queue a job, or skip when one is still active. */
+    const tick = (doc: IntegrationDoc, now: number) =>
+      Effect.gen(function*() {
+        const nextRunAt = iso(now + effectiveInterval(doc) * 1000)
+        const current = yield* views.currentJob(doc.id)
+        if (current !== undefined) {
+          yield* store.appendIntegration(doc.id, doc.version, [
+            new ScheduledRun({
+              integrationId: doc.id,
+              outcome: "skipped",
+              jobId: current.id,
+              reason: `job ${current.id} is still ${current.status}`,
+              nextRunAt,
+              at: iso(now)
+            })
+          ])
+          yield* Effect.logInfo(`Scheduled sync of ${doc.id} skipped: job ${current.id} is still ${current.status}`)
+          yield* jobLog.write(current.id, "info", `Scheduled sync skipped: this job is still ${current.status}`)
+          return
+        }
+        const { reason, type } = scheduledType(doc, now)
+        const created = yield* jobs.create({ integrationId: doc.id, type, options: {}, trigger: "schedule" })
+        const latest = yield* views.integration(doc.id)
+        yield* store.appendIntegration(doc.id, latest!.version, [
+          new ScheduledRun({ integrationId: doc.id, outcome: "queued", jobId: created.jobId, reason, nextRunAt, at: iso(now) })
+        ])
+      })
+
+    /** After the cool-down: one probe job, the circuit half-open while it runs. */
+    const probe = (doc: IntegrationDoc, now: number) =>
+      Effect.gen(function*() {
+        const { type } = scheduledType(doc, now)
+        const created = yield* jobs.create({ integrationId: doc.id, type, options: {}, trigger: "schedule" })
+        const latest = yield* views.integration(doc.id)
+        yield* store.appendIntegration(doc.id, latest!.version, [
+          new CircuitHalfOpened({ integrationId: doc.id, probeJobId: created.jobId, at: iso(now) })
+        ])
+        yield* jobLog.write(created.jobId, "info", `Probe job of the circuit breaker of ${doc.id} (half-open)`)
+      })
+
+    /** A failed job with a transient cause is resumed from its checkpoint after `autoRetry.delay`. */
+    const retryDue = (doc: IntegrationDoc, now: number) =>
+      Effect.gen(function*() {
+        if (doc.circuit.state !== "closed") return null
+        const latest = yield* views.latestJob(doc.id)
+        if (!latest || latest.status !== "failed" || !latest.retryable) return null
+        if (latest.attempt >= engine.autoRetry.maxAttempts) return null
+        const due = Date.parse(latest.completedAt!) + engine.autoRetry.delay * 1000
+        if (now < due) return due
+        yield* store.updateJob(latest.id, (d) =>
+          Effect.succeed(
+            d?.status === "failed"
+              ? [[new JobResumed({ jobId: latest.id, reason: "retry", from: d.checkpoint, at: iso(now) })], undefined] as const
+              : [[], undefined] as const
+          ))
+        yield* jobLog.write(
+          latest.id,
+          "info",
+          `Automatic retry ${latest.attempt + 1} of ${engine.autoRetry.maxAttempts} after a transient failure, from the last checkpoint`
+        )
+        yield* supervisor.dispatch
+        return null
+      })
+
+    /** One integration's due work; returns when it is due next. */
+    const runIntegration = (doc: IntegrationDoc, now: number) =>
+      Effect.gen(function*() {
+        let next = now + HOUR
+        const retryAt = yield* retryDue(doc, now)
+        if (retryAt !== null) next = Math.min(next, retryAt)
+        if (doc.circuit.state === "open") {
+          const probeAt = Date.parse(doc.circuit.probeAt!)
+          if (probeAt <= now) yield* probe(doc, now)
+          else next = Math.min(next, probeAt)
+          return next
+        }
+        if (doc.circuit.state === "half_open" || doc.nextRunAt === null) return next
+        const due = Date.parse(doc.nextRunAt)
+        if (due > now) return Math.min(next, due)
+        yield* tick(doc, now)
+        return Math.min(next, now + effectiveInterval(doc) * 1000)
+      }).pipe(
+        // One integration's trouble never stops the others' schedules.
+        Effect.catchAllCause((cause) =>
+          Effect.as(Effect.logError(`Scheduling ${doc.id} failed; trying again in a minute`, cause), now + 60_000)
+        )
+      )
+
+    /** Runs whatever is due; returns when to look again. */
+    const runDue = Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      let next = now + HOUR
+      for (const doc of yield* views.integrations) {
+        if (!doc.active || !doc.settings.enabled) continue
+        next = Math.min(next, yield* runIntegration(doc, now))
+      }
+      return next
+    })
+
+    const loop = Effect.gen(function*() {
+      while (true) {
+        const next = yield* runDue.pipe(
+          Effect.catchAllCause((cause) =>
+            Effect.as(Effect.logError("Scheduler pass failed; trying again in a minute", cause), -1)
+          )
+        )
+        const now = yield* Clock.currentTimeMillis
+        const delay = next < 0 ? 60_000 : Math.max(0, next - now)
+        yield* Effect.raceFirst(Effect.sleep(delay), Queue.take(wakeUp))
+      }
+    })
+
+    /** Starts the loop once; later calls wake it so it re-reads every schedule. */
+    const start = Effect.gen(function*() {
+      const fiber = yield* Ref.get(loopFiber)
+      if (fiber !== null) return yield* wake
+      const forked = yield* Effect.forkIn(loop as Effect.Effect<never>, scope)
+      yield* Ref.set(loopFiber, forked)
+    })
+
+    const status = Effect.map(Ref.get(loopFiber), (f) => (f === null ? "stopped" as const : "running" as const))
+
+    return { start, wake, status, runDue } as const
+  })
+}) {}

@@ -1,0 +1,88 @@
+import { ENTITY_TYPES, type EntityType } from "../domain/entities.js"
+import { type JobOptions, type JobType, type Stage, stageOf } from "../domain/job.js"
+
+/** What a job walks and writes, decided from its type and options alone. */
+export interface JobPlan {
+  readonly stages: ReadonlyArray<Stage>
+  /** Entity types written to the mirror (the projects stage may only list projects). */
+  readonly mirrored: ReadonlySet<EntityType>
+  /** Full and selective syncs confirm and tombstone what their walk no longer found. */
+  readonly sweep: boolean
+  readonly includesProject: (projectId: string) => boolean
+}
+
+export const planOf = (type: JobType, options: JobOptions): JobPlan => {
+  const mirrored = new Set<EntityType>(type === "selective_sync" ? options.entities : ENTITY_TYPES)
+  const stages: Array<Stage> = ["syncing_projects"]
+  for (const entity of ENTITY_TYPES) {
+    if (entity !== "projects" && mirrored.has(entity)) stages.push(stageOf(entity))
+  }
+  stages.push("finalizing")
+  const include = options.projects ? new Set(options.projects) : null
+  const exclude = new Set(options.excludeProjects ?? [])
+  return {
+    stages,
+    mirrored,
+    sweep: type !== "incremental_sync",
+    includesProject: (id) => (include === null || include.has(id)) && !exclude.has(id)
+  }
+}
+
+/** Records a project usually has of each kind, before the mirror knows better. */
+const DEFAULT_PER_PROJECT: Record<EntityType, number> = {
+  projects: 1,
+  states: 5,
+  labels: 4,
+  cycles: 3,
+  modules: 2,
+  work_items: 100
+}
+
+/**
+ * Progress as the share of the expected work done. Each stage weighs what the mirror last held
+ * of its entity type (or a default per project); within a project-scoped stage, the share of
+ * projects done plus the share of pages done in the current one.
+ */
+export const stageWeights = (
+  plan: JobPlan,
+  counts: Partial<Record<EntityType, number>>,
+  projectCount: number
+): ReadonlyArray<number> => {
+  const projects = Math.max(1, projectCount || counts.projects || 10)
+  const weights = plan.stages.map((stage) => {
+    if (stage === "finalizing") return 0
+    const entity = stage.slice("syncing_".length) as EntityType
+    return 1 + (counts[entity] ?? DEFAULT_PER_PROJECT[entity] * projects)
+  })
+  const total = weights.reduce((a, b) => a + b, 0)
+  // Finalizing is a few lookups and one query per type: a small, fixed share.
+  return weights.map((w, i) => (plan.stages[i] === "finalizing" ? Math.max(1, total * (plan.sweep ? 0.03 : 0.005)) : w))
+}
+
+export const progressOf = (
+  weights: ReadonlyArray<number>,
+  stageIndex: number,
+  fractionOfStage: number
+): number => {
+  const total = weights.reduce((a, b) => a + b, 0)
+  let done = 0
+  for (let i = 0; i < stageIndex; i++) done += weights[i]!
+  done += weights[stageIndex]! * Math.min(1, Math.max(0, fractionOfStage))
+  return Math.min(99, Math.floor((100 * done) / total))
+}
+
+/**
+ * ETA from this run's own pace: only once it has made at least one point of progress and run
+ * for two seconds, so the first noisy batch does not produce a silly number.
+ */
+export const estimateCompletion = (
+  now: number,
+  runStartedAt: number,
+  progressAtRunStart: number,
+  progress: number
+): number | null => {
+  const elapsed = now - runStartedAt
+  const gained = progress - progressAtRunStart
+  if (gained < 1 || elapsed < 2000) return null
+  return Math.round(now + (elapsed * (100 - progress)) / gained)
+}

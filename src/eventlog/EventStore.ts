@@ -1,0 +1,238 @@
+import { SqlClient, type SqlError } from "@effect/sql"
+import { Effect, Schema } from "effect"
+import {
+  DomainEvent,
+  EVENT_VERSION,
+  IntegrationEvent,
+  integrationStream,
+  JobEvent,
+  jobStream,
+  SYSTEM_STREAM,
+  type SystemEvent
+} from "../domain/events.js"
+import { affectsIntegration, evolveIntegration, evolveIntegrationFromJob, type IntegrationDoc } from "./integrationProjection.js"
+import { evolveJob, type JobDoc } from "./jobProjection.js"
+import { upcast } from "./upcasters.js"
+
+/** Optimistic concurrency: the stream moved on since the caller read it. */
+export class ConcurrencyConflict extends Schema.TaggedError<ConcurrencyConflict>()("ConcurrencyConflict", {
+  streamId: Schema.String,
+  expectedVersion: Schema.Number,
+  actualVersion: Schema.Number
+}) {}
+
+/** What a command decides for a job: the events to append and a result. */
+export type JobDecision<A, E = never> = Effect.Effect<readonly [ReadonlyArray<JobEvent>, A], E>
+
+export interface StoredEvent {
+  readonly position: number
+  readonly streamId: string
+  readonly version: number
+  readonly type: string
+  readonly schemaVersion: number
+  readonly payload: DomainEvent
+  readonly recordedAt: string
+}
+
+export interface SystemDoc {
+  readonly initializedAt: string | null
+  readonly integrationsFound: number
+  readonly version: number
+}
+
+const JOB_EVENT_TAGS: ReadonlySet<string> = new Set(JobEvent.members.map((m) => m.identifier))
+const INTEGRATION_EVENT_TAGS: ReadonlySet<string> = new Set(IntegrationEvent.members.map((m) => m.identifier))
+export const isJobEvent = (e: DomainEvent): e is JobEvent => JOB_EVENT_TAGS.has(e._tag)
+export const isIntegrationEvent = (e: DomainEvent): e is IntegrationEvent => INTEGRATION_EVENT_TAGS.has(e._tag)
+
+export const streamOf = (event: DomainEvent): string =>
+  isJobEvent(event)
+    ? jobStream(event.jobId)
+    : isIntegrationEvent(event)
+    ? integrationStream(event.integrationId)
+    : SYSTEM_STREAM
+
+export const evolveSystem = (doc: SystemDoc | undefined, event: SystemEvent): SystemDoc => ({
+  initializedAt: event.at,
+  integrationsFound: event.integrationsFound,
+  version: (doc?.version ?? 0) + 1
+})
+
+const encodeEvent = Schema.encodeSync(DomainEvent)
+const decodeEvent = Schema.decodeUnknownSync(DomainEvent)
+
+/** Turns a stored row into an event, upcasting older schema versions first. */
+export const decodeStored = (type: string, schemaVersion: number, payload: string): DomainEvent => {
+  const raw = JSON.parse(payload) as Record<string, unknown>
+  return decodeEvent(schemaVersion === EVENT_VERSION ? raw : upcast(type, schemaVersion, raw))
+}
+
+/**
+ * The event store. `append` writes events to one stream and updates the views they change in
+ * the same SQLite transaction, so a view is never behind or ahead of the log.
+ */
+export class EventStore extends Effect.Service<EventStore>()("synclog/EventStore", {
+  effect: Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+
+    const loadJob = (id: string) =>
+      Effect.map(
+        sql<{ doc: string }>`SELECT doc FROM jobs WHERE id = ${id}`,
+        (rows) => (rows[0] ? (JSON.parse(rows[0].doc) as JobDoc) : undefined)
+      )
+    const loadIntegration = (id: string) =>
+      Effect.map(
+        sql<{ doc: string }>`SELECT doc FROM integrations WHERE id = ${id}`,
+        (rows) => (rows[0] ? (JSON.parse(rows[0].doc) as IntegrationDoc) : undefined)
+      )
+    const loadSystem = Effect.map(
+      sql<{ doc: string }>`SELECT doc FROM system_view WHERE key = 'system'`,
+      (rows) => (rows[0] ? (JSON.parse(rows[0].doc) as SystemDoc) : undefined)
+    )
+
+    const saveJob = (doc: JobDoc) =>
+      sql`INSERT INTO jobs (id, integration_id, type, status, queued_at, deleted, version, doc)
+          VALUES (${doc.id}, ${doc.integrationId}, ${doc.type}, ${doc.status}, ${doc.queuedAt},
+                  ${doc.deleted ? 1 : 0}, ${doc.version}, ${JSON.stringify(doc)})
+          ON CONFLICT (id) DO UPDATE SET status = excluded.status, queued_at = excluded.queued_at,
+            deleted = excluded.deleted, version = excluded.version, doc = excluded.doc`
+    const saveIntegration = (doc: IntegrationDoc) =>
+      sql`INSERT INTO integrations (id, version, doc) VALUES (${doc.id}, ${doc.version}, ${JSON.stringify(doc)})
+          ON CONFLICT (id) DO UPDATE SET version = excluded.version, doc = excluded.doc`
+    const saveSystem = (doc: SystemDoc) =>
+      sql`INSERT INTO system_view (key, doc) VALUES ('system', ${JSON.stringify(doc)})
+          ON CONFLICT (key) DO UPDATE SET doc = excluded.doc`
+
+    const conflict = (streamId: string, expected: number, actual: number) =>
+      Effect.fail(new ConcurrencyConflict({ streamId, expectedVersion: expected, actualVersion: actual }))
+
+    const insertEvents = (streamId: string, fromVersion: number, events: ReadonlyArray<DomainEvent>) =>
+      sql`INSERT INTO events ${
+        sql.insert(events.map((event, i) => ({
+          stream_id: streamId,
+          version: fromVersion + i + 1,
+          type: event._tag,
+          schema_version: EVENT_VERSION,
+          payload: JSON.stringify(encodeEvent(event)),
+          recorded_at: event.at
+        })))
+      }`.pipe(
+        Effect.catchIf(
+          (e: SqlError.SqlError) => String((e.cause as { code?: string } | undefined)?.code).startsWith("SQLITE_CONSTRAINT"),
+          () => conflict(streamId, fromVersion, -1)
+        )
+      )
+
+    const writeJob = (jobId: string, current: JobDoc | undefined, events: ReadonlyArray<JobEvent>) =>
+      Effect.gen(function*() {
+        yield* insertEvents(jobStream(jobId), current?.version ?? 0, events)
+        let doc = current
+        let integration: IntegrationDoc | undefined
+        for (const event of events) {
+          doc = evolveJob(doc, event)
+          if (affectsIntegration(event)) {
+            integration ??= yield* loadIntegration(doc.integrationId)
+            if (integration) integration = evolveIntegrationFromJob(integration, event, doc)
+          }
+        }
+        yield* saveJob(doc!)
+        if (integration) yield* saveIntegration(integration)
+        return doc!
+      })
+
+    /** Job stream with an expected version: returns the job view after the events. */
+    const appendJob = (jobId: string, expectedVersion: number, events: ReadonlyArray<JobEvent>) =>
+      Effect.gen(function*() {
+        const doc = yield* loadJob(jobId)
+        const actual = doc?.version ?? 0
+        if (actual !== expectedVersion) return yield* conflict(jobStream(jobId), expectedVersion, actual)
+        return yield* writeJob(jobId, doc, events)
+      }).pipe(sql.withTransaction)
+
+    /**
+     * Read, decide, append in one transaction: `decide` sees the job as it is and returns the
+     * events to append (none is fine) and a result. Commands use this, so a check such as
+     * "only a running job can be paused" can never act on a stale view.
+     */
+    const updateJob = <A, E, R>(
+      jobId: string,
+      decide: (doc: JobDoc | undefined) => Effect.Effect<readonly [ReadonlyArray<JobEvent>, A], E, R>
+    ) =>
+      Effect.gen(function*() {
+        const doc = yield* loadJob(jobId)
+        const [events, result] = yield* decide(doc)
+        const next = events.length === 0 ? doc : yield* writeJob(jobId, doc, events)
+        return [next, result] as const
+      }).pipe(sql.withTransaction)
+
+    const appendIntegration = (
+      integrationId: string,
+      expectedVersion: number,
+      events: ReadonlyArray<IntegrationEvent>
+    ) =>
+      Effect.gen(function*() {
+        const streamId = integrationStream(integrationId)
+        let doc = yield* loadIntegration(integrationId)
+        const actual = doc?.version ?? 0
+        if (actual !== expectedVersion) return yield* conflict(streamId, expectedVersion, actual)
+        yield* insertEvents(streamId, expectedVersion, events)
+        for (const event of events) doc = evolveIntegration(doc, event)
+        yield* saveIntegration(doc!)
+        return doc!
+      }).pipe(sql.withTransaction)
+
+    const appendSystem = (events: ReadonlyArray<SystemEvent>) =>
+      Effect.gen(function*() {
+        let doc = yield* loadSystem
+        yield* insertEvents(SYSTEM_STREAM, doc?.version ?? 0, events)
+        for (const event of events) doc = evolveSystem(doc, event)
+        yield* saveSystem(doc!)
+        return doc!
+      }).pipe(sql.withTransaction)
+
+    const toStored = (row: StoredRow): StoredEvent => ({
+      position: row.position,
+      streamId: row.stream_id,
+      version: row.version,
+      type: row.type,
+      schemaVersion: row.schema_version,
+      payload: decodeStored(row.type, row.schema_version, row.payload),
+      recordedAt: row.recorded_at
+    })
+
+    const readStream = (streamId: string) =>
+      Effect.map(
+        sql<StoredRow>`SELECT * FROM events WHERE stream_id = ${streamId} ORDER BY version`,
+        (rows) => rows.map(toStored)
+      )
+
+    /** Events after a global position, oldest first, at most `limit`. */
+    const readAfter = (position: number, limit: number) =>
+      Effect.map(
+        sql<StoredRow>`SELECT * FROM events WHERE position > ${position} ORDER BY position LIMIT ${limit}`,
+        (rows) => rows.map(toStored)
+      )
+
+    return {
+      appendJob,
+      updateJob,
+      appendIntegration,
+      appendSystem,
+      readStream,
+      readAfter,
+      loadJob,
+      loadIntegration,
+      loadSystem
+    } as const
+  })
+}) {}
+
+interface StoredRow {
+  readonly position: number
+  readonly stream_id: string
+  readonly version: number
+  readonly type: string
+  readonly schema_version: number
+  readonly payload: string
+  readonly recorded_at: string
+}

@@ -1,0 +1,91 @@
+import { SqlClient } from "@effect/sql"
+import { Effect } from "effect"
+import type { JobStatus, JobType } from "../domain/job.js"
+import type { IntegrationDoc } from "./integrationProjection.js"
+import type { JobDoc } from "./jobProjection.js"
+
+export interface JobFilter {
+  readonly statuses?: ReadonlyArray<JobStatus>
+  readonly integrationId?: string
+  readonly type?: JobType
+  readonly limit: number
+  readonly offset: number
+}
+
+const parseJob = (row: { doc: string }) => JSON.parse(row.doc) as JobDoc
+const parseIntegration = (row: { doc: string }) => JSON.parse(row.doc) as IntegrationDoc
+
+/** Read side: the job and integration views the API serves. Deleted jobs are in no view. */
+export class Views extends Effect.Service<Views>()("synclog/Views", {
+  effect: Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+
+    const job = (id: string) =>
+      Effect.map(sql<{ doc: string }>`SELECT doc FROM jobs WHERE id = ${id} AND deleted = 0`, (rows) =>
+        rows[0] ? parseJob(rows[0]) : undefined)
+
+    /** Includes deleted jobs: their events and (unless erased) logs stay readable for audit. */
+    const jobIncludingDeleted = (id: string) =>
+      Effect.map(sql<{ doc: string }>`SELECT doc FROM jobs WHERE id = ${id}`, (rows) =>
+        rows[0] ? parseJob(rows[0]) : undefined)
+
+    const where = (filter: Omit<JobFilter, "limit" | "offset">) => {
+      const clauses: Array<ReturnType<typeof sql.in>> = [sql.unsafe("deleted = 0")]
+      if (filter.statuses && filter.statuses.length > 0) clauses.push(sql.in("status", filter.statuses))
+      if (filter.integrationId !== undefined) clauses.push(sql`integration_id = ${filter.integrationId}`)
+      if (filter.type !== undefined) clauses.push(sql`type = ${filter.type}`)
+      return sql.and(clauses)
+    }
+
+    /** Newest first (ids are time-sortable); `total` counts every match. */
+    const jobs = (filter: JobFilter) =>
+      Effect.all({
+        docs: Effect.map(
+          sql<{ doc: string }>`SELECT doc FROM jobs WHERE ${where(filter)} ORDER BY id DESC LIMIT ${filter.limit} OFFSET ${filter.offset}`,
+          (rows) => rows.map(parseJob)
+        ),
+        total: Effect.map(sql<{ n: number }>`SELECT COUNT(*) AS n FROM jobs WHERE ${where(filter)}`, (r) => r[0]?.n ?? 0)
+      })
+
+    /** Jobs waiting to run, in the order they were queued. */
+    const queued = Effect.map(
+      sql<{ doc: string }>`SELECT doc FROM jobs WHERE status = 'queued' ORDER BY queued_at, id`,
+      (rows) => rows.map(parseJob)
+    )
+
+    const withStatus = (statuses: ReadonlyArray<JobStatus>, integrationId?: string) =>
+      Effect.map(
+        sql<{ doc: string }>`SELECT doc FROM jobs WHERE ${sql.in("status", statuses)}
+          ${integrationId === undefined ? sql`` : sql`AND integration_id = ${integrationId}`} ORDER BY id`,
+        (rows) => rows.map(parseJob)
+      )
+
+    /** The job an integration is busy with: running or stopping first, else the next queued. */
+    const currentJob = (integrationId: string) =>
+      Effect.map(
+        sql<{ doc: string }>`SELECT doc FROM jobs WHERE integration_id = ${integrationId}
+          AND status IN ('running', 'stopping', 'queued')
+          ORDER BY CASE status WHEN 'queued' THEN 1 ELSE 0 END, queued_at LIMIT 1`,
+        (rows) => (rows[0] ? parseJob(rows[0]) : undefined)
+      )
+
+    /** The integration's newest job that is not deleted. */
+    const latestJob = (integrationId: string) =>
+      Effect.map(
+        sql<{ doc: string }>`SELECT doc FROM jobs WHERE integration_id = ${integrationId} AND deleted = 0
+          ORDER BY id DESC LIMIT 1`,
+        (rows) => (rows[0] ? parseJob(rows[0]) : undefined)
+      )
+
+    const integration = (id: string) =>
+      Effect.map(sql<{ doc: string }>`SELECT doc FROM integrations WHERE id = ${id}`, (rows) =>
+        rows[0] ? parseIntegration(rows[0]) : undefined)
+
+    const integrations = Effect.map(
+      sql<{ doc: string }>`SELECT doc FROM integrations ORDER BY id`,
+      (rows) => rows.map(parseIntegration)
+    )
+
+    return { job, jobIncludingDeleted, jobs, queued, withStatus, currentJob, latestJob, integration, integrations } as const
+  })
+}) {}

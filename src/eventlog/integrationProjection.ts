@@ -1,0 +1,170 @@
+import type { IntegrationEvent, IntegrationSettings, JobEvent } from "../domain/events.js"
+import type { JobType } from "../domain/job.js"
+import { durationOf, type JobDoc } from "./jobProjection.js"
+
+export type CircuitState = "closed" | "open" | "half_open"
+
+/** The integration view: its settings, schedule, circuit breaker and job statistics. */
+export interface IntegrationDoc {
+  readonly id: string
+  readonly settings: IntegrationSettings
+  readonly registeredAt: string
+  /** Scheduled by the scheduler (started and not stopped). */
+  readonly active: boolean
+  /** Set when stopped through the API: `initialize` leaves such an integration stopped. */
+  readonly stoppedAt: string | null
+  /** Set by `PUT /jobs/:jobId/interval`; survives restarts until the config file's interval changes. */
+  readonly intervalOverride: number | null
+  readonly nextRunAt: string | null
+  readonly lastScheduledRunAt: string | null
+  readonly lastSync: string | null
+  readonly lastSuccessfulSync: string | null
+  readonly lastFullSyncCompletedAt: string | null
+  readonly hasBaseline: boolean
+  /** Per project: the start of the last completed work-item walk (incremental sync watermark). */
+  readonly watermarks: Readonly<Record<string, string>>
+  readonly stats: {
+    readonly totalJobs: number
+    readonly completed: number
+    readonly failed: number
+    readonly completedDurationMs: number
+  }
+  /** Durations (ms) of the last completed jobs per type, newest last. */
+  readonly recentDurations: Readonly<Record<JobType, ReadonlyArray<number>>>
+  readonly circuit: {
+    readonly state: CircuitState
+    readonly consecutiveFailures: number
+    readonly openedAt: string | null
+    readonly probeAt: string | null
+    readonly cooldownSeconds: number | null
+    readonly reason: string | null
+    readonly probeJobId: string | null
+  }
+  readonly version: number
+}
+
+const RECENT = 10
+
+const closedCircuit = (consecutiveFailures: number): IntegrationDoc["circuit"] => ({
+  state: "closed",
+  consecutiveFailures,
+  openedAt: null,
+  probeAt: null,
+  cooldownSeconds: null,
+  reason: null,
+  probeJobId: null
+})
+
+/** Integration stream events. The version counts the integration stream only. */
+export const evolveIntegration = (doc: IntegrationDoc | undefined, event: IntegrationEvent): IntegrationDoc => {
+  if (event._tag === "IntegrationRegistered") {
+    const base: IntegrationDoc = doc ?? {
+      id: event.integrationId,
+      settings: event.settings,
+      registeredAt: event.at,
+      active: false,
+      stoppedAt: null,
+      intervalOverride: null,
+      nextRunAt: null,
+      lastScheduledRunAt: null,
+      lastSync: null,
+      lastSuccessfulSync: null,
+      lastFullSyncCompletedAt: null,
+      hasBaseline: false,
+      watermarks: {},
+      stats: { totalJobs: 0, completed: 0, failed: 0, completedDurationMs: 0 },
+      recentDurations: { full_sync: [], incremental_sync: [], selective_sync: [] },
+      circuit: closedCircuit(0),
+      version: 0
+    }
+    return {
+      ...base,
+      settings: event.settings,
+      intervalOverride: base.settings.syncInterval === event.settings.syncInterval ? base.intervalOverride : null,
+      active: event.settings.enabled ? base.active : false,
+      nextRunAt: event.settings.enabled ? base.nextRunAt : null,
+      version: base.version + 1
+    }
+  }
+  if (doc === undefined) throw new Error(`${event._tag} for integration ${event.integrationId} before registration`)
+  const next = ((): IntegrationDoc => {
+    switch (event._tag) {
+      case "IntegrationStarted":
+        return { ...doc, active: true, stoppedAt: null, nextRunAt: event.nextRunAt }
+      case "IntegrationStopped":
+        return { ...doc, active: false, stoppedAt: event.at, nextRunAt: null }
+      case "SyncIntervalChanged":
+        return {
+          ...doc,
+          intervalOverride: event.newInterval,
+          nextRunAt: doc.active ? event.nextRunAt : doc.nextRunAt
+        }
+      case "ScheduledRun":
+        return { ...doc, lastScheduledRunAt: event.at, nextRunAt: event.nextRunAt }
+      case "CircuitOpened":
+        return {
+          ...doc,
+          circuit: {
+            state: "open",
+            consecutiveFailures: event.consecutiveFailures,
+            openedAt: event.at,
+            probeAt: event.probeAt,
+            cooldownSeconds: event.cooldownSeconds,
+            reason: event.reason,
+            probeJobId: null
+          }
+        }
+      case "CircuitHalfOpened":
+        return { ...doc, circuit: { ...doc.circuit, state: "half_open", probeJobId: event.probeJobId } }
+      case "CircuitClosed":
+        return { ...doc, circuit: closedCircuit(0) }
+    }
+  })()
+  return { ...next, version: doc.version + 1 }
+}
+
+/**
+ * Job events that change an integration's statistics. `job` is the job view after the event.
+ * These do not bump the integration's stream version: they belong to the job's stream.
+ */
+export const evolveIntegrationFromJob = (doc: IntegrationDoc, event: JobEvent, job: JobDoc): IntegrationDoc => {
+  switch (event._tag) {
+    case "JobQueued":
+      return { ...doc, lastSync: event.at, stats: { ...doc.stats, totalJobs: doc.stats.totalJobs + 1 } }
+    case "JobCompleted": {
+      const duration = durationOf(job) ?? 0
+      const isFull = job.type === "full_sync"
+      return {
+        ...doc,
+        lastSuccessfulSync: event.at,
+        lastFullSyncCompletedAt: isFull ? event.at : doc.lastFullSyncCompletedAt,
+        hasBaseline: doc.hasBaseline || isFull,
+        watermarks: { ...doc.watermarks, ...job.watermarks },
+        stats: {
+          ...doc.stats,
+          completed: doc.stats.completed + 1,
+          completedDurationMs: doc.stats.completedDurationMs + duration
+        },
+        recentDurations: {
+          ...doc.recentDurations,
+          [job.type]: [...doc.recentDurations[job.type], duration].slice(-RECENT)
+        },
+        circuit: doc.circuit.state === "closed" ? closedCircuit(0) : doc.circuit
+      }
+    }
+    case "JobFailed":
+      return {
+        ...doc,
+        stats: { ...doc.stats, failed: doc.stats.failed + 1 },
+        circuit: { ...doc.circuit, consecutiveFailures: doc.circuit.consecutiveFailures + 1 }
+      }
+    default:
+      return doc
+  }
+}
+
+export const affectsIntegration = (event: JobEvent): boolean =>
+  event._tag === "JobQueued" || event._tag === "JobCompleted" || event._tag === "JobFailed"
+
+/** The interval the scheduler uses: an API override, else the config file's. */
+export const effectiveInterval = (doc: IntegrationDoc): number => doc.intervalOverride ?? doc.settings.syncInterval

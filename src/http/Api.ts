@@ -1,0 +1,418 @@
+import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
+import { ParseResult, Schema } from "effect"
+import { ENTITY_TYPES, EntityType } from "../domain/entities.js"
+import {
+  IntegrationNotFound,
+  InternalError,
+  InvalidTransition,
+  JobConflict,
+  JobNotFound,
+  NotFound,
+  PayloadTooLarge,
+  RecordNotFound,
+  Unauthorized,
+  ValidationError
+} from "../domain/errors.js"
+import { Counters, JOB_STATUSES, JobOptions, JobStatus, JobTrigger, JobType, JobTypeInput, Stage } from "../domain/job.js"
+
+/**
+ * The HTTP contract of `../shared/spec/sync-api.txt` plus CONTRACT.md's extras, shared by the
+ * server and the typed client (`HttpApiClient.make(SyncApi)`). No implementation here.
+ */
+
+const opt = <S extends Schema.Schema.Any>(s: S) => Schema.optionalWith(s, { exact: true })
+
+/** A body every field of which is optional: an empty body (or none) is `{}`. */
+const optionalBody = <F extends Schema.Struct.Fields>(fields: F) => {
+  const struct = Schema.Struct(fields)
+  return Schema.transform(Schema.Union(struct, Schema.Null), Schema.typeSchema(struct), {
+    strict: false,
+    decode: (value) => value ?? {},
+    encode: (value) => value
+  })
+}
+
+const IntFromString = (name: string, min: number, max: number) =>
+  Schema.NumberFromString.pipe(
+    Schema.int({ message: () => `${name} must be a whole number` }),
+    Schema.between(min, max, { message: () => `${name} must be between ${min} and ${max}` })
+  )
+
+const BooleanFromString = Schema.transformOrFail(Schema.String, Schema.Boolean, {
+  strict: true,
+  decode: (s, _, ast) =>
+    s === "true" || s === "1" ? ParseResult.succeed(true)
+    : s === "false" || s === "0" ? ParseResult.succeed(false)
+    : ParseResult.fail(new ParseResult.Type(ast, s, "expected true or false")),
+  encode: (b) => ParseResult.succeed(String(b))
+})
+
+/** `status=running` or `status=queued,running`; `pending` means queued. */
+const StatusFilter = Schema.transformOrFail(Schema.String, Schema.Array(JobStatus), {
+  strict: true,
+  decode: (s, _, ast) => {
+    const out: Array<JobStatus> = []
+    for (const part of s.split(",").map((p) => p.trim()).filter((p) => p !== "")) {
+      const status = part === "pending" ? "queued" : part
+      if (!(JOB_STATUSES as ReadonlyArray<string>).includes(status)) {
+        return ParseResult.fail(
+          new ParseResult.Type(ast, s, `unknown status '${part}'; valid: pending, ${JOB_STATUSES.join(", ")}`)
+        )
+      }
+      out.push(status as JobStatus)
+    }
+    return ParseResult.succeed(out)
+  },
+  encode: (statuses) => ParseResult.succeed(statuses.join(","))
+})
+
+const EntityName = EntityType.annotations({
+  message: () => `unknown entity type; valid: ${ENTITY_TYPES.join(", ")}`
+})
+
+const Timestamp = Schema.String.annotations({ description: "ISO-8601 UTC, milliseconds" })
+
+// ---- jobs ---------------------------------------------------------------------------------------
+export const LogLine = Schema.Struct({
+  timestamp: Timestamp,
+  level: Schema.Literal("debug", "info", "warn", "error"),
+  message: Schema.String
+})
+
+export const JobView = Schema.Struct({
+  id: Schema.String,
+  integrationId: Schema.String,
+  type: JobType,
+  status: JobStatus,
+  progress: Schema.Int,
+  stage: opt(Stage),
+  trigger: JobTrigger,
+  attempt: Schema.Int,
+  createdAt: Timestamp,
+  startedAt: opt(Timestamp),
+  completedAt: opt(Timestamp),
+  duration: opt(Schema.Int),
+  estimatedCompletion: opt(Timestamp),
+  estimatedDuration: Schema.NullOr(Schema.Int),
+  stats: Counters,
+  result: opt(Counters),
+  error: opt(Schema.String),
+  options: JobOptions
+}).annotations({ identifier: "Job" })
+export type JobView = typeof JobView.Type
+
+export const JobDetail = Schema.Struct({ ...JobView.fields, logs: Schema.Array(LogLine) }).annotations({
+  identifier: "JobDetail"
+})
+
+const jobIdPath = Schema.Struct({ jobId: Schema.String })
+
+const RequestedOptions = Schema.Struct({
+  force: opt(Schema.Boolean),
+  includeArchived: opt(Schema.Boolean),
+  batchSize: opt(Schema.Int.pipe(Schema.between(1, 1000, { message: () => "batchSize must be between 1 and 1000" }))),
+  entities: opt(Schema.Array(EntityName)),
+  excludeEntities: opt(Schema.Array(EntityName)),
+  projects: opt(Schema.Array(Schema.String)),
+  excludeProjects: opt(Schema.Array(Schema.String))
+})
+
+export const CreateJobRequest = Schema.Struct({
+  integrationId: Schema.String,
+  type: JobTypeInput,
+  options: opt(RequestedOptions)
+})
+
+const CommandResponse = Schema.Struct({
+  success: Schema.Literal(true),
+  jobId: Schema.String,
+  status: JobStatus,
+  message: Schema.String
+})
+
+export class JobsGroup extends HttpApiGroup.make("jobs")
+  .add(
+    HttpApiEndpoint.get("list", "/api/sync/jobs")
+      .setUrlParams(Schema.Struct({
+        status: opt(StatusFilter),
+        integrationId: opt(Schema.String),
+        type: opt(JobTypeInput),
+        limit: opt(IntFromString("limit", 1, 500)),
+        offset: opt(IntFromString("offset", 0, Number.MAX_SAFE_INTEGER))
+      }))
+      .addSuccess(Schema.Struct({ jobs: Schema.Array(JobView), total: Schema.Int }))
+      .annotate(OpenApi.Summary, "List sync jobs, newest first")
+  )
+  .add(
+    HttpApiEndpoint.post("create", "/api/sync/jobs")
+      .setPayload(CreateJobRequest)
+      .addSuccess(
+        Schema.Struct({
+          success: Schema.Literal(true),
+          jobId: Schema.String,
+          status: Schema.Literal("queued"),
+          estimatedDuration: Schema.NullOr(Schema.Int)
+        })
+      )
+      .addError(IntegrationNotFound)
+      .addError(JobConflict)
+      .annotate(OpenApi.Summary, "Create a sync job (queued)")
+  )
+  .add(
+    HttpApiEndpoint.post("stopAll", "/api/sync/jobs/stop-all")
+      .setPayload(optionalBody({ integrationId: opt(Schema.String) }))
+      .addSuccess(Schema.Struct({ success: Schema.Literal(true), stoppedJobs: Schema.Int, jobs: Schema.Array(Schema.String) }))
+      .addError(IntegrationNotFound)
+      .annotate(OpenApi.Summary, "Stop every queued and running job (of one integration)")
+  )
+  .add(
+    HttpApiEndpoint.get("get", "/api/sync/jobs/:jobId")
+      .setPath(jobIdPath)
+      .addSuccess(JobDetail)
+      .addError(JobNotFound)
+      .annotate(OpenApi.Summary, "A job with live progress, stage, ETA, counters and its latest 100 log lines")
+  )
+  .add(
+    HttpApiEndpoint.get("logs", "/api/sync/jobs/:jobId/logs")
+      .setPath(jobIdPath)
+      .setUrlParams(Schema.Struct({
+        limit: opt(IntFromString("limit", 1, 1000)),
+        offset: opt(IntFromString("offset", 0, Number.MAX_SAFE_INTEGER))
+      }))
+      .addSuccess(Schema.Struct({ jobId: Schema.String, logs: Schema.Array(LogLine), total: Schema.Int }))
+      .addError(JobNotFound)
+      .annotate(OpenApi.Summary, "Page through all of a job's log lines, oldest first")
+  )
+  .add(
+    HttpApiEndpoint.get("events", "/api/sync/jobs/:jobId/events")
+      .setPath(jobIdPath)
+      .addSuccess(
+        Schema.Struct({
+          jobId: Schema.String,
+          events: Schema.Array(Schema.Struct({
+            position: Schema.Int,
+            version: Schema.Int,
+            type: Schema.String,
+            schemaVersion: Schema.Int,
+            recordedAt: Timestamp,
+            data: Schema.Unknown
+          }))
+        })
+      )
+      .addError(JobNotFound)
+      .annotate(OpenApi.Summary, "The job's events in order, for audit (deleted jobs too)")
+  )
+  .add(
+    HttpApiEndpoint.post("resume", "/api/sync/jobs/:jobId/resume")
+      .setPath(jobIdPath)
+      .addSuccess(CommandResponse)
+      .addError(JobNotFound)
+      .addError(InvalidTransition)
+      .annotate(OpenApi.Summary, "Resume a paused, stopped or failed job from its last checkpoint")
+  )
+  .add(
+    HttpApiEndpoint.post("stop", "/api/sync/jobs/:jobId/stop")
+      .setPath(jobIdPath)
+      .setPayload(optionalBody({ graceful: opt(Schema.Boolean) }))
+      .addSuccess(CommandResponse)
+      .addError(JobNotFound)
+      .addError(InvalidTransition)
+      .annotate(OpenApi.Summary, "Stop a job: graceful (default) lets the batch in flight commit")
+  )
+  .add(
+    HttpApiEndpoint.post("pause", "/api/sync/jobs/:jobId/pause")
+      .setPath(jobIdPath)
+      .addSuccess(CommandResponse)
+      .addError(JobNotFound)
+      .addError(InvalidTransition)
+      .annotate(OpenApi.Summary, "Pause a running job at its next batch boundary")
+  )
+  .add(
+    HttpApiEndpoint.put("interval", "/api/sync/jobs/:jobId/interval")
+      .setPath(jobIdPath)
+      .setPayload(Schema.Struct({ interval: Schema.Number }))
+      .addSuccess(
+        Schema.Struct({
+          success: Schema.Literal(true),
+          jobId: Schema.String,
+          oldInterval: Schema.Int,
+          newInterval: Schema.Int,
+          nextRun: Timestamp
+        })
+      )
+      .addError(JobNotFound)
+      .addError(IntegrationNotFound)
+      .annotate(OpenApi.Summary, "Change the sync interval (seconds) of the job's integration")
+  )
+  .add(
+    HttpApiEndpoint.del("delete", "/api/sync/jobs/:jobId")
+      .setPath(jobIdPath)
+      .setPayload(optionalBody({ deleteLogs: opt(Schema.Boolean) }))
+      .addSuccess(Schema.Struct({ success: Schema.Literal(true), deleted: Schema.String }))
+      .addError(JobNotFound)
+      .addError(InvalidTransition)
+      .annotate(OpenApi.Summary, "Delete a finished job; its events stay in the log")
+  )
+  .annotate(OpenApi.Title, "Sync jobs")
+{}
+
+// ---- integrations --------------------------------------------------------------------------------
+export const IntegrationStatusView = Schema.Struct({
+  integrationId: Schema.String,
+  name: Schema.String,
+  type: Schema.Literal("plane"),
+  status: Schema.Literal("active", "stopped", "circuit_open", "disabled"),
+  lastSync: Schema.NullOr(Timestamp),
+  lastSuccessfulSync: Schema.NullOr(Timestamp),
+  nextSync: Schema.NullOr(Timestamp),
+  syncInterval: Schema.Int,
+  fullSyncInterval: Schema.NullOr(Schema.Int),
+  currentJob: Schema.NullOr(Schema.Struct({ id: Schema.String, status: JobStatus, progress: Schema.Int })),
+  stats: Schema.Struct({
+    totalJobs: Schema.Int,
+    successRate: Schema.NullOr(Schema.Number),
+    averageDuration: Schema.NullOr(Schema.Int)
+  }),
+  circuitBreaker: Schema.Struct({
+    state: Schema.Literal("closed", "open", "half_open"),
+    consecutiveFailures: Schema.Int,
+    openedAt: Schema.NullOr(Timestamp),
+    nextProbeAt: Schema.NullOr(Timestamp),
+    reason: Schema.NullOr(Schema.String)
+  }),
+  rateLimit: Schema.NullOr(Schema.Struct({
+    requestsPerMinute: Schema.Int,
+    remaining: Schema.Int,
+    resetAt: Schema.NullOr(Timestamp),
+    blockedUntil: Schema.NullOr(Timestamp)
+  }))
+}).annotations({ identifier: "IntegrationStatus" })
+export type IntegrationStatusView = typeof IntegrationStatusView.Type
+
+const integrationPath = Schema.Struct({ integrationId: Schema.String })
+
+export const MirrorRecordView = Schema.Struct({
+  entity: EntityType,
+  id: Schema.String,
+  projectId: Schema.NullOr(Schema.String),
+  updatedAt: Schema.NullOr(Schema.String),
+  firstSeenAt: Timestamp,
+  lastSeenAt: Timestamp,
+  archivedAt: Schema.NullOr(Schema.String),
+  deletedAt: Schema.NullOr(Timestamp),
+  payload: Schema.Unknown
+}).annotations({ identifier: "MirrorRecord" })
+
+export class IntegrationsGroup extends HttpApiGroup.make("integrations")
+  .add(
+    HttpApiEndpoint.get("status", "/api/sync/integrations/status")
+      .addSuccess(Schema.Struct({ integrations: Schema.Array(IntegrationStatusView) }))
+      .annotate(OpenApi.Summary, "Sync status of every integration")
+  )
+  .add(
+    HttpApiEndpoint.post("start", "/api/sync/integrations/:integrationId/start")
+      .setPath(integrationPath)
+      .setPayload(optionalBody({
+        syncType: opt(Schema.Literal("full", "incremental", "selective", "full_sync", "incremental_sync", "selective_sync")),
+        scheduleImmediate: opt(Schema.Boolean)
+      }))
+      .addSuccess(
+        Schema.Struct({
+          success: Schema.Literal(true),
+          integrationId: Schema.String,
+          jobId: Schema.NullOr(Schema.String),
+          message: Schema.String
+        })
+      )
+      .addError(IntegrationNotFound)
+      .addError(JobConflict)
+      .annotate(OpenApi.Summary, "Activate the integration's schedule and (by default) sync now")
+  )
+  .add(
+    HttpApiEndpoint.post("stop", "/api/sync/integrations/:integrationId/stop")
+      .setPath(integrationPath)
+      .addSuccess(
+        Schema.Struct({
+          success: Schema.Literal(true),
+          integrationId: Schema.String,
+          activeJobsStopped: Schema.Int,
+          jobs: Schema.Array(Schema.String),
+          message: Schema.String
+        })
+      )
+      .addError(IntegrationNotFound)
+      .annotate(OpenApi.Summary, "Stop the integration's schedule and its queued and running jobs")
+  )
+  .add(
+    HttpApiEndpoint.get("records", "/api/sync/integrations/:integrationId/records")
+      .setPath(integrationPath)
+      .setUrlParams(Schema.Struct({
+        entity: EntityName,
+        updatedSince: opt(Schema.String),
+        includeDeleted: opt(BooleanFromString),
+        limit: opt(IntFromString("limit", 1, 1000)),
+        cursor: opt(Schema.String)
+      }))
+      .addSuccess(
+        Schema.Struct({ records: Schema.Array(MirrorRecordView), total: Schema.Int, nextCursor: Schema.NullOr(Schema.String) })
+      )
+      .addError(IntegrationNotFound)
+      .annotate(OpenApi.Summary, "Read the mirror: records of one entity type, cursor-paginated")
+  )
+  .add(
+    HttpApiEndpoint.get("record", "/api/sync/integrations/:integrationId/records/:entity/:id")
+      .setPath(Schema.Struct({ integrationId: Schema.String, entity: EntityName, id: Schema.String }))
+      .addSuccess(MirrorRecordView)
+      .addError(IntegrationNotFound)
+      .addError(RecordNotFound)
+      .annotate(OpenApi.Summary, "One mirrored record")
+  )
+  .annotate(OpenApi.Title, "Integrations")
+{}
+
+// ---- system ----------------------------------------------------------------------------------------
+export class SystemGroup extends HttpApiGroup.make("system")
+  .add(
+    HttpApiEndpoint.post("initialize", "/api/sync/initialize")
+      .addSuccess(
+        Schema.Struct({
+          success: Schema.Literal(true),
+          message: Schema.String,
+          schedulerStatus: Schema.Literal("running", "stopped"),
+          integrationsFound: Schema.Int,
+          registered: Schema.Array(Schema.String),
+          updated: Schema.Array(Schema.String)
+        })
+      )
+      .annotate(OpenApi.Summary, "(Re)read the config file, register integrations, (re)start the scheduler")
+  )
+  .add(
+    HttpApiEndpoint.get("health", "/healthz")
+      .addSuccess(
+        Schema.Struct({
+          status: Schema.Literal("ok"),
+          database: Schema.Literal("ok"),
+          scheduler: Schema.Literal("running", "stopped"),
+          runningJobs: Schema.Int,
+          mode: Schema.Literal("file", "demo")
+        })
+      )
+      .annotate(OpenApi.Summary, "Liveness and readiness")
+  )
+  .annotate(OpenApi.Title, "System")
+{}
+
+export class SyncApi extends HttpApi.make("synclog")
+  .add(JobsGroup)
+  .add(IntegrationsGroup)
+  .add(SystemGroup)
+  .addError(ValidationError)
+  .addError(Unauthorized)
+  .addError(NotFound)
+  .addError(PayloadTooLarge)
+  .addError(InternalError)
+  .annotate(OpenApi.Title, "synclog")
+  .annotate(OpenApi.Description, "Sync jobs that mirror a Plane workspace into a local store, with an event log for audit.")
+{}
+
+export { HttpApiSchema }

@@ -1,0 +1,100 @@
+import { HttpApiBuilder } from "@effect/platform"
+import { Effect } from "effect"
+import { RateLimiter } from "../connectors/RateLimiter.js"
+import { normalizeTimestamp } from "../connectors/timestamps.js"
+import { IntegrationNotFound, RecordNotFound, ValidationError } from "../domain/errors.js"
+import { IntegrationControl } from "../engine/IntegrationControl.js"
+import { Views } from "../eventlog/Views.js"
+import { decodeCursor, MirrorReader } from "../mirror/MirrorReader.js"
+import { SyncApi } from "./Api.js"
+import { orDieInfra } from "./infra.js"
+import { presentIntegration } from "./presenters.js"
+
+export const IntegrationsHttpLive = HttpApiBuilder.group(SyncApi, "integrations", (handlers) =>
+  Effect.gen(function*() {
+    const views = yield* Views
+    const control = yield* IntegrationControl
+    const limiter = yield* RateLimiter
+    const reader = yield* MirrorReader
+
+    const known = (integrationId: string) =>
+      Effect.flatMap(views.integration(integrationId), (doc) =>
+        doc ? Effect.succeed(doc) : Effect.fail(IntegrationNotFound.of(integrationId)))
+
+    return handlers
+      .handle("status", () =>
+        Effect.gen(function*() {
+          const docs = yield* views.integrations
+          const integrations = yield* Effect.forEach(docs, (doc) =>
+            Effect.gen(function*() {
+              const current = yield* views.currentJob(doc.id)
+              const budget = yield* limiter.budget(doc.id)
+              return presentIntegration(doc, current, budget)
+            }))
+          return { integrations }
+        }).pipe(orDieInfra))
+      .handle("start", ({ path, payload }) =>
+        control.start(
+          path.integrationId,
+          (payload.syncType?.replace("_sync", "") ?? "incremental") as "full" | "incremental" | "selective",
+          payload.scheduleImmediate ?? true
+        ).pipe(
+          Effect.map((r) => ({ success: true as const, ...r })),
+          Effect.catchTag("ValidationError", (e) => Effect.die(e)),
+          orDieInfra
+        ))
+      .handle("stop", ({ path }) =>
+        control.stop(path.integrationId).pipe(
+          Effect.map((r) => ({ success: true as const, ...r, message: "Integration sync stopped" })),
+          orDieInfra
+        ))
+      .handle("records", ({ path, urlParams }) =>
+        Effect.gen(function*() {
+          yield* known(path.integrationId)
+          let updatedSince: string | undefined
+          if (urlParams.updatedSince !== undefined) {
+            const normalized = normalizeTimestamp(urlParams.updatedSince)
+            if (normalized === null) {
+              return yield* Effect.fail(
+                new ValidationError({
+                  message: `updatedSince must be an ISO-8601 date-time such as 2024-01-01T12:00:00.000Z; got '${urlParams.updatedSince}'`,
+                  issues: [{ path: "updatedSince", message: "expected an ISO-8601 date-time" }]
+                })
+              )
+            }
+            updatedSince = normalized
+          }
+          const cursor = urlParams.cursor === undefined ? undefined : decodeCursor(urlParams.cursor)
+          if (urlParams.cursor !== undefined && cursor === undefined) {
+            return yield* Effect.fail(
+              new ValidationError({
+                message: "cursor is not one this API returned; pass nextCursor from the previous page unchanged",
+                issues: [{ path: "cursor", message: "unrecognised cursor" }]
+              })
+            )
+          }
+          return yield* reader.list({
+            integrationId: path.integrationId,
+            entity: urlParams.entity,
+            updatedSince,
+            includeDeleted: urlParams.includeDeleted ?? false,
+            limit: urlParams.limit ?? 100,
+            cursor
+          })
+        }).pipe(orDieInfra))
+      .handle("record", ({ path }) =>
+        Effect.gen(function*() {
+          yield* known(path.integrationId)
+          const record = yield* reader.get(path.integrationId, path.entity, path.id)
+          if (record === undefined) {
+            return yield* Effect.fail(
+              new RecordNotFound({
+                entity: path.entity,
+                id: path.id,
+                message: `The mirror of ${path.integrationId} has no ${path.entity} record '${path.id}'`
+              })
+            )
+          }
+          return record
+        }).pipe(orDieInfra))
+  }))

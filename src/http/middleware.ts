@@ -1,0 +1,107 @@
+import {
+  HttpApiBuilder,
+  type HttpApp,
+  HttpApiError,
+  HttpIncomingMessage,
+  HttpMethod,
+  HttpServerRequest,
+  HttpServerResponse
+} from "@effect/platform"
+import { Cause, Effect, Option, Redacted } from "effect"
+import { InternalError, ValidationError } from "../domain/errors.js"
+import { SyncApi } from "./Api.js"
+
+/** Bodies are small JSON documents; anything larger is refused with 413. */
+export const MAX_BODY_BYTES = 1024 * 1024
+
+const errorBody = (status: number, error: string, message: string, extra: Record<string, unknown> = {}) =>
+  HttpServerResponse.unsafeJson({ success: false, error, message, ...extra }, { status })
+
+const describeIssues = (issues: ReadonlyArray<{ readonly path: ReadonlyArray<PropertyKey>; readonly message: string }>) =>
+  issues.map((i) => ({ path: i.path.map(String).join(".") || "(body)", message: i.message }))
+
+/**
+ * Inside the API: request decoding failures become ValidationError (400, naming each field),
+ * defects become InternalError (500) after being logged; no stack trace reaches a response.
+ */
+export const ApiErrorsLive = HttpApiBuilder.middleware(SyncApi, (app): HttpApp.Default<ValidationError | InternalError> =>
+  app.pipe(
+    Effect.catchAllCause((cause): Effect.Effect<HttpServerResponse.HttpServerResponse, ValidationError | InternalError> => {
+      const failure = Cause.failureOption(cause as Cause.Cause<unknown>)
+      if (Option.isSome(failure) && failure.value instanceof HttpApiError.HttpApiDecodeError) {
+        const issues = describeIssues(failure.value.issues)
+        const summary = issues.map((i) => `${i.path}: ${i.message}`).join("; ")
+        return Effect.fail(new ValidationError({ message: `Invalid request: ${summary}`, issues }))
+      }
+      if (Option.isNone(failure) && !Cause.isInterruptedOnly(cause)) {
+        return Effect.zipRight(
+          Effect.logError("Unhandled error in a request handler", cause),
+          Effect.fail(new InternalError({ message: "Internal error; it has been logged. Please report it if it persists." }))
+        )
+      }
+      return Effect.failCause(cause)
+    })
+  ))
+
+const isJsonish = (contentType: string) =>
+  contentType === "" || contentType.includes("json") || contentType.includes("x-www-form-urlencoded") ||
+  contentType.startsWith("text/plain")
+
+/**
+ * Around the whole server: optional bearer token, body size and JSON checks before any handler
+ * runs (so a bad body loses nothing), JSON 404 for unknown routes, and a JSON 500 for anything
+ * that escaped. A JSON body sent without a JSON content type (curl -d) is read as JSON.
+ */
+export const serverMiddleware = (apiToken: Option.Option<Redacted.Redacted<string>>) =>
+(app: HttpApp.Default): HttpApp.Default =>
+  Effect.gen(function*() {
+    let request = yield* HttpServerRequest.HttpServerRequest
+    const url = request.url
+    if (Option.isSome(apiToken) && url.startsWith("/api/")) {
+      const header = request.headers["authorization"] ?? ""
+      const given = header.startsWith("Bearer ") ? header.slice(7) : request.headers["x-api-key"]
+      if (given !== Redacted.value(apiToken.value)) {
+        return errorBody(401, "Unauthorized", "Missing or wrong API token: send 'Authorization: Bearer <SYNC_API_TOKEN>'")
+      }
+    }
+    if (HttpMethod.hasBody(request.method)) {
+      const length = Number(request.headers["content-length"] ?? "0")
+      if (length > MAX_BODY_BYTES) {
+        return errorBody(413, "PayloadTooLarge", `The request body is ${length} bytes; the limit is ${MAX_BODY_BYTES}`)
+      }
+      const contentType = (request.headers["content-type"] ?? "").toLowerCase()
+      if (isJsonish(contentType)) {
+        if (!contentType.includes("json")) {
+          request = request.modify({ headers: { ...request.headers, "content-type": "application/json" } })
+        }
+        const text = yield* request.text.pipe(
+          HttpIncomingMessage.withMaxBodySize(Option.some(MAX_BODY_BYTES)),
+          Effect.either
+        )
+        if (text._tag === "Left") {
+          return errorBody(413, "PayloadTooLarge", `The request body could not be read within ${MAX_BODY_BYTES} bytes`)
+        }
+        if (text.right.trim() !== "") {
+          try {
+            JSON.parse(text.right)
+          } catch (e) {
+            return errorBody(400, "MalformedJson", `The request body is not valid JSON: ${(e as Error).message}`)
+          }
+        }
+      }
+    }
+    return yield* app.pipe(Effect.provideService(HttpServerRequest.HttpServerRequest, request))
+  }).pipe(
+    Effect.catchAllCause((cause) => {
+      if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause)
+      const failure = Cause.failureOption(cause as Cause.Cause<unknown>)
+      if (Option.isSome(failure) && (failure.value as { _tag?: string })._tag === "RouteNotFound") {
+        const req = (failure.value as { request: HttpServerRequest.HttpServerRequest }).request
+        return Effect.succeed(errorBody(404, "NotFound", `No route ${req.method} ${req.url}; see /docs for the API`))
+      }
+      return Effect.zipRight(
+        Effect.logError("Request failed", cause),
+        Effect.succeed(errorBody(500, "InternalError", "Internal error; it has been logged."))
+      )
+    })
+  )

@@ -1,0 +1,59 @@
+import { NodeRuntime } from "@effect/platform-node"
+import { Console, Effect, Layer, Logger, LogLevel } from "effect"
+import { existsSync } from "node:fs"
+import { makeAppLayer } from "./app.js"
+import { defaultEngineConfig, readConfigFile } from "./config/ConfigFile.js"
+import { startDemo } from "./config/demo.js"
+import { Env } from "./config/Env.js"
+import { IntegrationSource, Secrets } from "./config/Settings.js"
+
+/** `npm start`: the config file when there is one, else the built-in demo. */
+const main = Effect.gen(function*() {
+  const env = yield* Env
+  const common = {
+    dbPath: env.dbPath,
+    port: env.port,
+    host: env.host,
+    apiToken: env.apiToken,
+    autoInitialize: env.autoInitialize
+  }
+  if (existsSync(env.configPath)) {
+    const file = yield* readConfigFile(env.configPath)
+    yield* Effect.logInfo(`Using ${env.configPath}: ${file.integrations.length} integration(s); database ${env.dbPath}`)
+    return yield* Layer.launch(makeAppLayer({
+      ...common,
+      mode: "file",
+      engine: file.engine,
+      integrations: IntegrationSource.fromFile(env.configPath),
+      secrets: Secrets.make({ secretsFile: env.secretsFile })
+    }))
+  }
+  const demo = yield* startDemo(env.port + 1)
+  yield* Effect.logInfo(
+    `Demo mode: no config file at ${env.configPath}, so synclog started its built-in Plane simulator at ${demo.simulator.url} ` +
+      `with workspaces ${demo.describe}, registered as plane-integration-456 and plane-integration-789. ` +
+      `To sync a real Plane workspace: copy synclog.config.example.json to ${env.configPath}, set baseUrl, workspaceSlug ` +
+      `and apiKeyEnv, export that variable with your Plane API key, and restart.`
+  )
+  return yield* Layer.launch(makeAppLayer({
+    ...common,
+    mode: "demo",
+    engine: defaultEngineConfig,
+    integrations: IntegrationSource.fixed("demo", demo.integrations),
+    secrets: Secrets.make({ secretsFile: env.secretsFile, values: demo.secrets })
+  }))
+}).pipe(
+  Effect.scoped,
+  Effect.catchTag("ConfigFileError", (e) =>
+    Effect.zipRight(Console.error(e.message), Effect.sync(() => void (process.exitCode = 1)))),
+  Effect.catchTag("ConfigError", (e) =>
+    Effect.zipRight(Console.error(`Invalid environment: ${e.message}`), Effect.sync(() => void (process.exitCode = 1))))
+)
+
+const LoggerLive = Layer.unwrapEffect(Effect.map(Env, (env) =>
+  Layer.mergeAll(
+    env.logFormat === "json" ? Logger.json : env.logFormat === "pretty" ? Logger.pretty : Logger.logFmt,
+    Logger.minimumLogLevel(LogLevel.Info)
+  ))).pipe(Layer.orDie)
+
+main.pipe(Effect.provide(LoggerLive), NodeRuntime.runMain({ disablePrettyLogger: true }))

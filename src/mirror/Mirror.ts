@@ -1,0 +1,210 @@
+import { SqlClient } from "@effect/sql"
+import { Effect } from "effect"
+import { createHash } from "node:crypto"
+import type { SourceRecord } from "../connectors/Connector.js"
+import type { EntityType } from "../domain/entities.js"
+
+export interface ApplyResult {
+  readonly created: number
+  readonly updated: number
+  readonly unchanged: number
+}
+
+export interface ApplyInput {
+  readonly integrationId: string
+  readonly entity: EntityType
+  readonly jobId: string
+  readonly at: string
+  readonly includeArchived: boolean
+  readonly records: ReadonlyArray<SourceRecord>
+}
+
+export interface MirrorRow {
+  readonly integration_id: string
+  readonly entity: string
+  readonly source_id: string
+  readonly project_id: string | null
+  readonly payload: string
+  readonly hash: string
+  readonly source_updated_at: string | null
+  readonly first_seen_at: string
+  readonly last_seen_at: string
+  readonly last_seen_job: string
+  readonly archived_at: string | null
+  readonly deleted_at: string | null
+}
+
+export interface Candidate {
+  readonly sourceId: string
+  readonly projectId: string
+}
+
+const hashOf = (json: string) => createHash("sha1").update(json).digest("base64url")
+
+/** SQLite allows 32766 bound variables; stay well below with chunks. */
+const CHUNK = 500
+
+/**
+ * The local copy of the source: the latest payload of every record per integration and entity
+ * type, with a content hash, first/last seen and tombstones. Every write happens inside the
+ * caller's transaction, next to the BatchCommitted event that counts it.
+ */
+export class Mirror extends Effect.Service<Mirror>()("synclog/Mirror", {
+  effect: Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+
+    const existing = (integrationId: string, entity: EntityType, ids: ReadonlyArray<string>) =>
+      Effect.map(
+        Effect.forEach(chunks(ids), (part) =>
+          sql<{ source_id: string; hash: string; archived_at: string | null; deleted_at: string | null }>`
+            SELECT source_id, hash, archived_at, deleted_at FROM mirror_records
+            WHERE integration_id = ${integrationId} AND entity = ${entity} AND ${sql.in("source_id", part)}`),
+        (parts) => new Map(parts.flat().map((row) => [row.source_id, row]))
+      )
+
+    /**
+     * Applies one page. New records are created; records whose content changed (or that come
+     * back after a tombstone) are updated; the rest only get their last-seen marks. Archived
+     * records outside `includeArchived` are marked archived and keep their last payload.
+     */
+    const apply = (input: ApplyInput): Effect.Effect<ApplyResult, import("@effect/sql").SqlError.SqlError> =>
+      Effect.gen(function*() {
+        const { at, entity, integrationId, jobId } = input
+        const byId = new Map<string, SourceRecord>()
+        for (const r of input.records) byId.set(r.id, r)
+        if (byId.size === 0) return { created: 0, updated: 0, unchanged: 0 }
+        const known = yield* existing(integrationId, entity, [...byId.keys()])
+        let created = 0
+        let updated = 0
+        const upserts: Array<Record<string, unknown>> = []
+        const touched: Array<string> = []
+        const archivedNow: Array<string> = []
+        for (const r of byId.values()) {
+          const row = known.get(r.id)
+          if (r.archived && !input.includeArchived) {
+            if (row === undefined) continue
+            if (row.archived_at === null && row.deleted_at === null) {
+              archivedNow.push(r.id)
+              updated++
+            } else touched.push(r.id)
+            continue
+          }
+          const json = JSON.stringify(r.payload)
+          const hash = hashOf(json)
+          const archivedAt = r.archived ? String(r.payload.archived_at) : null
+          if (row === undefined || row.deleted_at !== null) created++
+          else if (row.hash !== hash || row.archived_at !== archivedAt) updated++
+          else {
+            touched.push(r.id)
+            continue
+          }
+          upserts.push({
+            integration_id: integrationId,
+            entity,
+            source_id: r.id,
+            project_id: r.projectId,
+            payload: json,
+            hash,
+            source_updated_at: r.updatedAt,
+            first_seen_at: at,
+            last_seen_at: at,
+            last_seen_job: jobId,
+            archived_at: archivedAt,
+            deleted_at: null
+          })
+        }
+        for (const part of chunks(upserts, Math.floor(CHUNK / 2))) {
+          yield* sql`INSERT INTO mirror_records ${sql.insert(part)}
+            ON CONFLICT (integration_id, entity, source_id) DO UPDATE SET
+              project_id = excluded.project_id, payload = excluded.payload, hash = excluded.hash,
+              source_updated_at = excluded.source_updated_at, last_seen_at = excluded.last_seen_at,
+              last_seen_job = excluded.last_seen_job, archived_at = excluded.archived_at,
+              deleted_at = NULL,
+              first_seen_at = CASE WHEN mirror_records.deleted_at IS NULL THEN mirror_records.first_seen_at ELSE excluded.first_seen_at END`
+        }
+        for (const part of chunks(touched)) {
+          yield* sql`UPDATE mirror_records SET last_seen_at = ${at}, last_seen_job = ${jobId}
+            WHERE integration_id = ${integrationId} AND entity = ${entity} AND ${sql.in("source_id", part)}`
+        }
+        for (const part of chunks(archivedNow)) {
+          yield* sql`UPDATE mirror_records SET archived_at = ${at}, last_seen_at = ${at}, last_seen_job = ${jobId}
+            WHERE integration_id = ${integrationId} AND entity = ${entity} AND ${sql.in("source_id", part)}`
+        }
+        return { created, updated, unchanged: byId.size - created - updated }
+      })
+
+    /**
+     * Records a full or selective walk did not see: candidates for deletion, to be confirmed
+     * at the source before anything is tombstoned (offset pagination can skip rows).
+     */
+    const unseen = (input: {
+      readonly integrationId: string
+      readonly entity: EntityType
+      readonly jobId: string
+      readonly projects?: ReadonlyArray<string> | undefined
+      readonly excludeProjects?: ReadonlyArray<string> | undefined
+      readonly includeArchived: boolean
+      readonly limit: number
+    }) =>
+      Effect.map(
+        sql<{ source_id: string; project_id: string | null }>`
+          SELECT source_id, project_id FROM mirror_records
+          WHERE integration_id = ${input.integrationId} AND entity = ${input.entity}
+            AND deleted_at IS NULL AND last_seen_job != ${input.jobId}
+            ${input.includeArchived ? sql`` : sql`AND archived_at IS NULL`}
+            ${input.projects === undefined ? sql`` : sql`AND ${sql.in("project_id", input.projects)}`}
+            ${input.excludeProjects === undefined || input.excludeProjects.length === 0 ? sql`` : sql`AND project_id NOT IN ${sql.in(input.excludeProjects)}`}
+          ORDER BY source_id LIMIT ${input.limit}`,
+        (rows): ReadonlyArray<Candidate> => rows.map((r) => ({ sourceId: r.source_id, projectId: r.project_id ?? r.source_id }))
+      )
+
+    const tombstone = (integrationId: string, entity: EntityType, ids: ReadonlyArray<string>, at: string, jobId: string) =>
+      Effect.forEach(chunks(ids), (part) =>
+        sql`UPDATE mirror_records SET deleted_at = ${at}, last_seen_job = ${jobId}
+            WHERE integration_id = ${integrationId} AND entity = ${entity} AND deleted_at IS NULL
+              AND ${sql.in("source_id", part)}`, { discard: true })
+
+    /** Marks records as seen without changing them (a lookup found them unchanged elsewhere). */
+    const touch = (integrationId: string, entity: EntityType, ids: ReadonlyArray<string>, at: string, jobId: string) =>
+      Effect.forEach(chunks(ids), (part) =>
+        sql`UPDATE mirror_records SET last_seen_at = ${at}, last_seen_job = ${jobId}
+            WHERE integration_id = ${integrationId} AND entity = ${entity} AND ${sql.in("source_id", part)}`, {
+        discard: true
+      })
+
+    /** How the mirror holds each project: a child of a deleted project needs no lookup to be tombstoned. */
+    const projectStates = (integrationId: string) =>
+      Effect.map(
+        sql<{ source_id: string; deleted_at: string | null; archived_at: string | null }>`
+          SELECT source_id, deleted_at, archived_at FROM mirror_records
+          WHERE integration_id = ${integrationId} AND entity = 'projects'`,
+        (rows) =>
+          new Map(rows.map((r) => [r.source_id, r.deleted_at !== null ? "deleted" : r.archived_at !== null ? "archived" : "active"] as const))
+      )
+
+    /** Active records per entity type: weights for progress estimates. */
+    const counts = (integrationId: string) =>
+      Effect.map(
+        sql<{ entity: EntityType; n: number }>`SELECT entity, COUNT(*) AS n FROM mirror_records
+          WHERE integration_id = ${integrationId} AND deleted_at IS NULL GROUP BY entity`,
+        (rows) => Object.fromEntries(rows.map((r) => [r.entity, r.n])) as Partial<Record<EntityType, number>>
+      )
+
+    /** Active, non-archived project ids in the mirror. */
+    const activeProjects = (integrationId: string) =>
+      Effect.map(
+        sql<{ source_id: string }>`SELECT source_id FROM mirror_records
+          WHERE integration_id = ${integrationId} AND entity = 'projects' AND deleted_at IS NULL AND archived_at IS NULL
+          ORDER BY source_id`,
+        (rows) => rows.map((r) => r.source_id)
+      )
+
+    return { apply, unseen, tombstone, touch, projectStates, counts, activeProjects } as const
+  })
+}) {}
+
+function chunks<A>(items: ReadonlyArray<A>, size = CHUNK): Array<ReadonlyArray<A>> {
+  const out: Array<ReadonlyArray<A>> = []
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
+  return out
+}

@@ -1,0 +1,90 @@
+import { SqlClient } from "@effect/sql"
+import { Effect } from "effect"
+import type { EntityType } from "../domain/entities.js"
+import type { MirrorRow } from "./Mirror.js"
+
+export interface RecordQuery {
+  readonly integrationId: string
+  readonly entity: EntityType
+  /** Normalised UTC timestamp; only records whose source `updated_at` is at or after it. */
+  readonly updatedSince?: string | undefined
+  readonly includeDeleted: boolean
+  readonly limit: number
+  readonly cursor?: readonly [updatedAt: string, id: string] | undefined
+}
+
+export interface MirroredRecord {
+  readonly entity: EntityType
+  readonly id: string
+  readonly projectId: string | null
+  readonly updatedAt: string | null
+  readonly firstSeenAt: string
+  readonly lastSeenAt: string
+  readonly archivedAt: string | null
+  readonly deletedAt: string | null
+  readonly payload: unknown
+}
+
+const toRecord = (row: MirrorRow): MirroredRecord => ({
+  entity: row.entity as EntityType,
+  id: row.source_id,
+  projectId: row.entity === "projects" ? null : row.project_id,
+  updatedAt: row.source_updated_at,
+  firstSeenAt: row.first_seen_at,
+  lastSeenAt: row.last_seen_at,
+  archivedAt: row.archived_at,
+  deletedAt: row.deleted_at,
+  payload: JSON.parse(row.payload)
+})
+
+export const encodeCursor = (c: readonly [string, string]) => Buffer.from(JSON.stringify(c)).toString("base64url")
+export const decodeCursor = (s: string): readonly [string, string] | undefined => {
+  try {
+    const v = JSON.parse(Buffer.from(s, "base64url").toString("utf8")) as unknown
+    return Array.isArray(v) && v.length === 2 && typeof v[0] === "string" && typeof v[1] === "string"
+      ? [v[0], v[1]]
+      : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Reading the mirror for users: ordered by source `updated_at`, then id, with a keyset cursor. */
+export class MirrorReader extends Effect.Service<MirrorReader>()("synclog/MirrorReader", {
+  effect: Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+
+    const filter = (q: RecordQuery) =>
+      sql.and([
+        sql`integration_id = ${q.integrationId}`,
+        sql`entity = ${q.entity}`,
+        ...(q.includeDeleted ? [] : [sql`deleted_at IS NULL`]),
+        ...(q.updatedSince !== undefined ? [sql`source_updated_at >= ${q.updatedSince}`] : [])
+      ])
+
+    const list = (q: RecordQuery) =>
+      Effect.gen(function*() {
+        const after = q.cursor
+          ? sql`AND (COALESCE(source_updated_at, '') > ${q.cursor[0]} OR (COALESCE(source_updated_at, '') = ${q.cursor[0]} AND source_id > ${q.cursor[1]}))`
+          : sql``
+        const rows = yield* sql<MirrorRow>`SELECT * FROM mirror_records WHERE ${filter(q)} ${after}
+          ORDER BY COALESCE(source_updated_at, ''), source_id LIMIT ${q.limit + 1}`
+        const [{ n }] = yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM mirror_records WHERE ${filter(q)}`
+        const page = rows.slice(0, q.limit)
+        const last = page[page.length - 1]
+        return {
+          records: page.map(toRecord),
+          total: n!,
+          nextCursor: rows.length > q.limit && last ? encodeCursor([last.source_updated_at ?? "", last.source_id]) : null
+        }
+      })
+
+    const get = (integrationId: string, entity: EntityType, id: string) =>
+      Effect.map(
+        sql<MirrorRow>`SELECT * FROM mirror_records WHERE integration_id = ${integrationId} AND entity = ${entity} AND source_id = ${id}`,
+        (rows) => (rows[0] ? toRecord(rows[0]) : undefined)
+      )
+
+    return { list, get } as const
+  })
+}) {}

@@ -1,0 +1,605 @@
+/**
+ * The Plane v1 API simulator, exercised over real HTTP on ephemeral ports.
+ */
+import { Effect, Either, Schema } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { startSimulatorScoped } from "../src/simulator/layer.js"
+import { startSimulator } from "../src/simulator/server.js"
+import type { RunningSimulator, SimulatorOptions } from "../src/simulator/server.js"
+
+// ------------------------------------------------------------------ helpers
+
+type Json = any // response bodies are checked field by field below
+
+const START = Date.UTC(2026, 0, 15, 12, 0, 0)
+const DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{6})?Z$/
+const DATE = /^\d{4}-\d{2}-\d{2}$/
+
+interface Client {
+  readonly sim: RunningSimulator
+  get(path: string, init?: { key?: string | null; signal?: AbortSignal }): Promise<Response>
+  getJson(path: string): Promise<Json>
+  admin(method: string, path: string, body?: unknown): Promise<Json>
+}
+
+const client = (sim: RunningSimulator): Client => ({
+  sim,
+  get: (path, init = {}) => {
+    const key = init.key === undefined ? sim.apiKey : init.key
+    return fetch(`${sim.url}${path}`, {
+      headers: key === null ? {} : { "X-API-Key": key },
+      redirect: "manual",
+      ...(init.signal ? { signal: init.signal } : {})
+    })
+  },
+  getJson: async (path) => {
+    const res = await fetch(`${sim.url}${path}`, { headers: { "X-API-Key": sim.apiKey } })
+    expect(res.status, `GET ${path}`).toBe(200)
+    return res.json()
+  },
+  admin: async (method, path, body) => {
+    const res = await fetch(`${sim.url}/__admin${path}`, {
+      method,
+      headers: { "Content-Type": "application/json" },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) })
+    })
+    const json = await res.json()
+    if (!res.ok) throw new Error(`${method} /__admin${path} → ${res.status} ${JSON.stringify(json)}`)
+    return json
+  }
+})
+
+const withSim = async <A>(options: SimulatorOptions, f: (c: Client) => Promise<A>): Promise<A> => {
+  const sim = await startSimulator(options)
+  try {
+    return await f(client(sim))
+  } finally {
+    await sim.close()
+  }
+}
+
+const v1 = (slug: string, rest = "") => `/api/v1/workspaces/${slug}/${rest}`
+
+/** Walks every page of a list with `per_page`, returning all results. */
+const walk = async (c: Client, path: string, perPage: number, extra = ""): Promise<Array<Json>> => {
+  const out: Array<Json> = []
+  for (let page = 0; ; page++) {
+    const body = await c.getJson(`${path}?per_page=${perPage}&cursor=${perPage}:${page}:0${extra}`)
+    out.push(...body.results)
+    if (!body.next_page_results) return out
+  }
+}
+
+const projectIds = async (c: Client, slug: string): Promise<Array<string>> =>
+  (await c.getJson(`${v1(slug, "projects/")}?per_page=100`)).results.map((p: Json) => p.id)
+
+const micros = (s: string): number => {
+  const m = /^(.*?)(?:\.(\d{6}))?Z$/.exec(s)!
+  return Date.parse(`${m[1]}Z`) * 1000 + Number(m[2] ?? 0)
+}
+
+// ------------------------------------------------------------------ shared simulator (read-only tests)
+
+let shared: Client
+let pagProject: string
+
+beforeAll(async () => {
+  const sim = await startSimulator({
+    now: () => START,
+    workspaces: [
+      { slug: "acme", projects: 3, workItems: 600, seed: 1 },
+      { slug: "pag", projects: 1, workItems: 250, seed: 2 }
+    ]
+  })
+  shared = client(sim)
+  pagProject = (await projectIds(shared, "pag"))[0]!
+})
+
+afterAll(async () => {
+  await shared?.sim.close()
+})
+
+describe("auth and routing", () => {
+  it("answers 401 without a key and 403 with a wrong one, with Plane's bodies", async () => {
+    const none = await shared.get("/api/v1/users/me/", { key: null })
+    expect(none.status).toBe(401)
+    expect(await none.json()).toEqual({ detail: "Authentication credentials were not provided." })
+    const bad = await shared.get("/api/v1/users/me/", { key: "plane_api_00000000000000000000000000000000" })
+    expect(bad.status).toBe(403)
+    expect(await bad.json()).toEqual({ detail: "Given API token is not valid" })
+    expect(bad.headers.get("x-ratelimit-remaining")).toBeNull()
+
+    const me = await shared.getJson("/api/v1/users/me/")
+    expect(Object.keys(me)).toEqual(["id", "first_name", "last_name", "email", "avatar", "avatar_url", "display_name"])
+    expect(shared.sim.apiKey).toMatch(/^plane_api_[0-9a-f]{32}$/)
+  })
+
+  it("redirects a GET without trailing slash with 301 to the slash URL", async () => {
+    const res = await shared.get(`${v1("acme", "projects")}?per_page=5`)
+    expect(res.status).toBe(301)
+    expect(res.headers.get("location")).toBe(`${v1("acme", "projects/")}?per_page=5`)
+  })
+
+  it("answers 404 bodies for unknown routes, malformed UUIDs and missing objects", async () => {
+    const pageNotFound = { error: "Page not found." }
+    const missing = { error: "The requested resource does not exist." }
+    const [project] = await projectIds(shared, "acme")
+    const cases: Array<[string, unknown, string | null]> = [
+      ["/api/v1/nothing/here/", pageNotFound, null], // no route: before auth
+      [v1("acme", "projects/not-a-uuid/work-items/"), pageNotFound, null],
+      [v1("acme", `projects/${project!.toUpperCase()}/states/`), pageNotFound, null],
+      [v1("acme", `projects/${project}/work-items/00000000-0000-4000-8000-000000000000/`), missing, shared.sim.apiKey],
+      [v1("acme", `projects/00000000-0000-4000-8000-000000000000/`), missing, shared.sim.apiKey],
+      [v1("nope", "projects/"), missing, shared.sim.apiKey]
+    ]
+    for (const [path, body, key] of cases) {
+      const res = await shared.get(path, { key })
+      expect(res.status, path).toBe(404)
+      expect(await res.json(), path).toEqual(body)
+    }
+    // Children of a project the key owner cannot see: Plane's permission check answers 403.
+    const forbidden = await shared.get(v1("acme", "projects/00000000-0000-4000-8000-000000000000/work-items/"))
+    expect(forbidden.status).toBe(403)
+    expect(await forbidden.json()).toEqual({ detail: "You do not have permission to perform this action." })
+  })
+
+  it("serves members as bare arrays and details of every entity", async () => {
+    const members = await shared.getJson(v1("acme", "members/"))
+    expect(Array.isArray(members)).toBe(true)
+    expect(members[0]).toMatchObject({ role: 20, id: shared.sim.store.owner.id })
+    const [project] = await projectIds(shared, "acme")
+    const projectMembers = await shared.getJson(v1("acme", `projects/${project}/members/`))
+    expect(Array.isArray(projectMembers)).toBe(true)
+    expect(projectMembers[0]).not.toHaveProperty("role")
+
+    for (const resource of ["states", "labels", "cycles", "modules", "work-items"]) {
+      const list = await shared.getJson(`${v1("acme", `projects/${project}/${resource}/`)}?per_page=2`)
+      const first = list.results[0]
+      const one = await shared.getJson(v1("acme", `projects/${project}/${resource}/${first.id}/`))
+      expect(one, resource).toEqual(first)
+    }
+  })
+})
+
+describe("records", () => {
+  it("have every key of Plane's shapes, Django timestamps and date-only archived_at on work items", async () => {
+    const [project] = await projectIds(shared, "acme")
+    const item = (await shared.getJson(`${v1("acme", `projects/${project}/work-items/`)}?per_page=1`)).results[0]
+    expect(Object.keys(item)).toEqual([
+      "id", "type_id", "created_at", "updated_at", "deleted_at", "point", "name", "description_html",
+      "description_binary", "priority", "start_date", "target_date", "sequence_id", "sort_order", "completed_at",
+      "archived_at", "is_draft", "external_source", "external_id", "created_by", "updated_by", "project",
+      "workspace", "parent", "state", "estimate_point", "type", "assignees", "labels"
+    ])
+    expect(item.created_at).toMatch(DATETIME)
+    expect(micros(item.updated_at)).toBeGreaterThanOrEqual(micros(item.created_at))
+    expect(micros(item.created_at)).toBeLessThanOrEqual(START * 1000)
+    expect(item.description_html.length).toBeGreaterThan(150)
+
+    const states = await shared.getJson(v1("acme", `projects/${project}/states/`))
+    expect(states.results.map((s: Json) => [s.name, s.sequence, s.group, s.default])).toEqual([
+      ["Backlog", 15000, "backlog", true],
+      ["Todo", 25000, "unstarted", false],
+      ["In Progress", 35000, "started", false],
+      ["Done", 45000, "completed", false],
+      ["Cancelled", 55000, "cancelled", false]
+    ])
+    const cycles = await shared.getJson(v1("acme", `projects/${project}/cycles/`))
+    expect(cycles.results[0]).toHaveProperty("total_issues")
+    const projects = await shared.getJson(v1("acme", "projects/"))
+    expect(projects.results[0]).toMatchObject({ is_member: true, archived_at: null, identifier: expect.stringMatching(/^PRJ\d+$/) })
+  })
+
+  it("honours fields (allow-list, unknown names ignored) and expand", async () => {
+    const [project] = await projectIds(shared, "acme")
+    const path = `${v1("acme", `projects/${project}/work-items/`)}?per_page=3`
+    const slim = await shared.getJson(`${path}&fields=id,name,bogus`)
+    expect(slim.results.every((r: Json) => Object.keys(r).join() === "id,name")).toBe(true)
+    const expanded = await shared.getJson(`${path}&expand=state`)
+    expect(Object.keys(expanded.results[0].state)).toEqual(["id", "name", "color", "group"])
+  })
+})
+
+describe("pagination (§3.1)", () => {
+  const list = () => v1("pag", `projects/${pagProject}/work-items/`)
+
+  it("reproduces the worked example: 250 rows, per_page=100", async () => {
+    const first = await shared.getJson(`${list()}?per_page=100`)
+    expect(Object.keys(first)).toEqual([
+      "grouped_by", "sub_grouped_by", "total_count", "next_cursor", "prev_cursor", "next_page_results",
+      "prev_page_results", "count", "total_pages", "total_results", "extra_stats", "results"
+    ])
+    expect(first).toMatchObject({
+      grouped_by: null, sub_grouped_by: null, extra_stats: null, total_count: 250, total_results: 250, total_pages: 3,
+      count: 100, next_cursor: "100:1:0", next_page_results: true, prev_cursor: "100:-1:1", prev_page_results: false
+    })
+    const second = await shared.getJson(`${list()}?per_page=100&cursor=100:1:0`)
+    expect(second).toMatchObject({
+      count: 100, next_cursor: "100:2:0", next_page_results: true, prev_cursor: "100:0:1", prev_page_results: true
+    })
+    const third = await shared.getJson(`${list()}?per_page=100&cursor=100:2:0`)
+    expect(third).toMatchObject({
+      count: 50, next_cursor: "100:3:0", next_page_results: false, prev_cursor: "100:1:1", prev_page_results: true
+    })
+    const beyond = await shared.getJson(`${list()}?per_page=100&cursor=100:3:0`)
+    expect(beyond).toMatchObject({ count: 0, results: [], next_cursor: "100:4:0", next_page_results: false, total_count: 250 })
+    const ids = new Set([...first.results, ...second.results, ...third.results].map((r: Json) => r.id))
+    expect(ids.size).toBe(250)
+
+    // An exactly full last page still says there is nothing more (the per_page + 1 fetch).
+    const fullLast = await shared.getJson(`${list()}?per_page=125&cursor=125:1:0`)
+    expect(fullLast).toMatchObject({ count: 125, next_page_results: false, total_pages: 2, next_cursor: "125:2:0" })
+  })
+
+  it("defaults to 1000 per page and ignores the cursor's value part", async () => {
+    expect((await shared.getJson(list())).count).toBe(250)
+    // cursor=100:1:0 without per_page means page 1 of 1000-row pages: empty.
+    const skipped = await shared.getJson(`${list()}?cursor=100:1:0`)
+    expect(skipped).toMatchObject({ count: 0, next_cursor: "1000:2:0", prev_cursor: "1000:0:1", total_pages: 1 })
+  })
+
+  it("rejects bad per_page and cursor values with Plane's bodies", async () => {
+    const cases: Array<[string, number, unknown]> = [
+      ["per_page=1001", 400, { detail: "Invalid per_page value. Cannot exceed 1000." }],
+      ["per_page=abc", 400, { detail: "Invalid per_page parameter." }],
+      ["per_page=1.5", 400, { detail: "Invalid per_page parameter." }],
+      ["per_page=10&cursor=garbage", 400, { detail: "Invalid cursor parameter." }],
+      ["per_page=10&cursor=10:x:0", 400, { detail: "Invalid cursor parameter." }],
+      ["per_page=100&cursor=100:-1:1", 400, { detail: "Error in parsing" }],
+      ["per_page=0", 500, { error: "Something went wrong please try again later" }]
+    ]
+    for (const [query, status, body] of cases) {
+      const res = await shared.get(`${list()}?${query}`)
+      expect(res.status, query).toBe(status)
+      expect(await res.json(), query).toEqual(body)
+    }
+  })
+
+  it("walking every page returns exactly counts.work_items distinct ids", async () => {
+    const counts = await shared.admin("GET", "/counts?workspace=acme")
+    const ids = new Set<string>()
+    for (const project of await projectIds(shared, "acme")) {
+      for (const item of await walk(shared, v1("acme", `projects/${project}/work-items/`), 97)) ids.add(item.id)
+    }
+    expect(counts.work_items).toBe(600)
+    expect(ids.size).toBe(counts.work_items)
+    const records: Array<Json> = await shared.admin("GET", "/records/work_items?workspace=acme")
+    expect(new Set(records.map((r) => r.id))).toEqual(ids)
+  })
+
+  it("honours a configurable maximum", async () => {
+    await withSim({ maxPerPage: 100, workspaces: [{ slug: "w", projects: 1, workItems: 150 }] }, async (c) => {
+      const [p] = await projectIds(c, "w")
+      const res = await c.get(`${v1("w", `projects/${p}/work-items/`)}?per_page=101`)
+      expect(await res.json()).toEqual({ detail: "Invalid per_page value. Cannot exceed 100." })
+      expect((await c.getJson(v1("w", `projects/${p}/work-items/`))).count).toBe(100)
+    })
+  })
+})
+
+describe("ordering (§8.5)", () => {
+  const items = () => v1("pag", `projects/${pagProject}/work-items/`)
+
+  it("sorts work items by -created_at by default and by any order_by field", async () => {
+    const byDefault = await walk(shared, items(), 100)
+    for (let i = 1; i < byDefault.length; i++) {
+      expect(micros(byDefault[i - 1].created_at)).toBeGreaterThanOrEqual(micros(byDefault[i].created_at))
+    }
+    const byUpdated = await walk(shared, items(), 100, "&order_by=-updated_at")
+    expect(byUpdated).toHaveLength(250)
+    for (let i = 1; i < byUpdated.length; i++) {
+      expect(micros(byUpdated[i - 1].updated_at)).toBeGreaterThanOrEqual(micros(byUpdated[i].updated_at))
+    }
+    const bySeq = await walk(shared, items(), 100, "&order_by=sequence_id")
+    expect(bySeq.map((r) => r.sequence_id)).toEqual(Array.from({ length: 250 }, (_, i) => i + 1))
+    const urgency = ["urgent", "high", "medium", "low", "none"]
+    const byPriority = (await shared.getJson(`${items()}?order_by=priority`)).results.map((r: Json) => urgency.indexOf(r.priority))
+    expect(byPriority).toEqual([...byPriority].sort((a, b) => a - b))
+  })
+
+  it("returns the same order on repeated calls (ties broken consistently)", async () => {
+    const a = await shared.getJson(`${items()}?order_by=priority&per_page=250`)
+    const b = await shared.getJson(`${items()}?order_by=priority&per_page=250`)
+    expect(a.results.map((r: Json) => r.id)).toEqual(b.results.map((r: Json) => r.id))
+  })
+
+  it("answers 500 for an unknown order_by field on work items", async () => {
+    const res = await shared.get(`${items()}?order_by=-no_such_field`)
+    expect(res.status).toBe(500)
+    expect(await res.json()).toEqual({ error: "Something went wrong please try again later" })
+  })
+
+  it("ignores order_by on labels (fixed -created_at)", async () => {
+    const [project] = await projectIds(shared, "acme")
+    const path = v1("acme", `projects/${project}/labels/`)
+    const plain = (await shared.getJson(path)).results
+    const asked = (await shared.getJson(`${path}?order_by=name`)).results
+    const bogus = (await shared.getJson(`${path}?order_by=nonsense`)).results
+    expect(asked.map((l: Json) => l.id)).toEqual(plain.map((l: Json) => l.id))
+    expect(bogus.map((l: Json) => l.id)).toEqual(plain.map((l: Json) => l.id))
+    const created = plain.map((l: Json) => micros(l.created_at))
+    expect(created).toEqual([...created].sort((a, b) => b - a))
+  })
+})
+
+describe("work-items routes", () => {
+  it("serves the issues/ alias with the same data", async () => {
+    const a = await shared.getJson(`${v1("pag", `projects/${pagProject}/work-items/`)}?per_page=20`)
+    const b = await shared.getJson(`${v1("pag", `projects/${pagProject}/issues/`)}?per_page=20`)
+    expect(b).toEqual(a)
+    const one = a.results[0]
+    expect(await shared.getJson(v1("pag", `projects/${pagProject}/issues/${one.id}/`))).toEqual(one)
+    expect(await shared.getJson(v1("pag", `work-items/PRJ1-${one.sequence_id}/`))).toEqual(one)
+  })
+
+  it("in issues-only mode (CE v1.0.0) answers 404 Page not found for work-items/", async () => {
+    await withSim({ workItemsRoute: "issues-only", workspaces: [{ slug: "old", projects: 1, workItems: 20 }] }, async (c) => {
+      const [p] = await projectIds(c, "old")
+      const res = await c.get(v1("old", `projects/${p}/work-items/`))
+      expect(res.status).toBe(404)
+      expect(await res.json()).toEqual({ error: "Page not found." })
+      expect((await c.getJson(v1("old", `projects/${p}/issues/`))).total_count).toBe(20)
+    })
+  })
+})
+
+describe("admin API", () => {
+  it("creates, updates, deletes and archives records, visible in lists and counts", async () => {
+    let now = START
+    await withSim({ now: () => now, workspaces: [{ slug: "m", projects: 2, workItems: 40, seed: 5 }] }, async (c) => {
+      const [p1, p2] = await projectIds(c, "m")
+      const items = v1("m", `projects/${p1}/work-items/`)
+      const before = await c.admin("GET", "/counts?workspace=m")
+      expect(before).toMatchObject({ projects: 2, states: 10, work_items: 40, archived: { work_items: 0 }, deleted: { work_items: 0 } })
+
+      // create: newest first in the default ordering
+      now += 1000
+      const created = await c.admin("POST", "/records/work_items?workspace=m", { project: p1, name: "Fresh", priority: "high" })
+      expect(created).toMatchObject({ name: "Fresh", priority: "high", project: p1, archived_at: null })
+      expect(created.created_at).toBe(created.updated_at)
+      expect((await c.getJson(items)).results[0].id).toBe(created.id)
+
+      // update: bumps updated_at to now → first under -updated_at; explicit updated_at is kept
+      const victim = (await c.getJson(`${items}?order_by=updated_at&per_page=1`)).results[0]
+      now += 5000
+      const updated = await c.admin("PATCH", `/records/work_items/${victim.id}?workspace=m`, { name: "Renamed" })
+      expect(micros(updated.updated_at)).toBeGreaterThan(micros(victim.updated_at))
+      expect((await c.getJson(`${items}?order_by=-updated_at&per_page=1`)).results[0]).toMatchObject({ id: victim.id, name: "Renamed" })
+      const tied = await c.admin("PATCH", `/records/work_items/${victim.id}`, { updated_at: created.updated_at })
+      expect(tied.updated_at).toBe(created.updated_at)
+
+      // delete: gone from lists and detail
+      await c.admin("DELETE", `/records/work_items/${created.id}?workspace=m`)
+      expect((await c.get(`${items}${created.id}/`)).status).toBe(404)
+
+      // archive: gone from lists, detail shows a date archived_at
+      await c.admin("POST", `/records/work_items/${victim.id}/archive?workspace=m`)
+      const archived = await c.getJson(`${items}${victim.id}/`)
+      expect(archived.archived_at).toMatch(DATE)
+      expect((await walk(c, items, 100)).map((r) => r.id)).not.toContain(victim.id)
+      const mid = await c.admin("GET", "/counts?workspace=m")
+      expect(mid).toMatchObject({ work_items: 39, archived: { work_items: 1 }, deleted: { work_items: 1 } })
+      const withArchived: Array<Json> = await c.admin("GET", "/records/work_items?workspace=m&includeArchived=true")
+      expect(withArchived.map((r) => r.id)).toContain(victim.id)
+      await c.admin("POST", `/records/work_items/${victim.id}/unarchive?workspace=m`)
+      expect((await c.admin("GET", "/counts?workspace=m")).work_items).toBe(40)
+
+      // cycles: archived ones move to archived-cycles/ with a datetime
+      const cycle = (await c.getJson(v1("m", `projects/${p1}/cycles/`))).results[0]
+      await c.admin("POST", `/records/cycles/${cycle.id}/archive`)
+      expect((await c.getJson(v1("m", `projects/${p1}/cycles/`))).results.map((x: Json) => x.id)).not.toContain(cycle.id)
+      const archivedCycles = await c.getJson(v1("m", `projects/${p1}/archived-cycles/`))
+      expect(archivedCycles.results[0]).toMatchObject({ id: cycle.id, archived_at: expect.stringMatching(DATETIME) })
+
+      // archived project: still listed, its children are empty and uncounted
+      const p2Items = (await c.getJson(v1("m", `projects/${p2}/work-items/`))).total_count
+      await c.admin("POST", `/records/projects/${p2}/archive`)
+      const projects = (await c.getJson(v1("m", "projects/"))).results
+      expect(projects.find((x: Json) => x.id === p2).archived_at).toMatch(DATETIME)
+      expect(await c.getJson(v1("m", `projects/${p2}/work-items/`))).toMatchObject({ total_count: 0, results: [] })
+      const after = await c.admin("GET", "/counts?workspace=m")
+      expect(after).toMatchObject({ projects: 2, states: 5, work_items: 40 - p2Items, archived: { projects: 1 } })
+
+      // random mutations are deterministic and reported
+      const result = await c.admin("POST", "/mutate?workspace=m", { seed: 7, updates: 2, creates: 1, deletes: 1, archives: 1 })
+      expect([result.updated.length, result.created.length, result.deleted.length, result.archived.length]).toEqual([2, 1, 1, 1])
+    })
+  })
+
+  it("runs a page hook right after a page is served (offset pagination skips a row)", async () => {
+    await withSim({ now: () => START, workspaces: [{ slug: "h", projects: 1, workItems: 250, seed: 3 }] }, async (c) => {
+      const [p] = await projectIds(c, "h")
+      const hook = await c.admin("POST", "/hooks", { workspace: "h", entity: "work_items", afterPage: 0, action: "delete" })
+      const walked = await walk(c, v1("h", `projects/${p}/work-items/`), 100)
+      const [fired] = await c.admin("GET", "/hooks")
+      expect(fired).toMatchObject({ id: hook.id, fired: true })
+      expect(fired.affected).toHaveLength(1)
+      const current: Array<Json> = await c.admin("GET", "/records/work_items?workspace=h")
+      const seen = new Set(walked.map((r) => r.id))
+      expect(current).toHaveLength(249)
+      expect(current.filter((r) => !seen.has(r.id))).toHaveLength(1) // one live row was never served
+      expect(seen.has(fired.affected[0])).toBe(true) // the deleted row was served before it went
+    })
+  })
+})
+
+describe("rate limiting (§4)", () => {
+  it("throttles per key with a sliding window and Plane's headers", async () => {
+    let now = START
+    await withSim({ now: () => now, rateLimitPerMinute: 5, workspaces: [{ slug: "r", projects: 1, workItems: 5 }] }, async (c) => {
+      const remaining: Array<string | null> = []
+      for (let i = 0; i < 5; i++) {
+        const res = await c.get("/api/v1/users/me/")
+        expect(res.status).toBe(200)
+        expect(res.headers.get("x-ratelimit-reset")).toBe(String(START / 1000 + 60))
+        remaining.push(res.headers.get("x-ratelimit-remaining"))
+      }
+      expect(remaining).toEqual(["4", "3", "2", "1", "0"])
+
+      // auth is checked before the throttle
+      expect((await c.get("/api/v1/users/me/", { key: null })).status).toBe(401)
+
+      const sixth = await c.get("/api/v1/users/me/")
+      expect(sixth.status).toBe(429)
+      expect(await sixth.json()).toEqual({ error_code: 5900, error_message: "RATE_LIMIT_EXCEEDED" })
+      expect(sixth.headers.get("retry-after")).toBe("60")
+      expect(sixth.headers.get("x-ratelimit-remaining")).toBeNull()
+      expect(sixth.headers.get("x-ratelimit-reset")).toBeNull()
+
+      // the admin API is never limited, and moves the simulator clock
+      await c.admin("POST", "/clock", { advanceMs: 45_000 })
+      const later = await c.get("/api/v1/users/me/")
+      expect(later.status).toBe(429)
+      expect(later.headers.get("retry-after")).toBe("15")
+      await c.admin("POST", "/clock", { advanceMs: 15_000 })
+      const again = await c.get("/api/v1/users/me/")
+      expect(again.status).toBe(200)
+      expect(again.headers.get("x-ratelimit-remaining")).toBe("4")
+
+      // headers also on a 404 past auth
+      const missing = await c.get(v1("nope", "projects/"))
+      expect(missing.status).toBe(404)
+      expect(missing.headers.get("x-ratelimit-remaining")).toBe("3")
+      expect((await c.admin("GET", "/stats")).byStatus).toMatchObject({ "200": 6, "401": 1, "429": 2, "404": 1 })
+    })
+  })
+})
+
+describe("faults", () => {
+  const small = { workspaces: [{ slug: "f", projects: 1, workItems: 30 }] }
+  const me = "/api/v1/users/me/"
+
+  it("injects 503 pages and counts statuses in the stats", async () => {
+    await withSim({ ...small, faults: { errorRate: { "503": 1 } } }, async (c) => {
+      for (let i = 0; i < 3; i++) {
+        const res = await c.get(me)
+        expect(res.status).toBe(503)
+        expect(res.headers.get("content-type")).toContain("text/html")
+        expect(await res.text()).toContain("503")
+      }
+      await c.admin("PUT", "/faults", {})
+      expect((await c.get(me)).status).toBe(200)
+      expect(await c.admin("GET", "/stats")).toMatchObject({ requests: 4, byStatus: { "503": 3, "200": 1 } })
+      await c.admin("POST", "/stats/reset")
+      expect((await c.admin("GET", "/stats")).requests).toBe(0)
+    })
+  })
+
+  it("truncates bodies so they cannot be parsed", async () => {
+    await withSim({ ...small, faults: { truncatedRate: 1 } }, async (c) => {
+      const [p] = (c.sim.store.workspace("f").projects.rows).map((r) => r.id)
+      const res = await c.get(v1("f", `projects/${p}/work-items/`))
+      expect(res.status).toBe(200)
+      const outcome = await res.text().then(
+        (text) => {
+          try {
+            JSON.parse(text)
+            return "parsed"
+          } catch {
+            return "unparsable"
+          }
+        },
+        () => "stream error"
+      )
+      expect(outcome).not.toBe("parsed")
+    })
+  })
+
+  it("serves bad records that a strict schema rejects, while the store stays valid", async () => {
+    const WorkItem = Schema.Struct({ id: Schema.UUID, name: Schema.String, updated_at: Schema.DateTimeUtc })
+    await withSim({ ...small, faults: { badRecordRate: 1 } }, async (c) => {
+      const [p] = await c.admin("GET", "/records/projects?workspace=f").then((r: Array<Json>) => r.map((x) => x.id))
+      const page = await c.getJson(v1("f", `projects/${p}/work-items/`))
+      expect(page.count).toBe(30)
+      for (const record of page.results) {
+        expect(Either.isLeft(Schema.decodeUnknownEither(WorkItem)(record))).toBe(true)
+      }
+      const stored: Array<Json> = await c.admin("GET", "/records/work_items?workspace=f")
+      for (const record of stored) expect(Either.isRight(Schema.decodeUnknownEither(WorkItem)(record))).toBe(true)
+    })
+  })
+
+  it("turns every request after N into 401 (unauthorizedAfter)", async () => {
+    await withSim({ ...small, faults: { unauthorizedAfter: 3 } }, async (c) => {
+      const statuses: Array<number> = []
+      for (let i = 0; i < 4; i++) statuses.push((await c.get(me)).status)
+      expect(statuses).toEqual([200, 200, 200, 401])
+      const res = await c.get(me)
+      expect(await res.json()).toEqual({ detail: "Authentication credentials were not provided." })
+    })
+  })
+
+  it("answers 429 bursts with Retry-After", async () => {
+    await withSim({ ...small, faults: { burst429: { every: 3, count: 2, retryAfter: 7 } } }, async (c) => {
+      const statuses: Array<number> = []
+      for (let i = 0; i < 8; i++) {
+        const res = await c.get(me)
+        statuses.push(res.status)
+        if (res.status === 429) expect(res.headers.get("retry-after")).toBe("7")
+      }
+      expect(statuses).toEqual([200, 200, 200, 429, 429, 200, 200, 200])
+    })
+  })
+
+  it("holds timed-out requests open, and close() still returns promptly", async () => {
+    const sim = await startSimulator({ ...small, faults: { timeoutRate: 1 } })
+    const c = client(sim)
+    await expect(c.get(me, { signal: AbortSignal.timeout(300) })).rejects.toThrow()
+    const pending = c.get(me).catch(() => "socket closed") // still held when we close
+    await new Promise((r) => setTimeout(r, 50))
+    const started = Date.now()
+    await sim.close()
+    expect(Date.now() - started).toBeLessThan(1000)
+    expect(await pending).toBe("socket closed")
+  })
+
+  it("is deterministic: the same seed gives the same status sequence", async () => {
+    const faults = { errorRate: { "500": 0.2, "502": 0.1, "503": 0.2 } }
+    const run = (seed: number) =>
+      withSim({ ...small, seed, faults }, async (c) => {
+        const statuses: Array<number> = []
+        for (let i = 0; i < 40; i++) statuses.push((await c.get(me)).status)
+        return statuses
+      })
+    const a = await run(11)
+    const b = await run(11)
+    const other = await run(12)
+    expect(a).toEqual(b)
+    expect(new Set(a).size).toBeGreaterThan(2)
+    expect(other).not.toEqual(a)
+  })
+})
+
+describe("determinism and Effect integration", () => {
+  it("generates identical records for identical seeds", async () => {
+    const spec = { now: () => START, workspaces: [{ slug: "d", projects: 2, workItems: 120, seed: 9 }] }
+    const dump = (o: SimulatorOptions) =>
+      withSim(o, async (c) => ({
+        key: c.sim.apiKey,
+        items: (await c.admin("GET", "/records/work_items?workspace=d")) as Array<Json>,
+        labels: (await c.admin("GET", "/records/labels?workspace=d")) as Array<Json>
+      }))
+    const a = await dump(spec)
+    const b = await dump(spec)
+    expect(b.key).toBe(a.key)
+    expect(b.items.map((r) => r.id)).toEqual(a.items.map((r) => r.id))
+    expect(b.items).toEqual(a.items)
+    expect(b.labels).toEqual(a.labels)
+    const c = await dump({ ...spec, workspaces: [{ slug: "d", projects: 2, workItems: 120, seed: 10 }] })
+    expect(c.items.map((r) => r.id)).not.toEqual(a.items.map((r) => r.id))
+  })
+
+  it("startSimulatorScoped closes the server with its scope", async () => {
+    const url = await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const sim = yield* startSimulatorScoped({ workspaces: [{ slug: "e", projects: 1, workItems: 3 }] })
+          const res = yield* Effect.promise(() => fetch(`${sim.url}/api/v1/users/me/`, { headers: { "X-API-Key": sim.apiKey } }))
+          expect(res.status).toBe(200)
+          return sim.url
+        })
+      )
+    )
+    await expect(fetch(`${url}/__admin`)).rejects.toThrow()
+  })
+})

@@ -1,0 +1,65 @@
+import { HttpServer } from "@effect/platform"
+import { Layer, Logger, LogLevel, ManagedRuntime, Option } from "effect"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { makeAppLayer } from "../../src/app.js"
+import { defaultEngineConfig, type EngineConfig, type IntegrationConfig } from "../../src/config/ConfigFile.js"
+import { IntegrationSource, Secrets } from "../../src/config/Settings.js"
+import type { RunningSimulator } from "../../src/simulator/server.js"
+
+export const tempDir = (prefix = "synclog-test-") => {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  return { dir, dbPath: join(dir, "synclog.db"), remove: () => rmSync(dir, { recursive: true, force: true }) }
+}
+
+export const KEY_ENV = "SYNCLOG_TEST_PLANE_KEY"
+
+export const planeIntegration = (
+  id: string,
+  sim: RunningSimulator,
+  workspaceSlug: string,
+  overrides: Partial<IntegrationConfig> = {}
+): IntegrationConfig => ({
+  id: id as IntegrationConfig["id"],
+  name: `Test ${id}`,
+  type: "plane",
+  baseUrl: sim.url,
+  workspaceSlug,
+  apiKeyEnv: KEY_ENV,
+  syncInterval: 3600,
+  enabled: true,
+  requestsPerMinute: 0,
+  initialSync: "scheduled",
+  ...overrides
+})
+
+export interface AppHandle {
+  readonly url: string
+  readonly close: () => Promise<void>
+}
+
+/** The real server: HTTP on an ephemeral port, SQLite file, the simulator over HTTP. */
+export const startApp = async (options: {
+  readonly dbPath: string
+  readonly integrations: ReadonlyArray<IntegrationConfig>
+  readonly apiKey: string
+  readonly engine?: Partial<EngineConfig>
+  readonly autoInitialize?: boolean
+}): Promise<AppHandle> => {
+  const layer = makeAppLayer({
+    dbPath: options.dbPath,
+    port: 0,
+    host: "127.0.0.1",
+    apiToken: Option.none(),
+    mode: "file",
+    engine: { ...defaultEngineConfig, ...options.engine },
+    integrations: IntegrationSource.fixed("file", options.integrations),
+    secrets: Secrets.make({ values: { [KEY_ENV]: options.apiKey } }),
+    autoInitialize: options.autoInitialize ?? true
+  }).pipe(Layer.provide(Logger.minimumLogLevel(process.env.SYNCLOG_TEST_LOGS ? LogLevel.Debug : LogLevel.Warning)))
+  const runtime = ManagedRuntime.make(layer)
+  const server = await runtime.runPromise(HttpServer.HttpServer)
+  const address = server.address as HttpServer.TcpAddress
+  return { url: `http://127.0.0.1:${address.port}`, close: () => runtime.dispose() }
+}
