@@ -1,6 +1,6 @@
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { ParseResult, Schema } from "effect"
-import { ENTITY_TYPES, EntityType } from "../domain/entities.js"
+import { ENTITY_TYPES, EntityType, isEntityType } from "../domain/entities.js"
 import {
   IntegrationNotFound,
   InternalError,
@@ -66,9 +66,14 @@ const StatusFilter = Schema.transformOrFail(Schema.String, Schema.Array(JobStatu
   encode: (statuses) => ParseResult.succeed(statuses.join(","))
 })
 
-const EntityName = EntityType.annotations({
-  message: () => `unknown entity type; valid: ${ENTITY_TYPES.join(", ")}`
-})
+const EntityName = Schema.transformOrFail(Schema.String, EntityType, {
+  strict: true,
+  decode: (s, _, ast) =>
+    isEntityType(s)
+      ? ParseResult.succeed(s)
+      : ParseResult.fail(new ParseResult.Type(ast, s, `unknown entity type '${s}'; valid: ${ENTITY_TYPES.join(", ")}`)),
+  encode: ParseResult.succeed
+}).annotations({ description: ENTITY_TYPES.join(" | ") })
 
 const Timestamp = Schema.String.annotations({ description: "ISO-8601 UTC, milliseconds" })
 

@@ -4,11 +4,12 @@ import {
   HttpApiError,
   HttpIncomingMessage,
   HttpMethod,
+  HttpServerError,
   HttpServerRequest,
   HttpServerResponse
 } from "@effect/platform"
 import { Cause, Effect, Option, Redacted } from "effect"
-import { InternalError, ValidationError } from "../domain/errors.js"
+import { InternalError, NotFound, ValidationError } from "../domain/errors.js"
 import { SyncApi } from "./Api.js"
 
 /** Bodies are small JSON documents; anything larger is refused with 413. */
@@ -17,17 +18,37 @@ export const MAX_BODY_BYTES = 1024 * 1024
 const errorBody = (status: number, error: string, message: string, extra: Record<string, unknown> = {}) =>
   HttpServerResponse.unsafeJson({ success: false, error, message, ...extra }, { status })
 
-const describeIssues = (issues: ReadonlyArray<{ readonly path: ReadonlyArray<PropertyKey>; readonly message: string }>) =>
-  issues.map((i) => ({ path: i.path.map(String).join(".") || "(body)", message: i.message }))
+/**
+ * One issue per field: a literal union reports each member it tried ("Expected "full", actual
+ * "x"" six times); merge those into "Expected one of ..., actual ...".
+ */
+const describeIssues = (issues: ReadonlyArray<{ readonly path: ReadonlyArray<PropertyKey>; readonly message: string }>) => {
+  const byPath = new Map<string, Array<string>>()
+  for (const issue of issues) {
+    const path = issue.path.map(String).join(".") || "(body)"
+    byPath.set(path, [...(byPath.get(path) ?? []), issue.message])
+  }
+  return [...byPath].map(([path, messages]) => {
+    const expected = messages.map((m) => /^Expected (.+), actual (.+)$/s.exec(m))
+    if (messages.length > 1 && expected.every((m) => m !== null && m[2] === expected[0]![2])) {
+      return { path, message: `Expected one of ${expected.map((m) => m![1]).join(", ")}; actual ${expected[0]![2]}` }
+    }
+    return { path, message: [...new Set(messages)].join("; ") }
+  })
+}
 
 /**
  * Inside the API: request decoding failures become ValidationError (400, naming each field),
  * defects become InternalError (500) after being logged; no stack trace reaches a response.
  */
-export const ApiErrorsLive = HttpApiBuilder.middleware(SyncApi, (app): HttpApp.Default<ValidationError | InternalError> =>
+export const ApiErrorsLive = HttpApiBuilder.middleware(SyncApi, (app): HttpApp.Default<ValidationError | InternalError | NotFound> =>
   app.pipe(
-    Effect.catchAllCause((cause): Effect.Effect<HttpServerResponse.HttpServerResponse, ValidationError | InternalError> => {
+    Effect.catchAllCause((cause): Effect.Effect<HttpServerResponse.HttpServerResponse, ValidationError | InternalError | NotFound> => {
       const failure = Cause.failureOption(cause as Cause.Cause<unknown>)
+      if (Option.isSome(failure) && failure.value instanceof HttpServerError.RouteNotFound) {
+        const req = failure.value.request
+        return Effect.fail(new NotFound({ message: `No route ${req.method} ${req.url}; see /docs for the API` }))
+      }
       if (Option.isSome(failure) && failure.value instanceof HttpApiError.HttpApiDecodeError) {
         const issues = describeIssues(failure.value.issues)
         const summary = issues.map((i) => `${i.path}: ${i.message}`).join("; ")
@@ -49,8 +70,9 @@ const isJsonish = (contentType: string) =>
 
 /**
  * Around the whole server: optional bearer token, body size and JSON checks before any handler
- * runs (so a bad body loses nothing), JSON 404 for unknown routes, and a JSON 500 for anything
- * that escaped. A JSON body sent without a JSON content type (curl -d) is read as JSON.
+ * runs (so a bad body loses nothing). A JSON body sent without a JSON content type (curl -d) is
+ * read as JSON. (Errors raised inside the API are answered by ApiErrorsLive: by the time a
+ * failure reaches this middleware, the server has already responded.)
  */
 export const serverMiddleware = (apiToken: Option.Option<Redacted.Redacted<string>>) =>
 (app: HttpApp.Default): HttpApp.Default =>
@@ -91,17 +113,4 @@ export const serverMiddleware = (apiToken: Option.Option<Redacted.Redacted<strin
       }
     }
     return yield* app.pipe(Effect.provideService(HttpServerRequest.HttpServerRequest, request))
-  }).pipe(
-    Effect.catchAllCause((cause) => {
-      if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause)
-      const failure = Cause.failureOption(cause as Cause.Cause<unknown>)
-      if (Option.isSome(failure) && (failure.value as { _tag?: string })._tag === "RouteNotFound") {
-        const req = (failure.value as { request: HttpServerRequest.HttpServerRequest }).request
-        return Effect.succeed(errorBody(404, "NotFound", `No route ${req.method} ${req.url}; see /docs for the API`))
-      }
-      return Effect.zipRight(
-        Effect.logError("Request failed", cause),
-        Effect.succeed(errorBody(500, "InternalError", "Internal error; it has been logged."))
-      )
-    })
-  )
+  })

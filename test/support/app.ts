@@ -1,5 +1,5 @@
 import { HttpServer } from "@effect/platform"
-import { Layer, Logger, LogLevel, ManagedRuntime, Option } from "effect"
+import { Layer, Logger, LogLevel, ManagedRuntime, Option, Redacted } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -46,16 +46,18 @@ export const startApp = async (options: {
   readonly apiKey: string
   readonly engine?: Partial<EngineConfig>
   readonly autoInitialize?: boolean
+  readonly secrets?: Readonly<Record<string, string>>
+  readonly apiToken?: string
 }): Promise<AppHandle> => {
   const layer = makeAppLayer({
     dbPath: options.dbPath,
     port: 0,
     host: "127.0.0.1",
-    apiToken: Option.none(),
+    apiToken: options.apiToken ? Option.some(Redacted.make(options.apiToken)) : Option.none(),
     mode: "file",
     engine: { ...defaultEngineConfig, ...options.engine },
     integrations: IntegrationSource.fixed("file", options.integrations),
-    secrets: Secrets.make({ values: { [KEY_ENV]: options.apiKey } }),
+    secrets: Secrets.make({ values: { [KEY_ENV]: options.apiKey, ...options.secrets } }),
     autoInitialize: options.autoInitialize ?? true
   }).pipe(Layer.provide(Logger.minimumLogLevel(process.env.SYNCLOG_TEST_LOGS ? LogLevel.Debug : LogLevel.Warning)))
   const runtime = ManagedRuntime.make(layer)
