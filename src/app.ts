@@ -1,7 +1,9 @@
+import type { HttpClient } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { Effect, Layer, type Option, type Redacted } from "effect"
 import type { EngineConfig } from "./config/ConfigFile.js"
 import { AppMode, EngineSettings, type IntegrationSource, type Secrets } from "./config/Settings.js"
+import { ConnectorFactory } from "./connectors/ConnectorFactory.js"
 import { RateLimiter } from "./connectors/RateLimiter.js"
 import { CircuitBreaker } from "./engine/CircuitBreaker.js"
 import { IntegrationControl } from "./engine/IntegrationControl.js"
@@ -27,6 +29,8 @@ export interface EngineOptions {
   readonly secrets: Layer.Layer<Secrets>
   /** Read the config and start the scheduler at start (SYNC_AUTO_INITIALIZE). */
   readonly autoInitialize: boolean
+  /** How connectors are built; the default speaks Plane over HTTP. */
+  readonly connectors?: Layer.Layer<ConnectorFactory, never, HttpClient.HttpClient | RateLimiter> | undefined
 }
 
 /**
@@ -34,14 +38,14 @@ export interface EngineOptions {
  * SQLite, the mirror, connectors, job actors, the scheduler. Build it once per database file.
  */
 export const makeEngineLayer = (options: EngineOptions) => {
+  const transport = Layer.mergeAll(NodeHttpClient.layerUndici, RateLimiter.Default)
   const base = Layer.mergeAll(
     Layer.succeed(EngineSettings, options.engine),
     Layer.succeed(AppMode, options.mode),
     options.integrations,
     options.secrets,
-    NodeHttpClient.layerUndici,
-    RateLimiter.Default
-  )
+    (options.connectors ?? ConnectorFactory.Default).pipe(Layer.provide(transport))
+  ).pipe(Layer.provideMerge(transport))
   const storage = Layer.mergeAll(
     EventStore.Default,
     Views.Default,

@@ -1,11 +1,9 @@
-import { HttpClient } from "@effect/platform"
 import { Clock, Duration, Effect, Option, Redacted, Schema } from "effect"
 import { createHash } from "node:crypto"
 import type { IntegrationConfig } from "../config/ConfigFile.js"
 import { EngineSettings, IntegrationSource, Secrets } from "../config/Settings.js"
 import type { Connector } from "../connectors/Connector.js"
-import { makePlaneConnector } from "../connectors/plane/PlaneConnector.js"
-import { RateLimiter } from "../connectors/RateLimiter.js"
+import { ConnectorFactory } from "../connectors/ConnectorFactory.js"
 import {
   IntegrationRegistered,
   type IntegrationSettings,
@@ -54,8 +52,7 @@ export class Integrations extends Effect.Service<Integrations>()("synclog/Integr
     const source = yield* IntegrationSource
     const secrets = yield* Secrets
     const engine = yield* EngineSettings
-    const http = yield* HttpClient.HttpClient
-    const limiter = yield* RateLimiter
+    const factory = yield* ConnectorFactory
     const connectors = new Map<string, { readonly key: string; readonly connector: Connector }>()
 
     /** (Re)reads the config: registers new or changed integrations and starts new enabled ones. */
@@ -124,9 +121,10 @@ export class Integrations extends Effect.Service<Integrations>()("synclog/Integr
         const cacheKey = `${JSON.stringify(doc.settings)}#${hashKey(key.value)}`
         const cached = connectors.get(doc.id)
         if (cached && cached.key === cacheKey) return cached.connector
-        const connector = yield* makePlaneConnector(
+        const connector = yield* factory.make(
           {
             integrationId: doc.id,
+            connector: doc.settings.connector,
             baseUrl: doc.settings.baseUrl,
             workspaceSlug: doc.settings.workspaceSlug,
             apiKey: key.value,
@@ -134,7 +132,7 @@ export class Integrations extends Effect.Service<Integrations>()("synclog/Integr
             requestsPerMinute: doc.settings.requestsPerMinute
           },
           policy
-        ).pipe(Effect.provideService(HttpClient.HttpClient, http), Effect.provideService(RateLimiter, limiter))
+        )
         connectors.set(doc.id, { key: cacheKey, connector })
         return connector
       })

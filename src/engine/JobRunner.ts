@@ -115,12 +115,15 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
               return fail(jobId, e.message, !isPermanent(e))
           }
         }),
-        Effect.catchAllDefect((defect) =>
-          Effect.zipRight(
-            Effect.logError("job defect", Cause.die(defect)).pipe(Effect.annotateLogs({ jobId })),
-            fail(jobId, `Internal error while running the job: ${defect instanceof Error ? defect.message : String(defect)}`, false)
+        Effect.catchAllDefect((defect) => {
+          const message = `Internal error while running the job: ${defect instanceof Error ? defect.message : String(defect)}`
+          // The stack is for whoever debugs it (debug level); the operator log gets the message.
+          return Effect.logDebug("job defect", Cause.die(defect)).pipe(
+            Effect.zipRight(Effect.logError(message)),
+            Effect.annotateLogs({ jobId }),
+            Effect.zipRight(fail(jobId, message, false))
           )
-        ),
+        }),
         Effect.annotateLogs({ jobId })
       )
 

@@ -56,7 +56,9 @@ export const ApiErrorsLive = HttpApiBuilder.middleware(SyncApi, (app): HttpApp.D
       }
       if (Option.isNone(failure) && !Cause.isInterruptedOnly(cause)) {
         return Effect.zipRight(
-          Effect.logError("Unhandled error in a request handler", cause),
+          Effect.logDebug("Unhandled error in a request handler", cause).pipe(
+            Effect.zipRight(Effect.logError(`Unhandled error in a request handler: ${Cause.squash(cause) instanceof Error ? (Cause.squash(cause) as Error).message : String(Cause.squash(cause))}`))
+          ),
           Effect.fail(new InternalError({ message: "Internal error; it has been logged. Please report it if it persists." }))
         )
       }

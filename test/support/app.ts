@@ -3,7 +3,7 @@ import { Layer, Logger, LogLevel, ManagedRuntime, Option, Redacted } from "effec
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { makeAppLayer } from "../../src/app.js"
+import { type EngineOptions, makeAppLayer } from "../../src/app.js"
 import { defaultEngineConfig, type EngineConfig, type IntegrationConfig } from "../../src/config/ConfigFile.js"
 import { IntegrationSource, Secrets } from "../../src/config/Settings.js"
 import type { RunningSimulator } from "../../src/simulator/server.js"
@@ -48,6 +48,7 @@ export const startApp = async (options: {
   readonly autoInitialize?: boolean
   readonly secrets?: Readonly<Record<string, string>>
   readonly apiToken?: string
+  readonly connectors?: EngineOptions["connectors"]
 }): Promise<AppHandle> => {
   const layer = makeAppLayer({
     dbPath: options.dbPath,
@@ -58,7 +59,8 @@ export const startApp = async (options: {
     engine: { ...defaultEngineConfig, ...options.engine },
     integrations: IntegrationSource.fixed("file", options.integrations),
     secrets: Secrets.make({ values: { [KEY_ENV]: options.apiKey, ...options.secrets } }),
-    autoInitialize: options.autoInitialize ?? true
+    autoInitialize: options.autoInitialize ?? true,
+    connectors: options.connectors
   }).pipe(Layer.provide(Logger.minimumLogLevel(process.env.SYNCLOG_TEST_LOGS ? LogLevel.Debug : LogLevel.Warning)))
   const runtime = ManagedRuntime.make(layer)
   const server = await runtime.runPromise(HttpServer.HttpServer)
