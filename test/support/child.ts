@@ -200,8 +200,12 @@ const spawnOnce = async (options: ChildOptions, port: number): Promise<ChildServ
     },
     terminate: async (timeoutMs = 30_000) => {
       if (exitInfo === undefined) child.kill("SIGTERM")
-      const timer = sleep(timeoutMs).then(() => undefined)
-      const info = await Promise.race([exited, timer])
+      let timer: NodeJS.Timeout | undefined
+      const info = await Promise.race([
+        exited,
+        new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), timeoutMs)))
+      ])
+      clearTimeout(timer)
       if (info === undefined) {
         signalGroup(pid, "SIGKILL")
         await exited

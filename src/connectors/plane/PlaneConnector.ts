@@ -248,10 +248,21 @@ export const makePlaneConnector = (settings: PlaneSettings, policy: RequestPolic
         ? `${base}/projects/${id}/`
         : `${base}/projects/${projectId}/${entity === "work_items" ? workItemsSegment : segment[entity]}/${id}/`
 
+    /** Plane's cycle and module details answer 404 for archived ones: look in the archived list. */
+    const findArchived = (entity: EntityType, projectId: string, id: string) =>
+      Effect.gen(function*() {
+        for (let page = 0; ; page++) {
+          const result = yield* listPage({ entity, projectId, feed: "archived", page, perPage: 100, order: "created" })
+          const found = result.records.find((r) => r.id === id)
+          if (found) return { _tag: "Found", record: found } as const
+          if (!result.hasMore) return { _tag: "Gone" } as const
+        }
+      }).pipe(Effect.catchTag("SourceNotFound", (e) => e.scope === "project" ? Effect.succeed({ _tag: "Gone" } as const) : Effect.fail(e)))
+
     const lookup = (entity: EntityType, projectId: string, id: string): Effect.Effect<Lookup, SourceError> =>
       Effect.gen(function*() {
         const reply = yield* Effect.flatMap(getJson(detailUrl(entity, projectId, id), {}), checkStatus)
-        if (reply.status === 404) return { _tag: "Gone" } as const
+        if (reply.status === 404) return archivedSegment[entity] ? yield* findArchived(entity, projectId, id) : { _tag: "Gone" } as const
         const r = toSourceRecord(entity, reply.body)
         return isSourceRecord(r) ? { _tag: "Found", record: r } as const : { _tag: "Invalid", invalid: r } as const
       }).pipe(
