@@ -373,7 +373,10 @@ export class Workspace implements OrderingLookups {
       project = p
     }
     const createdAt = typeof body.created_at === "string" ? body.created_at : now
-    const data = newRecord(entity, { id: rng.uuid(), workspace: this.id, created_at: createdAt, created_by: this.owner.id }, project)
+    // A seeded generator replays its ids when a seed is reused: never hand out a taken one.
+    let id = rng.uuid()
+    while (this.collection(entity).byId.has(id)) id = rng.uuid()
+    const data = newRecord(entity, { id, workspace: this.id, created_at: createdAt, created_by: this.owner.id }, project)
     const fields = this.validatedFields(entity, body, true)
 
     switch (entity) {

@@ -78,7 +78,13 @@ export const expectMirrorEqualsSource = async (
     const source = await sourceRecords(sim, workspace, entity)
     const mirror = (await mirrorRecords(api, integrationId, entity)).filter((r) => r.archivedAt === null)
     const sourceById = new Map(source.map((r) => [r.id, r]))
-    expect(mirror.length, `${entity}: mirrored ${mirror.length}, source has ${source.length}`).toBe(source.length)
+    const mirrorIds = new Set(mirror.map((r) => r.id))
+    const missing = source.filter((r) => !mirrorIds.has(r.id)).map((r) => r.id)
+    const extra = mirror.filter((r) => !sourceById.has(r.id)).map((r) => r.id)
+    expect(
+      mirror.length,
+      `${entity}: mirrored ${mirror.length}, source has ${source.length}; missing ${JSON.stringify(missing)}, extra ${JSON.stringify(extra)}`
+    ).toBe(source.length)
     for (const record of mirror) {
       expect(sourceById.get(record.id), `${entity} ${record.id} is not in the source`).toBeDefined()
       expect(record.payload, `${entity} ${record.id} differs from the source`).toEqual(sourceById.get(record.id))
