@@ -19,6 +19,11 @@ interface Window {
 }
 
 const WINDOW_MS = 60_000
+/**
+ * Our send time is a little earlier than the source's receipt (network, clock skew): waiting this
+ * much longer than the window keeps our count from ever touching the source's limit.
+ */
+const SAFETY_MS = 1_000
 
 /**
  * A client-side sliding window per integration, shared by every job of it: at most
@@ -42,22 +47,24 @@ export class RateLimiter extends Effect.Service<RateLimiter>()("synclog/RateLimi
     }
 
     const prune = (w: Window, now: number) => {
-      while (w.sent.length > 0 && w.sent[0]! <= now - WINDOW_MS) w.sent.shift()
+      while (w.sent.length > 0 && w.sent[0]! <= now - WINDOW_MS - SAFETY_MS) w.sent.shift()
     }
 
     /** Waits for a slot and takes it; returns how long it waited (ms). */
     const acquire = (key: string, requestsPerMinute: number): Effect.Effect<number> =>
       Effect.gen(function*() {
-        if (requestsPerMinute <= 0) return 0
+        // Without a budget (0) nothing is paced, but a 429's Retry-After still holds everyone back.
         const w = windowOf(key, requestsPerMinute)
         let waited = 0
         while (true) {
           const now = yield* Clock.currentTimeMillis
           prune(w, now)
           let wait = Math.max(0, w.blockedUntil - now)
-          if (wait === 0 && w.sent.length >= w.limit) wait = w.sent[w.sent.length - w.limit]! + WINDOW_MS - now
+          if (wait === 0 && w.limit > 0 && w.sent.length >= w.limit) {
+            wait = w.sent[w.sent.length - w.limit]! + WINDOW_MS + SAFETY_MS - now
+          }
           if (wait <= 0) {
-            w.sent.push(now)
+            if (w.limit > 0) w.sent.push(now)
             return waited
           }
           waited += wait
@@ -69,7 +76,7 @@ export class RateLimiter extends Effect.Service<RateLimiter>()("synclog/RateLimi
     const observe = (key: string, remaining: number | null, resetEpochSeconds: number | null) =>
       Effect.gen(function*() {
         const w = windows.get(key)
-        if (w === undefined || remaining === null) return
+        if (w === undefined || remaining === null || w.limit <= 0) return
         const now = yield* Clock.currentTimeMillis
         w.sourceRemaining = remaining
         w.sourceResetAt = resetEpochSeconds !== null ? resetEpochSeconds * 1000 : now + WINDOW_MS
@@ -91,7 +98,7 @@ export class RateLimiter extends Effect.Service<RateLimiter>()("synclog/RateLimi
     const budget = (key: string): Effect.Effect<RateBudget | null> =>
       Effect.gen(function*() {
         const w = windows.get(key)
-        if (w === undefined) return null
+        if (w === undefined || w.limit <= 0) return null
         const now = yield* Clock.currentTimeMillis
         prune(w, now)
         const ours = Math.max(0, w.limit - w.sent.length)
