@@ -11,7 +11,7 @@ import {
   SystemInitialized
 } from "../domain/events.js"
 import { EventStore } from "../eventlog/EventStore.js"
-import type { IntegrationDoc } from "../eventlog/integrationProjection.js"
+import { effectiveInterval, type IntegrationDoc } from "../eventlog/integrationProjection.js"
 import { Views } from "../eventlog/Views.js"
 
 /** The API key named by `apiKeyEnv` is nowhere to be found: permanent until someone sets it. */
@@ -75,7 +75,7 @@ export class Integrations extends Effect.Service<Integrations>()("synclog/Integr
           ])
         }
         if (settings.enabled && !doc.active && doc.stoppedAt === null) {
-          const first = config.initialSync === "immediate" && !doc.hasBaseline ? now : now + settings.syncInterval * 1000
+          const first = config.initialSync === "immediate" && !doc.hasBaseline ? now : now + effectiveInterval(doc) * 1000
           yield* store.appendIntegration(config.id, doc.version, [
             new IntegrationStarted({ integrationId: config.id, nextRunAt: new Date(first).toISOString(), at })
           ])

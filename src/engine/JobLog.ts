@@ -18,12 +18,19 @@ export class JobLog extends Effect.Service<JobLog>()("synclog/JobLog", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
 
-    const write = (jobId: string, level: LogLevel, message: string) =>
+    /** `quiet` lines (one per batch) reach the process log at debug level only. */
+    const write = (jobId: string, level: LogLevel, message: string, quiet = false) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         const timestamp = new Date(now).toISOString()
         yield* sql`INSERT INTO job_logs (job_id, timestamp, level, message) VALUES (${jobId}, ${timestamp}, ${level}, ${message})`
-        const log = level === "error" ? Effect.logError : level === "warn" ? Effect.logWarning : level === "debug" ? Effect.logDebug : Effect.logInfo
+        const log = level === "error"
+          ? Effect.logError
+          : level === "warn"
+          ? Effect.logWarning
+          : level === "debug" || quiet
+          ? Effect.logDebug
+          : Effect.logInfo
         yield* log(message).pipe(Effect.annotateLogs({ jobId }))
       }).pipe(Effect.orDie)
 

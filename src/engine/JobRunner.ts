@@ -157,7 +157,8 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
         const runStartedAt = yield* Clock.currentTimeMillis
         const progressAtRunStart = doc.progress
 
-        const log = (level: "info" | "warn" | "error", message: string) => jobLog.write(jobId, level, message)
+        const log = (level: "info" | "warn" | "error", message: string, quiet = false) =>
+          jobLog.write(jobId, level, message, quiet)
 
         // Between batches: a command from the mailbox, or one recorded in the log (a stop or a
         // pause requested before a restart is still honoured after it).
@@ -323,7 +324,7 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
               discovered,
               mirror: mirrored
             })
-            if (mirrored) yield* log("info", `Processed ${selected.length + result.invalid.length} projects (page ${page + 1})`)
+            if (mirrored) yield* log("info", `Processed ${selected.length + result.invalid.length} projects (page ${page + 1})`, true)
             if (last) return
             page++
           }
@@ -411,7 +412,11 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
                     mirror: true
                   })
                   if (records.length + result.invalid.length > 0) {
-                    yield* log("info", `Processed ${records.length + result.invalid.length} ${plural(entity)} (project ${pi + 1}/${projectIds.length}, page ${page + 1})`)
+                    yield* log(
+                      "info",
+                      `Processed ${records.length + result.invalid.length} ${plural(entity)} (project ${pi + 1}/${projectIds.length}, page ${page + 1})`,
+                      true
+                    )
                   }
                   if (lastOfFeed) break
                   page++
