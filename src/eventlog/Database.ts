@@ -4,10 +4,11 @@ import { Effect, Layer } from "effect"
 import { mkdirSync } from "node:fs"
 import { dirname } from "node:path"
 import m0001 from "./migrations/0001_init.js"
+import m0002 from "./migrations/0002_job_counts.js"
 
 /** Migrations as an in-code record: no dynamic imports, no sqlite3 CLI needed. */
 const migrations = Migrator.make({})({
-  loader: Migrator.fromRecord({ "0001_init": m0001 })
+  loader: Migrator.fromRecord({ "0001_init": m0001, "0002_job_counts": m0002 })
 })
 
 const prepare = Effect.gen(function*() {

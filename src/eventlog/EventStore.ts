@@ -90,6 +90,22 @@ export class EventStore extends Effect.Service<EventStore>()("synclog/EventStore
       (rows) => (rows[0] ? (JSON.parse(rows[0].doc) as SystemDoc) : undefined)
     )
 
+    /** Moves one job between the live counts of (integration, type, status). */
+    const recount = (before: JobDoc | undefined, after: JobDoc) =>
+      Effect.gen(function*() {
+        const was = before && !before.deleted ? before : undefined
+        const is = after.deleted ? undefined : after
+        if (was?.status === is?.status && was?.type === is?.type) return
+        if (was) {
+          yield* sql`UPDATE job_counts SET n = n - 1
+            WHERE integration_id = ${was.integrationId} AND type = ${was.type} AND status = ${was.status}`
+        }
+        if (is) {
+          yield* sql`INSERT INTO job_counts (integration_id, type, status, n) VALUES (${is.integrationId}, ${is.type}, ${is.status}, 1)
+            ON CONFLICT (integration_id, type, status) DO UPDATE SET n = n + 1`
+        }
+      })
+
     const saveJob = (doc: JobDoc) =>
       sql`INSERT INTO jobs (id, integration_id, type, status, queued_at, deleted, version, doc)
           VALUES (${doc.id}, ${doc.integrationId}, ${doc.type}, ${doc.status}, ${doc.queuedAt},
@@ -136,6 +152,7 @@ export class EventStore extends Effect.Service<EventStore>()("synclog/EventStore
           }
         }
         yield* saveJob(doc!)
+        yield* recount(current, doc!)
         if (integration) yield* saveIntegration(integration)
         return doc!
       })

@@ -37,6 +37,18 @@ export class Views extends Effect.Service<Views>()("synclog/Views", {
       return sql.and(clauses)
     }
 
+    /** `total` from the projection's counts: no scan of the job history. */
+    const countJobs = (filter: Omit<JobFilter, "limit" | "offset">) => {
+      const clauses = []
+      if (filter.statuses && filter.statuses.length > 0) clauses.push(sql.in("status", filter.statuses))
+      if (filter.integrationId !== undefined) clauses.push(sql`integration_id = ${filter.integrationId}`)
+      if (filter.type !== undefined) clauses.push(sql`type = ${filter.type}`)
+      return Effect.map(
+        sql<{ n: number | null }>`SELECT SUM(n) AS n FROM job_counts ${clauses.length > 0 ? sql`WHERE ${sql.and(clauses)}` : sql``}`,
+        (r) => r[0]?.n ?? 0
+      )
+    }
+
     /** Newest first (ids are time-sortable); `total` counts every match. */
     const jobs = (filter: JobFilter) =>
       Effect.all({
@@ -44,7 +56,7 @@ export class Views extends Effect.Service<Views>()("synclog/Views", {
           sql<{ doc: string }>`SELECT doc FROM jobs WHERE ${where(filter)} ORDER BY id DESC LIMIT ${filter.limit} OFFSET ${filter.offset}`,
           (rows) => rows.map(parseJob)
         ),
-        total: Effect.map(sql<{ n: number }>`SELECT COUNT(*) AS n FROM jobs WHERE ${where(filter)}`, (r) => r[0]?.n ?? 0)
+        total: countJobs(filter)
       })
 
     /** Jobs waiting to run, in the order they were queued. */

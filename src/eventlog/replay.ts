@@ -64,6 +64,7 @@ export const rebuild = Effect.gen(function*() {
     yield* sql`DELETE FROM jobs`
     yield* sql`DELETE FROM integrations`
     yield* sql`DELETE FROM system_view`
+    yield* sql`DELETE FROM job_counts`
     const jobs = [...views.jobs.values()]
     for (let i = 0; i < jobs.length; i += 500) {
       yield* sql`INSERT INTO jobs ${
@@ -83,6 +84,8 @@ export const rebuild = Effect.gen(function*() {
       yield* sql`INSERT INTO integrations (id, version, doc) VALUES (${doc.id}, ${doc.version}, ${JSON.stringify(doc)})`
     }
     if (views.system) yield* sql`INSERT INTO system_view (key, doc) VALUES ('system', ${JSON.stringify(views.system)})`
+    yield* sql`INSERT INTO job_counts (integration_id, type, status, n)
+      SELECT integration_id, type, status, COUNT(*) FROM jobs WHERE deleted = 0 GROUP BY integration_id, type, status`
   }).pipe(sql.withTransaction)
   return { events, jobs: views.jobs.size, integrations: views.integrations.size }
 })
@@ -90,6 +93,7 @@ export const rebuild = Effect.gen(function*() {
 export interface Snapshot {
   readonly jobs: Map<string, string>
   readonly integrations: Map<string, string>
+  readonly counts: Map<string, string>
   readonly system: string | undefined
 }
 
@@ -99,9 +103,12 @@ export const snapshot = Effect.gen(function*() {
   const jobs = yield* sql<{ id: string; doc: string }>`SELECT id, doc FROM jobs`
   const integrations = yield* sql<{ id: string; doc: string }>`SELECT id, doc FROM integrations`
   const system = yield* sql<{ doc: string }>`SELECT doc FROM system_view WHERE key = 'system'`
+  const counts = yield* sql<{ integration_id: string; type: string; status: string; n: number }>`
+    SELECT integration_id, type, status, n FROM job_counts WHERE n != 0`
   return {
     jobs: new Map(jobs.map((r) => [r.id, r.doc])),
     integrations: new Map(integrations.map((r) => [r.id, r.doc])),
+    counts: new Map(counts.map((r) => [`${r.integration_id}/${r.type}/${r.status}`, String(r.n)])),
     system: system[0]?.doc
   } satisfies Snapshot
 })
@@ -132,6 +139,7 @@ export const compare = (live: Snapshot, replayed: Snapshot): Array<string> => {
   }
   side("job", live.jobs, replayed.jobs)
   side("integration", live.integrations, replayed.integrations)
+  side("job count", live.counts, replayed.counts)
   if (live.system !== replayed.system) out.push(`system: ${live.system} → ${replayed.system}`)
   return out
 }
