@@ -123,43 +123,43 @@ export const evolveIntegration = (doc: IntegrationDoc | undefined, event: Integr
   return { ...next, version: doc.version + 1 }
 }
 
+export type IntegrationDraft = { -readonly [K in keyof IntegrationDoc]: IntegrationDoc[K] }
+
 /**
  * Job events that change an integration's statistics. `job` is the job view after the event.
  * These do not bump the integration's stream version: they belong to the job's stream.
  */
 export const evolveIntegrationFromJob = (doc: IntegrationDoc, event: JobEvent, job: JobDoc): IntegrationDoc => {
+  const draft: IntegrationDraft = { ...doc }
+  foldIntegrationJobEvent(draft, event, job)
+  return draft
+}
+
+/** In place, for replay; nested values are replaced, never mutated. */
+export const foldIntegrationJobEvent = (d: IntegrationDraft, event: JobEvent, job: JobDoc): void => {
   switch (event._tag) {
     case "JobQueued":
-      return { ...doc, lastSync: event.at, stats: { ...doc.stats, totalJobs: doc.stats.totalJobs + 1 } }
+      d.lastSync = event.at
+      d.stats = { ...d.stats, totalJobs: d.stats.totalJobs + 1 }
+      return
     case "JobCompleted": {
       const duration = durationOf(job) ?? 0
       const isFull = job.type === "full_sync"
-      return {
-        ...doc,
-        lastSuccessfulSync: event.at,
-        lastFullSyncCompletedAt: isFull ? event.at : doc.lastFullSyncCompletedAt,
-        hasBaseline: doc.hasBaseline || isFull,
-        watermarks: { ...doc.watermarks, ...job.watermarks },
-        stats: {
-          ...doc.stats,
-          completed: doc.stats.completed + 1,
-          completedDurationMs: doc.stats.completedDurationMs + duration
-        },
-        recentDurations: {
-          ...doc.recentDurations,
-          [job.type]: [...doc.recentDurations[job.type], duration].slice(-RECENT)
-        },
-        circuit: doc.circuit.state === "closed" ? closedCircuit(0) : doc.circuit
-      }
+      d.lastSuccessfulSync = event.at
+      if (isFull) d.lastFullSyncCompletedAt = event.at
+      d.hasBaseline = d.hasBaseline || isFull
+      d.watermarks = { ...d.watermarks, ...job.watermarks }
+      d.stats = { ...d.stats, completed: d.stats.completed + 1, completedDurationMs: d.stats.completedDurationMs + duration }
+      d.recentDurations = { ...d.recentDurations, [job.type]: [...d.recentDurations[job.type], duration].slice(-RECENT) }
+      if (d.circuit.state === "closed") d.circuit = closedCircuit(0)
+      return
     }
     case "JobFailed":
-      return {
-        ...doc,
-        stats: { ...doc.stats, failed: doc.stats.failed + 1 },
-        circuit: { ...doc.circuit, consecutiveFailures: doc.circuit.consecutiveFailures + 1 }
-      }
+      d.stats = { ...d.stats, failed: d.stats.failed + 1 }
+      d.circuit = { ...d.circuit, consecutiveFailures: d.circuit.consecutiveFailures + 1 }
+      return
     default:
-      return doc
+      return
   }
 }
 

@@ -44,141 +44,141 @@ export interface JobDoc {
   readonly version: number
 }
 
+/** A job view being folded: replay mutates one per job instead of copying it per event. */
+export type JobDraft = { -readonly [K in keyof JobDoc]: JobDoc[K] }
+
 export const evolveJob = (doc: JobDoc | undefined, event: JobEvent): JobDoc => {
-  if (event._tag === "JobQueued") {
-    return {
-      id: event.jobId,
-      integrationId: event.integrationId,
-      type: event.jobType,
-      status: "queued",
-      trigger: event.trigger,
-      options: event.options,
-      progress: 0,
-      stage: null,
-      createdAt: event.at,
-      queuedAt: event.at,
-      startedAt: null,
-      completedAt: null,
-      estimatedDuration: event.estimatedDuration,
-      estimatedCompletion: null,
-      stats: zeroCounters,
-      error: null,
-      retryable: false,
-      checkpoint: null,
-      watermarks: {},
-      runs: 0,
-      attempt: 1,
-      pauseRequested: false,
-      pauseReason: null,
-      stopGraceful: null,
-      deleted: false,
-      deleteLogs: false,
-      version: 1
-    }
-  }
+  if (event._tag === "JobQueued") return queued(event)
   if (doc === undefined) throw new Error(`${event._tag} for job ${event.jobId} before JobQueued`)
-  const next = applyToExisting(doc, event)
-  return { ...next, version: doc.version + 1 }
+  const draft: JobDraft = { ...doc }
+  applyJobEvent(draft, event)
+  return draft
 }
 
-const applyToExisting = (doc: JobDoc, event: Exclude<JobEvent, { _tag: "JobQueued" }>): JobDoc => {
+const queued = (event: Extract<JobEvent, { _tag: "JobQueued" }>): JobDoc => ({
+  id: event.jobId,
+  integrationId: event.integrationId,
+  type: event.jobType,
+  status: "queued",
+  trigger: event.trigger,
+  options: event.options,
+  progress: 0,
+  stage: null,
+  createdAt: event.at,
+  queuedAt: event.at,
+  startedAt: null,
+  completedAt: null,
+  estimatedDuration: event.estimatedDuration,
+  estimatedCompletion: null,
+  stats: zeroCounters,
+  error: null,
+  retryable: false,
+  checkpoint: null,
+  watermarks: {},
+  runs: 0,
+  attempt: 1,
+  pauseRequested: false,
+  pauseReason: null,
+  stopGraceful: null,
+  deleted: false,
+  deleteLogs: false,
+  version: 1
+})
+
+/**
+ * Folds a replayed event into a draft in place (replay keeps one draft per job). Nested values
+ * are replaced, never mutated, so a draft copied from a stored view shares nothing it changes.
+ */
+export const foldJobEvent = (draft: JobDraft | undefined, event: JobEvent): JobDraft => {
+  if (event._tag === "JobQueued") return { ...queued(event) }
+  if (draft === undefined) throw new Error(`${event._tag} for job ${event.jobId} before JobQueued`)
+  applyJobEvent(draft, event)
+  return draft
+}
+
+const applyJobEvent = (d: JobDraft, event: Exclude<JobEvent, { _tag: "JobQueued" }>): void => {
+  d.version++
   switch (event._tag) {
     case "JobStarted":
-      return {
-        ...doc,
-        status: "running",
-        runs: event.run,
-        startedAt: doc.startedAt ?? event.at,
-        stage: doc.checkpoint?.stage ?? null,
-        pauseRequested: false,
-        pauseReason: null
-      }
+      d.status = "running"
+      d.runs = event.run
+      d.startedAt ??= event.at
+      d.stage = d.checkpoint?.stage ?? null
+      d.pauseRequested = false
+      d.pauseReason = null
+      return
     case "StageStarted":
-      return {
-        ...doc,
-        stage: event.stage,
-        checkpoint: { stage: event.stage, projectIds: event.projectIds, position: startPosition }
-      }
+      d.stage = event.stage
+      d.checkpoint = { stage: event.stage, projectIds: event.projectIds, position: startPosition }
+      return
     case "BatchCommitted": {
-      const checkpoint = doc.checkpoint
-      return {
-        ...doc,
-        stats: addCounters(doc.stats, event.deltas),
+      const checkpoint = d.checkpoint
+      d.stats = addCounters(d.stats, event.deltas)
+      d.stage = event.stage
+      d.checkpoint = {
         stage: event.stage,
-        checkpoint: {
-          stage: event.stage,
-          projectIds: event.discovered
-            ? [...(checkpoint?.projectIds ?? []), ...event.discovered]
-            : checkpoint?.projectIds ?? [],
-          position: event.next
-        },
-        progress: Math.max(doc.progress, event.progress),
-        estimatedCompletion: event.estimatedCompletion,
-        watermarks: event.watermark
-          ? { ...doc.watermarks, [event.watermark.projectId]: event.watermark.at }
-          : doc.watermarks
+        projectIds: event.discovered
+          ? [...(checkpoint?.projectIds ?? []), ...event.discovered]
+          : checkpoint?.projectIds ?? [],
+        position: event.next
       }
+      d.progress = Math.max(d.progress, event.progress)
+      d.estimatedCompletion = event.estimatedCompletion
+      if (event.watermark) d.watermarks = { ...d.watermarks, [event.watermark.projectId]: event.watermark.at }
+      return
     }
     case "EstimateChanged":
-      return { ...doc, estimatedCompletion: event.estimatedCompletion }
+      d.estimatedCompletion = event.estimatedCompletion
+      return
     case "PauseRequested":
-      return { ...doc, pauseRequested: true }
+      d.pauseRequested = true
+      return
     case "JobPaused":
-      return {
-        ...doc,
-        status: "paused",
-        pauseReason: event.reason,
-        pauseRequested: false,
-        estimatedCompletion: null
-      }
+      d.status = "paused"
+      d.pauseReason = event.reason
+      d.pauseRequested = false
+      d.estimatedCompletion = null
+      return
     case "StopRequested":
-      return {
-        ...doc,
-        status: doc.status === "running" ? "stopping" : doc.status,
-        stopGraceful: event.graceful
-      }
+      if (d.status === "running") d.status = "stopping"
+      d.stopGraceful = event.graceful
+      return
     case "JobStopped":
-      return {
-        ...doc,
-        status: "stopped",
-        completedAt: event.at,
-        estimatedCompletion: null,
-        pauseRequested: false
-      }
+      d.status = "stopped"
+      d.completedAt = event.at
+      d.estimatedCompletion = null
+      d.pauseRequested = false
+      return
     case "JobCompleted":
-      return {
-        ...doc,
-        status: "completed",
-        progress: 100,
-        stage: null,
-        completedAt: event.at,
-        estimatedCompletion: null
-      }
+      d.status = "completed"
+      d.progress = 100
+      d.stage = null
+      d.completedAt = event.at
+      d.estimatedCompletion = null
+      return
     case "JobFailed":
-      return {
-        ...doc,
-        status: "failed",
-        error: event.error,
-        retryable: event.retryable,
-        completedAt: event.at,
-        estimatedCompletion: null,
-        pauseRequested: false
-      }
+      d.status = "failed"
+      d.error = event.error
+      d.retryable = event.retryable
+      d.completedAt = event.at
+      d.estimatedCompletion = null
+      d.pauseRequested = false
+      return
     case "JobResumed":
-      return {
-        ...doc,
-        status: "queued",
-        queuedAt: event.at,
-        completedAt: null,
-        error: null,
-        retryable: false,
-        stopGraceful: null,
-        pauseRequested: false,
-        pauseReason: null,
-        attempt: event.reason === "retry" ? doc.attempt + 1 : doc.attempt
-      }
+      d.status = "queued"
+      d.queuedAt = event.at
+      d.completedAt = null
+      d.error = null
+      d.retryable = false
+      d.stopGraceful = null
+      d.pauseRequested = false
+      d.pauseReason = null
+      if (event.reason === "retry") d.attempt++
+      return
     case "JobDeleted":
-      return { ...doc, deleted: true, deleteLogs: event.deleteLogs }
+      d.deleted = true
+      d.deleteLogs = event.deleteLogs
+      return
   }
 }
 

@@ -3,14 +3,20 @@ import { Effect } from "effect"
 import type { DomainEvent, IntegrationEvent, JobEvent, SystemEvent } from "../domain/events.js"
 import { EVENT_VERSION } from "../domain/events.js"
 import { evolveSystem, isIntegrationEvent, isJobEvent, type SystemDoc } from "./EventStore.js"
-import { affectsIntegration, evolveIntegration, evolveIntegrationFromJob, type IntegrationDoc } from "./integrationProjection.js"
-import { evolveJob, type JobDoc } from "./jobProjection.js"
+import {
+  affectsIntegration,
+  evolveIntegration,
+  foldIntegrationJobEvent,
+  type IntegrationDoc,
+  type IntegrationDraft
+} from "./integrationProjection.js"
+import { foldJobEvent, type JobDraft } from "./jobProjection.js"
 import { upcast } from "./upcasters.js"
 
-const CHUNK = 20_000
+const CHUNK = 50_000
 
 export interface Views {
-  readonly jobs: Map<string, JobDoc>
+  readonly jobs: Map<string, JobDraft>
   readonly integrations: Map<string, IntegrationDoc>
   system: SystemDoc | undefined
 }
@@ -26,27 +32,31 @@ export const foldLog = Effect.gen(function*() {
   let after = 0
   let count = 0
   while (true) {
-    const rows = yield* sql<{ position: number; type: string; schema_version: number; payload: string }>`
-      SELECT position, type, schema_version, payload FROM events WHERE position > ${after} ORDER BY position LIMIT ${CHUNK}`
+    // Rows as value arrays (no object per row): [position, type, schema_version, payload].
+    const rows = (yield* sql`SELECT position, type, schema_version, payload FROM events
+      WHERE position > ${after} ORDER BY position LIMIT ${CHUNK}`.values) as ReadonlyArray<
+        readonly [number, string, number, string]
+      >
     if (rows.length === 0) break
-    for (const row of rows) {
-      const raw = JSON.parse(row.payload) as Record<string, unknown>
-      const event = (row.schema_version === EVENT_VERSION ? raw : upcast(row.type, row.schema_version, raw)) as unknown as DomainEvent
+    for (const [, type, version, payload] of rows) {
+      const raw = JSON.parse(payload) as Record<string, unknown>
+      const event = (version === EVENT_VERSION ? raw : upcast(type, version, raw)) as unknown as DomainEvent
       apply(views, event)
     }
     count += rows.length
-    after = rows[rows.length - 1]!.position
+    after = rows[rows.length - 1]![0]
   }
   return { views, events: count }
 })
 
 const apply = (views: Views, event: DomainEvent) => {
   if (isJobEvent(event)) {
-    const job = evolveJob(views.jobs.get(event.jobId), event as JobEvent)
-    views.jobs.set(job.id, job)
+    const before = views.jobs.get(event.jobId)
+    const job = foldJobEvent(before, event as JobEvent)
+    if (job !== before) views.jobs.set(job.id, job)
     if (affectsIntegration(event)) {
       const integration = views.integrations.get(job.integrationId)
-      if (integration) views.integrations.set(integration.id, evolveIntegrationFromJob(integration, event, job))
+      if (integration) foldIntegrationJobEvent(integration as IntegrationDraft, event, job)
     }
   } else if (isIntegrationEvent(event)) {
     const id = (event as IntegrationEvent).integrationId
