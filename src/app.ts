@@ -90,5 +90,7 @@ export interface AppOptions extends EngineOptions {
 export const makeAppLayer = (options: AppOptions) => {
   const engine = makeEngineLayer(options)
   const started = Layer.effectDiscard(startup(options.autoInitialize)).pipe(Layer.provideMerge(engine))
-  return makeHttpLayer(options).pipe(Layer.provideMerge(started))
+  // No tracing backend is configured, so spans (one per SQL statement and request) are pure
+  // overhead; an embedding service that exports traces builds from makeEngineLayer instead.
+  return makeHttpLayer(options).pipe(Layer.provideMerge(started), Layer.provide(Layer.setTracerEnabled(false)))
 }

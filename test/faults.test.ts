@@ -217,7 +217,7 @@ describe("circuit breaker", () => {
       /** Waits (real time) until `n` jobs exist and none is active any more. */
       const settle = (n: number) =>
         Effect.gen(function*() {
-          for (let i = 0; i < 1000; i++) {
+          for (let i = 0; i < 3000; i++) {
             const all = yield* jobs()
             if (all.length === n && all.every((j) => j.status === "failed" || j.status === "completed")) {
               yield* realSleep(20) // let the circuit breaker react to the last outcome

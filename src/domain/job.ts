@@ -84,6 +84,8 @@ export const Position = Schema.Struct({
   projectIndex: Schema.Int,
   feed: Schema.Int,
   page: Schema.Int,
+  /** The page size `page` counts in, when it is not the job's batchSize (incremental walks). */
+  perPage: Schema.optionalWith(Schema.Int, { exact: true }),
   walkStartedAt: Schema.optionalWith(Schema.String, { exact: true })
 })
 export type Position = typeof Position.Type

@@ -1,5 +1,5 @@
 import { SqlClient } from "@effect/sql"
-import { Cause, Clock, Deferred, Effect, Option, Schema } from "effect"
+import { Cause, Clock, Deferred, Effect, Fiber, Option, Schema } from "effect"
 import { EngineSettings } from "../config/Settings.js"
 import {
   type Feed,
@@ -57,6 +57,9 @@ class Interrupted {
 }
 
 const STATUS_ACTIVE = new Set(["running", "stopping"])
+
+/** First page size of an incremental work-item walk (it grows while pages stay newer). */
+const INCREMENTAL_FIRST_PAGE = 100
 
 const plural = (entity: EntityType) => entity.replace("_", " ")
 
@@ -235,7 +238,8 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
                   jobId,
                   at,
                   includeArchived,
-                  records: batch.records
+                  records: batch.records,
+                  markSeen: plan.sweep
                 })
                 : { created: 0, updated: 0, unchanged: batch.records.length }
               if (batch.write) yield* batch.write(at)
@@ -333,96 +337,108 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
         // ---- stages: states, labels, cycles, modules, work items; one project after another --
         const projectScopedStage = (stage: Stage, entity: EntityType) =>
           Effect.gen(function*() {
-            const checkpoint = doc.checkpoint!
-            const projectIds = checkpoint.projectIds
+            const projectIds = doc.checkpoint!.projectIds
             const feeds: ReadonlyArray<Feed> = connector.feeds(entity, includeArchived)
             const incremental = initial.type === "incremental_sync" && entity === "work_items"
             const overlapMs = engine.incrementalOverlap * 1000
-            let resume: Position | undefined = checkpoint.position
-            for (let pi = resume.projectIndex; pi < projectIds.length; pi++) {
-              const projectId = projectIds[pi]!
+            const projects = Math.max(1, projectIds.length)
+            const thresholdOf = (projectId: string) => {
               const watermark = integration.watermarks[projectId]
-              const threshold = incremental && watermark !== undefined
+              return incremental && watermark !== undefined
                 ? new Date(Date.parse(watermark) - overlapMs).toISOString().replace("Z", "000Z")
                 : null
-              let walkStartedAt: string | undefined = resume?.walkStartedAt
-              for (let fi = resume?.feed ?? 0; fi < feeds.length; fi++) {
-                let page = resume?.page ?? 0
-                resume = undefined
-                let totalPages: number | null = null
-                while (true) {
-                  yield* checkMailbox
-                  if (entity === "work_items" && walkStartedAt === undefined) walkStartedAt = yield* nowIso
-                  const outcome = yield* fetch(connector.listPage({
-                    entity,
-                    projectId,
-                    feed: feeds[fi]!,
-                    page,
-                    perPage,
-                    order: incremental ? "updated_desc" : "created"
-                  })).pipe(
-                    Effect.map((p) => ({ _tag: "Page" as const, page: p })),
-                    Effect.catchTags({
-                      SourceForbidden: (e) => Effect.succeed({ _tag: "Skip" as const, reason: e.message }),
-                      SourceNotFound: (e) =>
-                        e.scope === "project" ? Effect.succeed({ _tag: "Skip" as const, reason: e.message }) : Effect.fail(e)
-                    })
-                  )
-                  const fractionFor = (pagesDone: number) =>
-                    (pi + (fi + (totalPages ? Math.min(1, pagesDone / totalPages) : 0.5)) / feeds.length) /
-                    Math.max(1, projectIds.length)
-                  const nextProject: Position = { projectIndex: pi + 1, feed: 0, page: 0 }
-                  if (outcome._tag === "Skip") {
-                    yield* log("warn", `Skipped ${plural(entity)} of project ${projectId}: ${outcome.reason}`)
-                    yield* commit({
-                      stage,
-                      entity,
-                      records: [],
-                      invalid: [],
-                      next: nextProject,
-                      fraction: (pi + 1) / Math.max(1, projectIds.length),
-                      mirror: true
-                    })
-                    fi = feeds.length
-                    break
+            }
+            // An incremental walk usually ends on its first page: start small, double while
+            // every row is still newer than the watermark (offsets stay aligned), up to batchSize.
+            const sizeOf = (pos: Position) =>
+              pos.perPage ?? (incremental && pos.page === 0 ? Math.min(perPage, INCREMENTAL_FIRST_PAGE) : perPage)
+            const fetchAt = (pos: Position) =>
+              fetch(connector.listPage({
+                entity,
+                projectId: projectIds[pos.projectIndex]!,
+                feed: feeds[pos.feed]!,
+                page: pos.page,
+                perPage: sizeOf(pos),
+                order: incremental ? "updated_desc" : "created"
+              })).pipe(
+                Effect.map((p) => ({ _tag: "Page" as const, page: p })),
+                Effect.catchTags({
+                  SourceForbidden: (e) => Effect.succeed({ _tag: "Skip" as const, reason: e.message }),
+                  SourceNotFound: (e) =>
+                    e.scope === "project" ? Effect.succeed({ _tag: "Skip" as const, reason: e.message }) : Effect.fail(e)
+                })
+              )
+            const walkStart = entity === "work_items" ? nowIso : Effect.succeed(undefined)
+
+            let pos: Position = doc.checkpoint!.position
+            if (pos.projectIndex >= projectIds.length) return
+            yield* checkMailbox
+            let walkStartedAt = pos.walkStartedAt ?? (yield* walkStart)
+            let inflight = yield* Effect.fork(fetchAt(pos))
+            while (true) {
+              const outcome = yield* Fiber.join(inflight)
+              const projectId = projectIds[pos.projectIndex]!
+              const nextProject: Position = { projectIndex: pos.projectIndex + 1, feed: 0, page: 0 }
+              let records: ReadonlyArray<SourceRecord> = []
+              let invalid: ReadonlyArray<InvalidRecord> = []
+              let next = nextProject
+              let fraction = (pos.projectIndex + 1) / projects
+              if (outcome._tag === "Skip") {
+                yield* log("warn", `Skipped ${plural(entity)} of project ${projectId}: ${outcome.reason}`)
+              } else {
+                const result = outcome.page
+                const threshold = thresholdOf(projectId)
+                records = threshold === null ? result.records : result.records.filter((r) => r.updatedAt >= threshold)
+                invalid = result.invalid
+                const lastOfFeed = !result.hasMore || records.length < result.records.length
+                if (!lastOfFeed) {
+                  const size = sizeOf(pos)
+                  const offset = (pos.page + 1) * size
+                  const grown = incremental && size * 2 <= perPage && offset % (size * 2) === 0 ? size * 2 : size
+                  next = {
+                    projectIndex: pos.projectIndex,
+                    feed: pos.feed,
+                    page: offset / grown,
+                    ...(grown !== perPage ? { perPage: grown } : {}),
+                    ...(walkStartedAt ? { walkStartedAt } : {})
                   }
-                  const result = outcome.page
-                  totalPages = result.totalPages ?? totalPages
-                  let records = result.records
-                  let reachedWatermark = false
-                  if (threshold !== null) {
-                    records = records.filter((r) => r.updatedAt >= threshold)
-                    reachedWatermark = records.length < result.records.length
-                  }
-                  const lastOfFeed = !result.hasMore || reachedWatermark
-                  const projectDone = lastOfFeed && fi === feeds.length - 1
-                  const next: Position = lastOfFeed
-                    ? projectDone ? nextProject : { projectIndex: pi, feed: fi + 1, page: 0 }
-                    : { projectIndex: pi, feed: fi, page: page + 1, ...(walkStartedAt ? { walkStartedAt } : {}) }
-                  yield* commit({
-                    stage,
-                    entity,
-                    records,
-                    invalid: result.invalid,
-                    next,
-                    fraction: projectDone ? (pi + 1) / Math.max(1, projectIds.length) : fractionFor(page + 1),
-                    ...(projectDone && entity === "work_items" && walkStartedAt
-                      ? { watermark: { projectId, at: walkStartedAt } }
-                      : {}),
-                    mirror: true
-                  })
-                  if (records.length + result.invalid.length > 0) {
-                    yield* log(
-                      "info",
-                      `Processed ${records.length + result.invalid.length} ${plural(entity)} (project ${pi + 1}/${projectIds.length}, page ${page + 1})`,
-                      true
-                    )
-                  }
-                  if (lastOfFeed) break
-                  page++
+                  const pages = result.totalPages ? Math.min(1, (pos.page + 1) / result.totalPages) : 0.5
+                  fraction = (pos.projectIndex + (pos.feed + pages) / feeds.length) / projects
+                } else if (pos.feed < feeds.length - 1) {
+                  next = { projectIndex: pos.projectIndex, feed: pos.feed + 1, page: 0, ...(walkStartedAt ? { walkStartedAt } : {}) }
+                  fraction = (pos.projectIndex + (pos.feed + 1) / feeds.length) / projects
                 }
               }
-              resume = undefined
+              const projectDone = next.projectIndex > pos.projectIndex
+              // Fetch the next page while this one commits: the source works while SQLite does.
+              const nextWalkStartedAt = projectDone ? yield* walkStart : walkStartedAt
+              const prefetch = next.projectIndex < projectIds.length ? yield* Effect.fork(fetchAt(next)) : undefined
+              yield* commit({
+                stage,
+                entity,
+                records,
+                invalid,
+                next,
+                fraction,
+                ...(projectDone && outcome._tag === "Page" && walkStartedAt ? { watermark: { projectId, at: walkStartedAt } } : {}),
+                mirror: true
+              }).pipe(Effect.onError(() => (prefetch ? Fiber.interrupt(prefetch) : Effect.void)))
+              if (records.length + invalid.length > 0) {
+                yield* log(
+                  "info",
+                  `Processed ${records.length + invalid.length} ${plural(entity)} (project ${pos.projectIndex + 1}/${projectIds.length}, page ${pos.page + 1})`,
+                  true
+                )
+              }
+              if (prefetch === undefined) return
+              const command = pending()
+              if (command) {
+                yield* Fiber.interrupt(prefetch)
+                return yield* Effect.fail(new Interrupted(command))
+              }
+              pos = next
+              walkStartedAt = nextWalkStartedAt
+              inflight = prefetch
             }
           })
 

@@ -1,4 +1,4 @@
-import { HttpApiBuilder } from "@effect/platform"
+import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import { Effect } from "effect"
 import { RateLimiter } from "../connectors/RateLimiter.js"
 import { normalizeTimestamp } from "../connectors/timestamps.js"
@@ -31,7 +31,7 @@ export const IntegrationsHttpLive = HttpApiBuilder.group(SyncApi, "integrations"
               const budget = yield* limiter.budget(doc.id)
               return presentIntegration(doc, current, budget)
             }))
-          return { integrations }
+          return HttpServerResponse.unsafeJson({ integrations })
         }).pipe(orDieInfra))
       .handle("start", ({ path, payload }) =>
         control.start(

@@ -1,4 +1,4 @@
-import { HttpApiBuilder } from "@effect/platform"
+import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import { Effect } from "effect"
 import { JobNotFound } from "../domain/errors.js"
 import { jobStream } from "../domain/events.js"
@@ -39,7 +39,8 @@ export const JobsHttpLive = HttpApiBuilder.group(SyncApi, "jobs", (handlers) =>
           limit: urlParams.limit ?? 20,
           offset: urlParams.offset ?? 0
         }).pipe(
-          Effect.map(({ docs, total }) => ({ jobs: docs.map(presentJob), total })),
+          // Hot read path: the presenters build the declared shape; skip re-encoding it.
+          Effect.map(({ docs, total }) => HttpServerResponse.unsafeJson({ jobs: docs.map(presentJob), total })),
           Effect.orDie
         ))
       .handle("create", ({ payload }) =>
@@ -61,7 +62,7 @@ export const JobsHttpLive = HttpApiBuilder.group(SyncApi, "jobs", (handlers) =>
         Effect.gen(function*() {
           const doc = yield* found(path.jobId)
           const logs = yield* jobLog.latest(path.jobId, LATEST_LOGS)
-          return presentJobDetail(doc, logs)
+          return HttpServerResponse.unsafeJson(presentJobDetail(doc, logs))
         }).pipe(orDieInfra))
       .handle("logs", ({ path, urlParams }) =>
         Effect.gen(function*() {

@@ -17,6 +17,11 @@ export interface ApplyInput {
   readonly at: string
   readonly includeArchived: boolean
   readonly records: ReadonlyArray<SourceRecord>
+  /**
+   * Mark unchanged records as seen by this job. Full and selective syncs need the marks to
+   * find what they did not see; an incremental sync does not, and skips rewriting the rows.
+   */
+  readonly markSeen: boolean
 }
 
 export interface MirrorRow {
@@ -122,7 +127,7 @@ export class Mirror extends Effect.Service<Mirror>()("synclog/Mirror", {
               deleted_at = NULL,
               first_seen_at = CASE WHEN mirror_records.deleted_at IS NULL THEN mirror_records.first_seen_at ELSE excluded.first_seen_at END`
         }
-        for (const part of chunks(touched)) {
+        for (const part of input.markSeen ? chunks(touched) : []) {
           yield* sql`UPDATE mirror_records SET last_seen_at = ${at}, last_seen_job = ${jobId}
             WHERE integration_id = ${integrationId} AND entity = ${entity} AND ${sql.in("source_id", part)}`
         }
@@ -182,11 +187,11 @@ export class Mirror extends Effect.Service<Mirror>()("synclog/Mirror", {
           new Map(rows.map((r) => [r.source_id, r.deleted_at !== null ? "deleted" : r.archived_at !== null ? "archived" : "active"] as const))
       )
 
-    /** Active records per entity type: weights for progress estimates. */
+    /** Records per entity type (tombstones included): weights for progress estimates, from an index alone. */
     const counts = (integrationId: string) =>
       Effect.map(
         sql<{ entity: EntityType; n: number }>`SELECT entity, COUNT(*) AS n FROM mirror_records
-          WHERE integration_id = ${integrationId} AND deleted_at IS NULL GROUP BY entity`,
+          WHERE integration_id = ${integrationId} GROUP BY entity`,
         (rows) => Object.fromEntries(rows.map((r) => [r.entity, r.n])) as Partial<Record<EntityType, number>>
       )
 
