@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process"
-import { writeFileSync } from "node:fs"
-import { createServer } from "node:net"
+import { readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { Agent, createServer as createHttpServer, type IncomingMessage, request, type Server, type ServerResponse } from "node:http"
+import { createServer, type Socket } from "node:net"
 import { join } from "node:path"
 import type { IntegrationConfig } from "../../src/config/ConfigFile.js"
 import { KEY_ENV } from "./app.js"
@@ -87,11 +88,43 @@ export interface ChildOptions {
 const live = new Set<ChildServer>()
 const started: Array<ChildServer> = []
 
+// Children run in process groups of their own, so an aborted test run would not take them down
+// with it: kill whatever is left when this process exits.
+process.once("exit", () => {
+  for (const c of live) {
+    try {
+      process.kill(-c.pid, "SIGKILL")
+    } catch {
+      // gone
+    }
+  }
+})
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
-const groupAlive = (pid: number): boolean => {
+/**
+ * Whether a process of the group still runs. On Linux zombies do not count: a killed server
+ * whose parent (the tsx process) died too is reparented, and a container's PID 1 may never reap
+ * it, but a zombie holds no file, lock or port any more.
+ */
+const groupAlive = (pgid: number): boolean => {
+  if (process.platform === "linux") {
+    for (const entry of readdirSync("/proc")) {
+      if (!/^\d+$/.test(entry)) continue
+      let stat: string
+      try {
+        stat = readFileSync(`/proc/${entry}/stat`, "utf8")
+      } catch {
+        continue // exited meanwhile
+      }
+      // pid (comm) state ppid pgrp ...; comm may contain spaces and parentheses.
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+      if (Number(pgrp) === pgid && state !== "Z" && state !== "X") return true
+    }
+    return false
+  }
   try {
-    process.kill(-pid, 0)
+    process.kill(-pgid, 0)
     return true
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === "EPERM"
@@ -128,12 +161,14 @@ const spawnOnce = async (options: ChildOptions, port: number): Promise<ChildServ
   let stdoutRest = ""
   let stderrRest = ""
 
+  const inherited = { ...process.env }
+  delete inherited.SYNC_API_TOKEN // the tests' client sends no token
   const child: ChildProcess = spawn(process.execPath, [TSX_CLI, "src/main.ts"], {
     cwd: root,
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
     env: {
-      ...process.env,
+      ...inherited,
       PORT: String(port),
       HOST: "127.0.0.1",
       SYNC_DB_PATH: options.dbPath,
@@ -223,10 +258,19 @@ const spawnOnce = async (options: ChildOptions, port: number): Promise<ChildServ
   return handle
 }
 
+/**
+ * Ready when the child itself logged that it listens on its port (so that the answer is not
+ * from another process that took the port in the meantime) and `GET /healthz` answers 200.
+ */
 const awaitReady = async (server: ChildServer, timeoutMs: number): Promise<"ready" | "exited"> => {
   const deadline = Date.now() + timeoutMs
+  const listening = (message: unknown) => typeof message === "string" && message.startsWith("Listening on") && message.endsWith(`:${server.port}`)
   while (Date.now() < deadline) {
     if (server.hasExited()) return "exited"
+    if (!server.logLines().some((l) => listening(l.message))) {
+      await sleep(50)
+      continue
+    }
     try {
       const res = await fetch(`${server.url}/healthz`, { signal: AbortSignal.timeout(2_000) })
       if (res.status === 200) {
@@ -273,4 +317,209 @@ export const takeChildOutputs = (): string => {
   const text = started.map((c) => `----- ${c.label} (pid ${c.pid}, port ${c.port}) -----\n${c.output()}`).join("\n")
   started.length = 0
   return text
+}
+
+// ---------------------------------------------------------------------------------------------
+// The gate: a pass-through HTTP proxy between the server and the simulator that can hold a
+// request. The server's integrations point at the gate; the gate forwards each v1 request to the
+// simulator, except that once a lane (one workspace, so one job) reaches its hold rule, that
+// request and every later one of the lane are held unanswered until released or the server dies.
+// A job walks its pages one at a time (fetch, commit, next fetch), so a held request pins the job
+// at an exact point: the pages before it committed, the held one is in flight.
+// ---------------------------------------------------------------------------------------------
+
+export type ArrivalStatus = "held" | "forwarded" | "served" | "aborted"
+
+export interface Arrival {
+  readonly lane: string
+  /** 1-based within the lane since its last reset. */
+  readonly index: number
+  readonly url: string
+  status: ArrivalStatus
+}
+
+interface Pending {
+  readonly arrival: Arrival
+  readonly req: IncomingMessage
+  readonly res: ServerResponse
+}
+
+export interface HoldRule {
+  /** Which requests count towards `nth` (the whole URL is tested). */
+  readonly match: RegExp
+  /** Hold the nth matching request (1-based) and everything after it. */
+  readonly nth: number
+}
+
+export class Lane {
+  /** Arrivals of the current generation (since the last reset). */
+  arrivals: Array<Arrival> = []
+  /** Arrivals of earlier generations, oldest first. */
+  readonly history: Array<ReadonlyArray<Arrival>> = []
+  private rule: HoldRule | undefined
+  private matched = 0
+  private holding = false
+  private readonly pending: Array<Pending> = []
+
+  constructor(readonly name: string, private readonly forward: (p: Pending, onServed?: () => void) => void) {}
+
+  /** Holds the `nth` request matching `match` and all later requests of this lane. */
+  holdAt(rule: HoldRule): void {
+    this.rule = rule
+    this.matched = this.arrivals.filter((a) => rule.match.test(a.url)).length
+  }
+
+  /** The request being held (the first one, in arrival order), if any. */
+  held(): Arrival | undefined {
+    return this.pending.find((p) => p.arrival.status === "held" && !p.res.destroyed)?.arrival
+  }
+
+  /** Forwards a held request (the rule stays: later requests are held again). */
+  release(arrival: Arrival, onServed?: () => void): void {
+    const i = this.pending.findIndex((p) => p.arrival === arrival)
+    if (i < 0) throw new Error(`request ${arrival.index} of lane ${this.name} is not held`)
+    const [p] = this.pending.splice(i, 1)
+    this.forward(p!, onServed)
+  }
+
+  /** Starts a new generation: forgets the rule, drops held requests, keeps the old arrivals in `history`. */
+  reset(): void {
+    for (const p of this.pending.splice(0)) {
+      p.arrival.status = "aborted"
+      p.res.destroy()
+    }
+    if (this.arrivals.length > 0) this.history.push(this.arrivals)
+    this.arrivals = []
+    this.rule = undefined
+    this.matched = 0
+    this.holding = false
+  }
+
+  /** Called by the gate for each request of the lane. */
+  arrive(req: IncomingMessage, res: ServerResponse): void {
+    const arrival: Arrival = { lane: this.name, index: this.arrivals.length + 1, url: req.url ?? "/", status: "forwarded" }
+    this.arrivals.push(arrival)
+    if (!this.holding && this.rule !== undefined && this.rule.match.test(arrival.url)) {
+      this.matched++
+      if (this.matched >= this.rule.nth) this.holding = true
+    }
+    const p: Pending = { arrival, req, res }
+    if (!this.holding) return this.forward(p)
+    arrival.status = "held"
+    this.pending.push(p)
+    res.once("close", () => {
+      if (arrival.status === "held") arrival.status = "aborted"
+    })
+  }
+}
+
+export interface Gate {
+  readonly url: string
+  /** The lane of a workspace (created on first use). */
+  readonly lane: (workspace: string) => Lane
+  /** Resets every lane (a new generation for each). */
+  readonly resetAll: () => void
+  /** One line per arrival of every lane and generation (for failure reports). */
+  readonly describe: () => string
+  readonly close: () => Promise<void>
+}
+
+const WORKSPACE_IN_URL = /^\/api\/v1\/workspaces\/([^/?]+)\//
+
+/** Starts a gate in front of `targetUrl` (the simulator) on an ephemeral port of 127.0.0.1. */
+export const startGate = async (targetUrl: string): Promise<Gate> => {
+  const target = new URL(targetUrl)
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 })
+  const lanes = new Map<string, Lane>()
+  const sockets = new Set<Socket>()
+
+  const forward = ({ arrival, req, res }: Pending, onServed?: () => void) => {
+    if (res.destroyed) {
+      arrival.status = "aborted"
+      return
+    }
+    arrival.status = "forwarded"
+    const headers = { ...req.headers, host: target.host }
+    delete headers.connection
+    const upstream = request(
+      { host: target.hostname, port: target.port, path: req.url, method: req.method, headers, agent },
+      (up) => {
+        const chunks: Array<Buffer> = []
+        up.on("data", (c: Buffer) => chunks.push(c))
+        up.on("end", () => {
+          if (res.destroyed) {
+            arrival.status = "aborted"
+            return
+          }
+          const body = Buffer.concat(chunks)
+          const out: Record<string, string | Array<string>> = {}
+          for (const [k, v] of Object.entries(up.headers)) {
+            if (v !== undefined && k !== "transfer-encoding" && k !== "connection" && k !== "keep-alive") out[k] = v
+          }
+          out["content-length"] = String(body.length)
+          res.writeHead(up.statusCode ?? 502, out)
+          res.end(body, () => {
+            arrival.status = "served"
+            onServed?.()
+          })
+        })
+        up.on("error", () => res.destroy())
+      }
+    )
+    upstream.on("error", () => {
+      arrival.status = "aborted"
+      res.destroy()
+    })
+    upstream.end()
+  }
+
+  const lane = (workspace: string) => {
+    let l = lanes.get(workspace)
+    if (l === undefined) {
+      l = new Lane(workspace, forward)
+      lanes.set(workspace, l)
+    }
+    return l
+  }
+
+  const server: Server = createHttpServer({ keepAliveTimeout: 5_000 }, (req, res) => {
+    req.resume()
+    const slug = WORKSPACE_IN_URL.exec(req.url ?? "")?.[1]
+    lane(slug === undefined ? "(other)" : decodeURIComponent(slug)).arrive(req, res)
+  })
+  server.on("connection", (socket) => {
+    sockets.add(socket)
+    socket.on("close", () => sockets.delete(socket))
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => resolve())
+  })
+  const address = server.address()
+  const port = typeof address === "object" && address !== null ? address.port : 0
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    lane,
+    resetAll: () => {
+      for (const l of lanes.values()) l.reset()
+    },
+    describe: () =>
+      [...lanes.values()]
+        .map((l) =>
+          [...l.history, l.arrivals]
+            .map((gen, g) => gen.map((a) => `  [${l.name} gen ${g}] #${a.index} ${a.status} ${a.url}`).join("\n"))
+            .join("\n")
+        )
+        .join("\n"),
+    close: async () => {
+      for (const l of lanes.values()) l.reset()
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+        for (const s of sockets) s.destroy()
+      })
+      agent.destroy()
+    }
+  }
 }

@@ -49,12 +49,19 @@ export const Envelope = Schema.Struct({
 })
 export type Envelope = typeof Envelope.Type
 
+/** `is` checks without building a decoded copy (the hot path); `explain` only for a record that fails. */
 const validators = Object.fromEntries(
   Object.entries(recordSchemas).map(([entity, schema]) => [
     entity,
-    Schema.decodeUnknownEither(schema, { errors: "first", onExcessProperty: "ignore" })
+    {
+      is: Schema.is(schema, { onExcessProperty: "ignore" }),
+      explain: Schema.decodeUnknownEither(schema, { errors: "first", onExcessProperty: "ignore" })
+    }
   ])
-) as Record<EntityType, (u: unknown) => Either.Either<unknown, ParseResult.ParseError>>
+) as unknown as Record<EntityType, {
+  readonly is: (u: unknown) => boolean
+  readonly explain: (u: unknown) => Either.Either<unknown, ParseResult.ParseError>
+}>
 
 const describe = (error: ParseResult.ParseError): string => {
   const [issue] = ParseResult.ArrayFormatter.formatErrorSync(error)
@@ -65,10 +72,12 @@ const describe = (error: ParseResult.ParseError): string => {
 
 /** Validates one raw record; a record that fails is reported with its id (when it has one). */
 export const toSourceRecord = (entity: EntityType, raw: unknown): SourceRecord | InvalidRecord => {
-  const result = validators[entity](raw)
   const obj = (typeof raw === "object" && raw !== null ? raw : {}) as Record<string, unknown>
-  const id = typeof obj.id === "string" ? obj.id : null
-  if (Either.isLeft(result)) return { id, message: `invalid ${entity} record: ${describe(result.left)}` }
+  if (!validators[entity].is(raw)) {
+    const id = typeof obj.id === "string" ? obj.id : null
+    const result = validators[entity].explain(raw)
+    return { id, message: `invalid ${entity} record: ${Either.isLeft(result) ? describe(result.left) : "does not match the expected shape"}` }
+  }
   return {
     id: obj.id as string,
     projectId: entity === "projects" ? (obj.id as string) : (obj.project as string),
