@@ -81,6 +81,20 @@ export class Views extends Effect.Service<Views>()("synclog/Views", {
         (rows) => (rows[0] ? parseJob(rows[0]) : undefined)
       )
 
+    /** Every integration's current job (as `currentJob`), in one query: active jobs are few. */
+    const currentJobs = Effect.map(
+      sql<{ doc: string }>`SELECT doc FROM jobs WHERE status IN ('running', 'stopping', 'queued')
+        ORDER BY CASE status WHEN 'queued' THEN 1 ELSE 0 END, queued_at`,
+      (rows) => {
+        const byIntegration = new Map<string, JobDoc>()
+        for (const row of rows) {
+          const doc = parseJob(row)
+          if (!byIntegration.has(doc.integrationId)) byIntegration.set(doc.integrationId, doc)
+        }
+        return byIntegration
+      }
+    )
+
     /** The integration's newest job that is not deleted. */
     const latestJob = (integrationId: string) =>
       Effect.map(
@@ -98,6 +112,6 @@ export class Views extends Effect.Service<Views>()("synclog/Views", {
       (rows) => rows.map(parseIntegration)
     )
 
-    return { job, jobIncludingDeleted, jobs, queued, withStatus, currentJob, latestJob, integration, integrations } as const
+    return { job, jobIncludingDeleted, jobs, queued, withStatus, currentJob, currentJobs, latestJob, integration, integrations } as const
   })
 }) {}

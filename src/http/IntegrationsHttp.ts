@@ -25,12 +25,9 @@ export const IntegrationsHttpLive = HttpApiBuilder.group(SyncApi, "integrations"
       .handle("status", () =>
         Effect.gen(function*() {
           const docs = yield* views.integrations
+          const current = yield* views.currentJobs
           const integrations = yield* Effect.forEach(docs, (doc) =>
-            Effect.gen(function*() {
-              const current = yield* views.currentJob(doc.id)
-              const budget = yield* limiter.budget(doc.id)
-              return presentIntegration(doc, current, budget)
-            }))
+            Effect.map(limiter.budget(doc.id), (budget) => presentIntegration(doc, current.get(doc.id), budget)))
           return HttpServerResponse.unsafeJson({ integrations })
         }).pipe(orDieInfra))
       .handle("start", ({ path, payload }) =>
