@@ -225,7 +225,8 @@ describe("circuit breaker", () => {
             }
             yield* realSleep(10)
           }
-          throw new Error(`expected ${n} settled jobs`)
+          const all = yield* jobs()
+          throw new Error(`expected ${n} settled jobs, have ${JSON.stringify(all.map((j) => [j.status, j.createdAt, j.error]))}`)
         })
       yield* settle(1)
       yield* TestClock.adjust("60 seconds")

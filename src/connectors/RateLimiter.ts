@@ -8,10 +8,15 @@ export interface RateBudget {
   readonly blockedUntil: string | null
 }
 
+/** One request in the window; `at` moves from its send time to its completion time. */
+export interface Slot {
+  at: number
+}
+
 interface Window {
   limit: number
-  /** Start times of our requests in the last minute, oldest first. */
-  readonly sent: Array<number>
+  /** Our requests of the last minute. */
+  sent: Array<Slot>
   blockedUntil: number
   /** What the source said last (its own count includes other clients of the same key). */
   sourceRemaining: number | null
@@ -33,7 +38,8 @@ const SAFETY_MS = 1_000
  * tests drive it with TestClock.
  */
 export class RateLimiter extends Effect.Service<RateLimiter>()("synclog/RateLimiter", {
-  succeed: (() => {
+  // State per layer build (not per module): two engines in one process never share budgets.
+  sync: () => {
     const windows = new Map<string, Window>()
 
     const windowOf = (key: string, limit: number): Window => {
@@ -47,30 +53,43 @@ export class RateLimiter extends Effect.Service<RateLimiter>()("synclog/RateLimi
     }
 
     const prune = (w: Window, now: number) => {
-      while (w.sent.length > 0 && w.sent[0]! <= now - WINDOW_MS - SAFETY_MS) w.sent.shift()
+      if (w.sent.some((s) => s.at <= now - WINDOW_MS - SAFETY_MS)) {
+        w.sent = w.sent.filter((s) => s.at > now - WINDOW_MS - SAFETY_MS)
+      }
     }
 
-    /** Waits for a slot and takes it; returns how long it waited (ms). */
-    const acquire = (key: string, requestsPerMinute: number): Effect.Effect<number> =>
+    /** When the window has room for one more request. */
+    const nextFree = (w: Window) => {
+      const times = w.sent.map((s) => s.at).sort((a, b) => a - b)
+      return times[times.length - w.limit]! + WINDOW_MS + SAFETY_MS
+    }
+
+    /**
+     * Waits for room and takes a slot, stamped now. Call `done` with it when the answer comes:
+     * the source counted the request when it arrived, so keeping it until then never
+     * undercounts.
+     */
+    const acquire = (key: string, requestsPerMinute: number): Effect.Effect<Slot | null> =>
       Effect.gen(function*() {
         // Without a budget (0) nothing is paced, but a 429's Retry-After still holds everyone back.
         const w = windowOf(key, requestsPerMinute)
-        let waited = 0
         while (true) {
           const now = yield* Clock.currentTimeMillis
           prune(w, now)
           let wait = Math.max(0, w.blockedUntil - now)
-          if (wait === 0 && w.limit > 0 && w.sent.length >= w.limit) {
-            wait = w.sent[w.sent.length - w.limit]! + WINDOW_MS + SAFETY_MS - now
-          }
+          if (wait === 0 && w.limit > 0 && w.sent.length >= w.limit) wait = nextFree(w) - now
           if (wait <= 0) {
-            if (w.limit > 0) w.sent.push(now)
-            return waited
+            if (w.limit <= 0) return null
+            const slot = { at: now }
+            w.sent.push(slot)
+            return slot
           }
-          waited += wait
           yield* Effect.sleep(wait)
         }
       })
+
+    const done = (slot: Slot | null) =>
+      slot === null ? Effect.void : Effect.map(Clock.currentTimeMillis, (now) => void (slot.at = Math.max(slot.at, now)))
 
     /** Headers of an allowed response: pace harder when the source's count is the tighter one. */
     const observe = (key: string, remaining: number | null, resetEpochSeconds: number | null) =>
@@ -83,7 +102,7 @@ export class RateLimiter extends Effect.Service<RateLimiter>()("synclog/RateLimi
         if (remaining <= 0) {
           // The source's window is full: the next slot opens when its oldest request expires,
           // which is no later than our own oldest (or a whole window when we know no better).
-          const oldest = w.sent[0]
+          const oldest = w.sent.length > 0 ? Math.min(...w.sent.map((s) => s.at)) : undefined
           w.blockedUntil = Math.max(w.blockedUntil, oldest !== undefined ? oldest + WINDOW_MS : now + WINDOW_MS)
         }
       })
@@ -104,7 +123,7 @@ export class RateLimiter extends Effect.Service<RateLimiter>()("synclog/RateLimi
         const ours = Math.max(0, w.limit - w.sent.length)
         const sourceFresh = w.sourceResetAt !== null && w.sourceResetAt > now
         const remaining = sourceFresh && w.sourceRemaining !== null ? Math.min(ours, w.sourceRemaining) : ours
-        const resetAt = w.sent.length > 0 ? w.sent[0]! + WINDOW_MS : null
+        const resetAt = w.sent.length > 0 ? Math.min(...w.sent.map((s) => s.at)) + WINDOW_MS : null
         return {
           limit: w.limit,
           remaining,
@@ -113,6 +132,6 @@ export class RateLimiter extends Effect.Service<RateLimiter>()("synclog/RateLimi
         }
       })
 
-    return { acquire, observe, block, budget } as const
-  })()
+    return { acquire, done, observe, block, budget } as const
+  }
 }) {}

@@ -97,7 +97,7 @@ export const makePlaneConnector = (settings: PlaneSettings, policy: RequestPolic
     /** One HTTP exchange: rate-limited, timed out, body parsed. Transient troubles are values. */
     const exchange = (url: string, params: Record<string, string>) =>
       Effect.gen(function*() {
-        yield* limiter.acquire(settings.integrationId, settings.requestsPerMinute)
+        const slot = yield* limiter.acquire(settings.integrationId, settings.requestsPerMinute)
         const request = HttpClientRequest.get(url).pipe(
           HttpClientRequest.setHeaders({ "X-API-Key": Redacted.value(settings.apiKey), accept: "application/json" }),
           HttpClientRequest.setUrlParams(params)
@@ -114,7 +114,8 @@ export const makePlaneConnector = (settings: PlaneSettings, policy: RequestPolic
             RequestError: (e) => Effect.fail(new Transient(`connection failed (${e.reason}): ${e.cause ?? e.message}`)),
             ResponseError: (e) => Effect.fail(new Transient(`response broken off (${e.reason})`))
           }),
-          Effect.either
+          Effect.either,
+          Effect.ensuring(limiter.done(slot))
         )
         if (outcome._tag === "Left") return outcome.left
         const { headers, status, text } = outcome.right
