@@ -68,6 +68,7 @@ describe("when the source misbehaves", () => {
 
   it.scoped("never provokes a 429 under Plane's 60/min throttle, and takes the time the budget implies", () =>
     Effect.gen(function*() {
+      virtualNow.ms = 0
       const sim = yield* startSimulatorScoped({
         workspaces: [{ slug: "acme", projects: 20, workItems: 600, seed: 52 }],
         rateLimitPerMinute: 60,

@@ -18,7 +18,10 @@ const realSleep = (ms: number) => Effect.promise(() => new Promise<void>((r) => 
 
 /** Advances virtual time by `stepMs` every real millisecond or so; stops with the test scope. */
 export const pumpClock = (stepMs = 100) =>
-  Effect.forkScoped(
+  Effect.zipRight(
+    // Each test has its own TestClock: start from its time, not the last test's.
+    Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => void (virtualNow.ms = now))),
+    Effect.forkScoped(
     Effect.forever(
       Effect.gen(function*() {
         yield* realSleep(1)
@@ -26,7 +29,7 @@ export const pumpClock = (stepMs = 100) =>
         virtualNow.ms = yield* Clock.currentTimeMillis
       })
     )
-  )
+  ))
 
 export const virtualApp = (options: {
   readonly apiKey: string
