@@ -63,7 +63,7 @@ describe("sync semantics", () => {
     const seen = new Set<string>()
     let cursor: string | null = null
     let pages = 0
-    let lastUpdated = ""
+    let lastId = ""
     do {
       const q: string = cursor ? `&cursor=${cursor}` : ""
       const r = await api.get(`/api/sync/integrations/acme/records?entity=work_items&limit=25${q}`)
@@ -72,8 +72,8 @@ describe("sync semantics", () => {
       for (const rec of r.body.records) {
         expect(seen.has(rec.id)).toBe(false)
         seen.add(rec.id)
-        expect(rec.updatedAt >= lastUpdated).toBe(true)
-        lastUpdated = rec.updatedAt
+        expect(rec.id > lastId).toBe(true)
+        lastId = rec.id
         expect(rec).toMatchObject({ entity: "work_items", deletedAt: null, archivedAt: null })
         expect(rec.payload.id).toBe(rec.id)
         expect(typeof rec.firstSeenAt).toBe("string")

@@ -1,5 +1,5 @@
 import { SqlClient } from "@effect/sql"
-import { Cause, Clock, Deferred, Effect, Fiber, Option, Schema } from "effect"
+import { Cause, Clock, Effect, Exit, Fiber, Schema } from "effect"
 import { EngineSettings } from "../config/Settings.js"
 import {
   type Feed,
@@ -36,14 +36,22 @@ export type Command =
   | { readonly _tag: "Stop" }
 
 /**
- * A running job's mailbox. Commands are read between batches; `graceExpired` completes when a
- * graceful command waited long enough for the batch in flight, which is then abandoned
- * (nothing of it was committed).
+ * A running job's mailbox. Commands are read between batches. When a graceful command has
+ * waited `graceExpired` long enough for the batch in flight, the supervisor interrupts the
+ * requests in `inflight` and the batch is abandoned (nothing of it was committed).
  */
 export interface Mailbox {
   command: Command | undefined
-  readonly graceExpired: Deferred.Deferred<void>
+  graceExpired: boolean
+  readonly inflight: Set<Fiber.RuntimeFiber<unknown, unknown>>
 }
+
+/** After a graceful command's grace period: abandon the requests in flight. */
+export const expireGrace = (mailbox: Mailbox) =>
+  Effect.suspend(() => {
+    mailbox.graceExpired = true
+    return Effect.forEach([...mailbox.inflight], (fiber) => Fiber.interruptFork(fiber), { discard: true })
+  })
 
 export type Outcome = "completed" | "paused" | "stopped" | "failed"
 
@@ -196,17 +204,28 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
             })
         })
 
-        /** Fetches within the grace period of a pending graceful command. */
-        const fetch = <A>(effect: Effect.Effect<A, SourceError>) =>
-          Effect.raceFirst(
-            effect.pipe(Effect.provideService(RequestObserver, observer), Effect.map(Option.some)),
-            Effect.as(Deferred.await(mailbox.graceExpired), Option.none<A>())
-          ).pipe(
-            Effect.flatMap(Option.match({
-              onNone: () => Effect.fail(new Interrupted(mailbox.command ?? { _tag: "Stop" })),
-              onSome: Effect.succeed
-            }))
-          )
+        /**
+         * Source requests run in their own fiber, tracked in the mailbox so that an expired grace
+         * period can interrupt them; `settle` turns that interruption into the command.
+         */
+        const start = <A>(
+          effect: Effect.Effect<A, SourceError>
+        ): Effect.Effect<Fiber.RuntimeFiber<A, SourceError>, Interrupted> =>
+          Effect.suspend(() => {
+            if (mailbox.graceExpired) return Effect.fail(new Interrupted(mailbox.command ?? { _tag: "Stop" }))
+            return Effect.tap(
+              Effect.fork(Effect.provideService(effect, RequestObserver, observer)),
+              (fiber) => Effect.sync(() => void mailbox.inflight.add(fiber as Fiber.RuntimeFiber<unknown, unknown>))
+            )
+          })
+        const settle = <A>(fiber: Fiber.RuntimeFiber<A, SourceError>) =>
+          Effect.flatMap(Fiber.await(fiber), (exit): Effect.Effect<A, SourceError | Interrupted> => {
+            mailbox.inflight.delete(fiber as Fiber.RuntimeFiber<unknown, unknown>)
+            return Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
+              ? Effect.fail(new Interrupted(mailbox.command ?? { _tag: "Stop" }))
+              : exit
+          })
+        const fetch = <A>(effect: Effect.Effect<A, SourceError>) => Effect.flatMap(start(effect), settle)
 
         interface Batch {
           readonly stage: Stage
@@ -353,14 +372,14 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
             const sizeOf = (pos: Position) =>
               pos.perPage ?? (incremental && pos.page === 0 ? Math.min(perPage, INCREMENTAL_FIRST_PAGE) : perPage)
             const fetchAt = (pos: Position) =>
-              fetch(connector.listPage({
+              connector.listPage({
                 entity,
                 projectId: projectIds[pos.projectIndex]!,
                 feed: feeds[pos.feed]!,
                 page: pos.page,
                 perPage: sizeOf(pos),
                 order: incremental ? "updated_desc" : "created"
-              })).pipe(
+              }).pipe(
                 Effect.map((p) => ({ _tag: "Page" as const, page: p })),
                 Effect.catchTags({
                   SourceForbidden: (e) => Effect.succeed({ _tag: "Skip" as const, reason: e.message }),
@@ -374,9 +393,9 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
             if (pos.projectIndex >= projectIds.length) return
             yield* checkMailbox
             let walkStartedAt = pos.walkStartedAt ?? (yield* walkStart)
-            let inflight = yield* Effect.fork(fetchAt(pos))
+            let inflight = yield* start(fetchAt(pos))
             while (true) {
-              const outcome = yield* Fiber.join(inflight)
+              const outcome = yield* settle(inflight)
               const projectId = projectIds[pos.projectIndex]!
               const nextProject: Position = { projectIndex: pos.projectIndex + 1, feed: 0, page: 0 }
               let records: ReadonlyArray<SourceRecord> = []
@@ -412,7 +431,7 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
               const projectDone = next.projectIndex > pos.projectIndex
               // Fetch the next page while this one commits: the source works while SQLite does.
               const nextWalkStartedAt = projectDone ? yield* walkStart : walkStartedAt
-              const prefetch = next.projectIndex < projectIds.length ? yield* Effect.fork(fetchAt(next)) : undefined
+              const prefetch = next.projectIndex < projectIds.length ? yield* start(fetchAt(next)) : undefined
               yield* commit({
                 stage,
                 entity,

@@ -1,4 +1,4 @@
-import { Clock, Deferred, Effect, FiberMap, Option } from "effect"
+import { Clock, Effect, FiberMap, Option } from "effect"
 import { EngineSettings } from "../config/Settings.js"
 import {
   JobPaused,
@@ -14,7 +14,7 @@ import { EventStore, type JobDecision } from "../eventlog/EventStore.js"
 import type { JobDoc } from "../eventlog/jobProjection.js"
 import { Views } from "../eventlog/Views.js"
 import { JobLog } from "./JobLog.js"
-import { type Command, type Mailbox, type Outcome, JobRunner } from "./JobRunner.js"
+import { type Command, expireGrace, type Mailbox, type Outcome, JobRunner } from "./JobRunner.js"
 
 export interface CommandResult {
   readonly jobId: string
@@ -71,7 +71,7 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
               : [[], false] as const
           ))
         if (!started) return
-        const mailbox: Mailbox = { command: undefined, graceExpired: yield* Deferred.make<void>() }
+        const mailbox: Mailbox = { command: undefined, graceExpired: false, inflight: new Set() }
         actors.set(job.id, { integrationId: job.integrationId, mailbox })
         const actor = runner.run(job.id, mailbox).pipe(
           Effect.tap((outcome) => Effect.forEach(endedHooks, (hook) => hook(job.id, outcome), { discard: true })),
@@ -103,10 +103,7 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
     const send = (actor: Actor, command: Command, graceSeconds: number) =>
       Effect.gen(function*() {
         actor.mailbox.command ??= command
-        yield* Effect.sleep(graceSeconds * 1000).pipe(
-          Effect.zipRight(Deferred.succeed(actor.mailbox.graceExpired, undefined)),
-          Effect.forkDaemon
-        )
+        yield* Effect.sleep(graceSeconds * 1000).pipe(Effect.zipRight(expireGrace(actor.mailbox)), Effect.forkDaemon)
       })
 
     const appendIfActive = (jobId: string, make: (at: string) => JobStopped | JobPaused, note: string) =>

@@ -6,10 +6,13 @@ import { dirname } from "node:path"
 import m0001 from "./migrations/0001_init.js"
 import m0002 from "./migrations/0002_job_counts.js"
 import m0003 from "./migrations/0003_mirror_rowid.js"
+import m0004 from "./migrations/0004_drop_mirror_by_updated.js"
 
 /** Migrations as an in-code record: no dynamic imports, no sqlite3 CLI needed. */
 const migrations = Migrator.make({})({
-  loader: Migrator.fromRecord({ "0001_init": m0001, "0002_job_counts": m0002, "0003_mirror_rowid": m0003 })
+  loader: Migrator.fromRecord({ "0001_init": m0001, "0002_job_counts": m0002, "0003_mirror_rowid": m0003,
+    "0004_drop_mirror_by_updated": m0004
+  })
 })
 
 const prepare = Effect.gen(function*() {
@@ -20,6 +23,7 @@ const prepare = Effect.gen(function*() {
   yield* sql`PRAGMA busy_timeout = 5000`
   // 32 MB of page cache (the default is 2 MB): the mirror's indexes stay in memory during a sync.
   yield* sql`PRAGMA cache_size = -32000`
+  yield* sql`PRAGMA wal_autocheckpoint = 10000`
   yield* migrations
 }).pipe(Effect.orDie)
 

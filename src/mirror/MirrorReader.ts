@@ -10,7 +10,8 @@ export interface RecordQuery {
   readonly updatedSince?: string | undefined
   readonly includeDeleted: boolean
   readonly limit: number
-  readonly cursor?: readonly [updatedAt: string, id: string] | undefined
+  /** The last source id of the previous page. */
+  readonly cursor?: string | undefined
 }
 
 export interface MirroredRecord {
@@ -37,19 +38,14 @@ const toRecord = (row: MirrorRow): MirroredRecord => ({
   payload: JSON.parse(row.payload)
 })
 
-export const encodeCursor = (c: readonly [string, string]) => Buffer.from(JSON.stringify(c)).toString("base64url")
-export const decodeCursor = (s: string): readonly [string, string] | undefined => {
-  try {
-    const v = JSON.parse(Buffer.from(s, "base64url").toString("utf8")) as unknown
-    return Array.isArray(v) && v.length === 2 && typeof v[0] === "string" && typeof v[1] === "string"
-      ? [v[0], v[1]]
-      : undefined
-  } catch {
-    return undefined
-  }
+/** Cursors are opaque to clients: the last id of a page, base64url-encoded with a version tag. */
+export const encodeCursor = (id: string) => Buffer.from(`v1:${id}`).toString("base64url")
+export const decodeCursor = (s: string): string | undefined => {
+  const text = Buffer.from(s, "base64url").toString("utf8")
+  return text.startsWith("v1:") && text.length > 3 ? text.slice(3) : undefined
 }
 
-/** Reading the mirror for users: ordered by source `updated_at`, then id, with a keyset cursor. */
+/** Reading the mirror for users: ordered by source id (the unique key), with a keyset cursor. */
 export class MirrorReader extends Effect.Service<MirrorReader>()("synclog/MirrorReader", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
@@ -64,18 +60,16 @@ export class MirrorReader extends Effect.Service<MirrorReader>()("synclog/Mirror
 
     const list = (q: RecordQuery) =>
       Effect.gen(function*() {
-        const after = q.cursor
-          ? sql`AND (COALESCE(source_updated_at, '') > ${q.cursor[0]} OR (COALESCE(source_updated_at, '') = ${q.cursor[0]} AND source_id > ${q.cursor[1]}))`
-          : sql``
+        const after = q.cursor !== undefined ? sql`AND source_id > ${q.cursor}` : sql``
         const rows = yield* sql<MirrorRow>`SELECT * FROM mirror_records WHERE ${filter(q)} ${after}
-          ORDER BY COALESCE(source_updated_at, ''), source_id LIMIT ${q.limit + 1}`
+          ORDER BY source_id LIMIT ${q.limit + 1}`
         const [{ n }] = yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM mirror_records WHERE ${filter(q)}`
         const page = rows.slice(0, q.limit)
         const last = page[page.length - 1]
         return {
           records: page.map(toRecord),
           total: n!,
-          nextCursor: rows.length > q.limit && last ? encodeCursor([last.source_updated_at ?? "", last.source_id]) : null
+          nextCursor: rows.length > q.limit && last ? encodeCursor(last.source_id) : null
         }
       })
 
