@@ -75,21 +75,25 @@ export const rebuild = Effect.gen(function*() {
     yield* sql`DELETE FROM integrations`
     yield* sql`DELETE FROM system_view`
     yield* sql`DELETE FROM job_counts`
+    // Indexes are built once over the sorted rows instead of updated row by row.
+    const indexes = yield* sql<{ name: string; sql: string }>`
+      SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs' AND sql IS NOT NULL`
+    for (const index of indexes) yield* sql.unsafe(`DROP INDEX ${index.name}`)
     const jobs = [...views.jobs.values()]
-    for (let i = 0; i < jobs.length; i += 500) {
-      yield* sql`INSERT INTO jobs ${
-        sql.insert(jobs.slice(i, i + 500).map((doc) => ({
-          id: doc.id,
-          integration_id: doc.integrationId,
-          type: doc.type,
-          status: doc.status,
-          queued_at: doc.queuedAt,
-          deleted: doc.deleted ? 1 : 0,
-          version: doc.version,
-          doc: JSON.stringify(doc)
-        })))
-      }`
+    const rows = 500
+    const insert = (n: number) => `INSERT INTO jobs (id, integration_id, type, status, queued_at, deleted, version, doc) VALUES ${
+      Array(n).fill("(?, ?, ?, ?, ?, ?, ?, ?)").join(", ")
+    }`
+    const full = insert(rows)
+    for (let i = 0; i < jobs.length; i += rows) {
+      const part = jobs.slice(i, i + rows)
+      const params: Array<unknown> = []
+      for (const doc of part) {
+        params.push(doc.id, doc.integrationId, doc.type, doc.status, doc.queuedAt, doc.deleted ? 1 : 0, doc.version, JSON.stringify(doc))
+      }
+      yield* sql.unsafe(part.length === rows ? full : insert(part.length), params)
     }
+    for (const index of indexes) yield* sql.unsafe(index.sql)
     for (const doc of views.integrations.values()) {
       yield* sql`INSERT INTO integrations (id, version, doc) VALUES (${doc.id}, ${doc.version}, ${JSON.stringify(doc)})`
     }
