@@ -23,6 +23,7 @@ if (!baseUrl || !workspace || !apiKey || !dbFile) {
 const db = new Database(dbFile)
 db.pragma("journal_mode = WAL")
 db.pragma("synchronous = NORMAL")
+// The table a plain script would create: an ordinary rowid table keyed by (entity, id).
 db.exec(`CREATE TABLE IF NOT EXISTS records (
   entity TEXT NOT NULL,
   id TEXT NOT NULL,
@@ -30,7 +31,7 @@ db.exec(`CREATE TABLE IF NOT EXISTS records (
   payload TEXT NOT NULL,
   hash TEXT NOT NULL,
   PRIMARY KEY (entity, id)
-) WITHOUT ROWID`)
+)`)
 const upsert = db.prepare(`INSERT INTO records (entity, id, project_id, payload, hash) VALUES (?, ?, ?, ?, ?)
   ON CONFLICT (entity, id) DO UPDATE SET project_id = excluded.project_id, payload = excluded.payload, hash = excluded.hash`)
 

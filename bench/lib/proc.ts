@@ -33,6 +33,12 @@ export interface SpawnOptions {
   readonly captureStdout?: boolean
 }
 
+/** Every child still running, so an interrupted run can stop them (see `stopAll`). */
+const running = new Set<Child>()
+
+/** Stops every child still running (SIGTERM, then SIGKILL): for an interrupted run. */
+export const stopAll = () => Promise.all([...running].map((child) => stop(child, 5_000)))
+
 export const spawnNode = (options: SpawnOptions): Child => {
   const out = options.logFile !== undefined ? openSync(options.logFile, "a") : "inherit"
   const child = spawn(process.execPath, [...options.args], {
@@ -44,7 +50,10 @@ export const spawnNode = (options: SpawnOptions): Child => {
   const exited = new Promise<number | string>((resolve) =>
     child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown"))
   )
-  return { process: child, pid: child.pid, exited }
+  const handle: Child = { process: child, pid: child.pid, exited }
+  running.add(handle)
+  void exited.then(() => running.delete(handle))
+  return handle
 }
 
 /** Runs a script that prints one JSON object as its last stdout line; resolves with it. */
@@ -149,3 +158,27 @@ export const sampleRss = (pid: number, everyMs = 200) => {
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+/**
+ * The node command line of an npm script (`"replay": "node --max-semi-space-size=64 --import
+ * tsx src/cli.ts replay"`), split into node's flags and the script with its arguments, so a
+ * benchmark runs exactly what `npm run <name>` runs, in one process (no npm or tsx launcher in
+ * between) and can add flags of its own (a CPU profile). `tsx x.ts` becomes `node --import tsx x.ts`.
+ */
+export const npmScript = (name: string): { readonly flags: Array<string>; readonly script: Array<string> } => {
+  const scripts = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts?: Record<string, string> }).scripts ?? {}
+  const line = scripts[name]
+  if (line === undefined) throw new Error(`package.json has no "${name}" script`)
+  const tokens = line.trim().split(/\s+/)
+  const [command, ...rest] = tokens
+  if (command === "tsx") return { flags: ["--import", "tsx"], script: rest }
+  if (command !== "node") throw new Error(`script "${name}" is not a node command: ${line}`)
+  const flags: Array<string> = []
+  let i = 0
+  while (i < rest.length && rest[i]!.startsWith("-")) {
+    const flag = rest[i++]!
+    flags.push(flag)
+    if ((flag === "--import" || flag === "--require" || flag === "-r") && i < rest.length) flags.push(rest[i++]!)
+  }
+  return { flags, script: rest.slice(i) }
+}

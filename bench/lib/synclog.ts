@@ -3,10 +3,28 @@
  * with PORT, SYNC_DB_PATH, SYNC_CONFIG and the API key in the variable the config names), and
  * a small client for the public HTTP API the benchmarks drive it through.
  */
-import { mkdirSync, writeFileSync } from "node:fs"
+import { execFileSync } from "node:child_process"
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import type { Child } from "./proc.js"
-import { freePort, sleep, spawnNode, stop, tsNode } from "./proc.js"
+import { freePort, npmScript, ROOT, sleep, spawnNode, stop, tsNode } from "./proc.js"
+
+/**
+ * Builds dist/main.js with the project's own `npm run build` (what `npm start` runs), when the
+ * project has that script; returns whether a bundle is there to start.
+ */
+export const buildBundle = (): boolean => {
+  const scripts = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts?: Record<string, string> }).scripts ?? {}
+  if (scripts.build === undefined) return false
+  execFileSync("npm", ["run", "build", "--silent"], { cwd: ROOT, stdio: "inherit" })
+  return true
+}
+
+/**
+ * Node flags of a profiled run: a V8 CPU profile into `dir`, and per-statement SQLite timing
+ * (bench/profile/sql-timing.ts, which writes `dir/sql-timing.json` when SYNCLOG_BENCH_SQL_TIMING says so).
+ */
+export const profileFlags = (dir: string) => ["--cpu-prof", `--cpu-prof-dir=${dir}`, "--import", "./bench/profile/sql-timing.ts"]
 
 export const KEY_ENV = "BENCH_PLANE_API_KEY"
 
@@ -28,6 +46,11 @@ export interface ServerOptions {
   readonly autoInitialize?: boolean
   /** Write a V8 CPU profile of the server into `dir/profile` (written when it exits). */
   readonly cpuProfile?: boolean
+  /**
+   * "tsx" (default): `node --import tsx src/main.ts`, the sources as the brief runs them.
+   * "bundle": what `npm start` runs after its build (package.json's `start`, e.g. `node dist/main.js`; see `buildBundle`).
+   */
+  readonly mode?: "tsx" | "bundle"
 }
 
 export interface Server {
@@ -67,9 +90,9 @@ export const startServer = async (options: ServerOptions): Promise<Server> => {
     )
   )
   const port = await freePort()
-  const flags = options.cpuProfile ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []
+  const flags = options.cpuProfile ? profileFlags(profileDir) : []
   const child = spawnNode({
-    args: [...tsNode(flags), "src/main.ts"],
+    args: options.mode === "bundle" ? [...npmScript("start").flags, ...npmScript("start").script] : [...tsNode(), ...flags, "src/main.ts"],
     env: {
       PORT: String(port),
       HOST: "127.0.0.1",
@@ -78,7 +101,8 @@ export const startServer = async (options: ServerOptions): Promise<Server> => {
       SYNC_AUTO_INITIALIZE: options.autoInitialize === false ? "false" : "true",
       SYNC_LOG_FORMAT: "json",
       SYNC_SECRETS_FILE: join(options.dir, "no-secrets.json"),
-      [KEY_ENV]: options.apiKey
+      [KEY_ENV]: options.apiKey,
+      ...(options.cpuProfile ? { SYNCLOG_BENCH_SQL_TIMING: join(profileDir, "sql-timing.json") } : {})
     },
     logFile: join(options.dir, "server.log")
   })

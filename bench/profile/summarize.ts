@@ -7,6 +7,7 @@
  */
 import { readdirSync, readFileSync, statSync } from "node:fs"
 import { join, relative } from "node:path"
+import { tsxSourceMapper } from "./sourcemap.js"
 
 interface ProfileNode {
   readonly id: number
@@ -14,6 +15,7 @@ interface ProfileNode {
     readonly functionName: string
     readonly url: string
     readonly lineNumber: number
+    readonly columnNumber: number
   }
   readonly children?: ReadonlyArray<number>
 }
@@ -38,6 +40,8 @@ export interface Summary {
   readonly files: ReadonlyArray<Row>
   /** Self time grouped by area: synclog's src/ folders, node_modules packages, node internals. */
   readonly areas: ReadonlyArray<Row>
+  /** Inclusive time of synclog's own functions (src/): self time plus everything they called. */
+  readonly inclusive: ReadonlyArray<Row>
 }
 
 const ROOT = join(import.meta.dirname, "..", "..")
@@ -72,23 +76,68 @@ export const summarize = (profile: Profile, n = 25): Summary => {
     const delta = (profile.timeDeltas[i + 1] ?? 0) / 1000
     self.set(profile.samples[i]!, (self.get(profile.samples[i]!) ?? 0) + delta)
   }
+  const mapper = tsxSourceMapper()
+  const sourceLines = new Map<string, Array<string>>()
+  /** `name src/file.ts:LINE  source text` for our TypeScript; generated position otherwise. */
+  const label = (frame: ProfileNode["callFrame"]): string => {
+    const fn = frame.functionName || "(anonymous)"
+    if (frame.url === "") return fn
+    const path = frame.url.startsWith("file://") ? frame.url.slice("file://".length) : frame.url
+    const line = path.endsWith(".ts") ? mapper.lineOf(path, frame.lineNumber, frame.columnNumber) : undefined
+    if (line === undefined) return `${fn} ${shortUrl(frame.url)}:${frame.lineNumber + 1}`
+    let text = sourceLines.get(path)
+    if (!text) {
+      text = readFileSync(path, "utf8").split("\n")
+      sourceLines.set(path, text)
+    }
+    return `${fn} ${shortUrl(frame.url)}:${line}  ${(text[line - 1] ?? "").trim().slice(0, 70)}`
+  }
   const functions = new Map<string, number>()
   const files = new Map<string, number>()
   const areas = new Map<string, number>()
+  // Inclusive time: each sample counts once for every distinct src/ function on its stack.
+  const parent = new Map<number, number>()
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id)
+  const labels = new Map<number, string | null>()
+  const srcLabel = (id: number): string | null => {
+    let cached = labels.get(id)
+    if (cached === undefined) {
+      const frame = byId.get(id)!.callFrame
+      cached = frame.url.includes("/src/") && !frame.url.includes("node_modules") ? label(frame) : null
+      labels.set(id, cached)
+    }
+    return cached
+  }
+  const inclusive = new Map<string, number>()
+  for (const [id, ms] of self) {
+    const seen = new Set<string>()
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const l = srcLabel(at)
+      if (l !== null && !seen.has(l)) {
+        seen.add(l)
+        inclusive.set(l, (inclusive.get(l) ?? 0) + ms)
+      }
+    }
+  }
   let total = 0
   for (const [id, ms] of self) {
     const frame = byId.get(id)!.callFrame
     total += ms
     const fn = frame.functionName || "(anonymous)"
-    const where = frame.url === "" ? "" : ` ${shortUrl(frame.url)}:${frame.lineNumber + 1}`
-    const key = frame.url === "" ? fn : `${fn}${where}`
+    const key = label(frame)
     functions.set(key, (functions.get(key) ?? 0) + ms)
     const file = frame.url === "" ? fn : shortUrl(frame.url)
     files.set(file, (files.get(file) ?? 0) + ms)
     const area = frame.url === "" && fn.startsWith("(") ? fn : areaOf(frame.url)
     areas.set(area, (areas.get(area) ?? 0) + ms)
   }
-  return { totalMs: Math.round(total), functions: top(functions, total, n), files: top(files, total, n), areas: top(areas, total, n) }
+  return {
+    totalMs: Math.round(total),
+    functions: top(functions, total, n),
+    files: top(files, total, n),
+    areas: top(areas, total, n),
+    inclusive: top(inclusive, total, n)
+  }
 }
 
 export const readProfiles = (path: string): Array<Profile> =>
@@ -108,7 +157,8 @@ export const formatSummary = (summary: Summary): string => {
     `sampled ${summary.totalMs} ms`,
     table("self time by area:", summary.areas),
     table("self time by file:", summary.files),
-    table("self time by function:", summary.functions)
+    table("self time by function:", summary.functions),
+    table("inclusive time of synclog's functions (src/; self + callees):", summary.inclusive)
   ].join("\n\n")
 }
 

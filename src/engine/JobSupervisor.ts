@@ -61,7 +61,7 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
 
     const nowIso = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms).toISOString())
 
-    const start = (job: JobDoc) =>
+    const start = (job: { readonly id: string; readonly integrationId: string }) =>
       Effect.gen(function*() {
         const at = yield* nowIso
         const [, started] = yield* store.updateJob(job.id, (d) =>

@@ -59,10 +59,11 @@ export class Views extends Effect.Service<Views>()("synclog/Views", {
         total: countJobs(filter)
       })
 
-    /** Jobs waiting to run, in the order they were queued. */
+    /** Jobs waiting to run, in the order they were queued (ids only: the dispatcher reads it often). */
     const queued = Effect.map(
-      sql<{ doc: string }>`SELECT doc FROM jobs WHERE status = 'queued' ORDER BY queued_at, id`,
-      (rows) => rows.map(parseJob)
+      sql<{ id: string; integration_id: string }>`SELECT id, integration_id FROM jobs
+        WHERE status = 'queued' ORDER BY queued_at, id`,
+      (rows) => rows.map((r) => ({ id: r.id, integrationId: r.integration_id }))
     )
 
     const withStatus = (statuses: ReadonlyArray<JobStatus>, integrationId?: string) =>
