@@ -36,7 +36,8 @@ describe("sync semantics", () => {
       workspaces: [
         { slug: "acme", projects: 3, workItems: 90, seed: 41 },
         { slug: "shift", projects: 1, workItems: 50, seed: 42 },
-        { slug: "arch", projects: 2, workItems: 30, seed: 43 }
+        { slug: "arch", projects: 2, workItems: 30, seed: 43 },
+        { slug: "dup", projects: 1, workItems: 20, seed: 44 }
       ]
     })
     app = await startApp({
@@ -45,7 +46,8 @@ describe("sync semantics", () => {
       integrations: [
         planeIntegration("acme", sim, "acme"),
         planeIntegration("shift", sim, "shift"),
-        planeIntegration("arch", sim, "arch")
+        planeIntegration("arch", sim, "arch"),
+        planeIntegration("dup", sim, "dup")
       ]
     })
     api = client(app.url)
@@ -161,6 +163,32 @@ describe("sync semantics", () => {
     const gone = await api.get(`/api/sync/integrations/shift/records/work_items/${deletedId}`)
     expect(gone.body.deletedAt).not.toBeNull()
     await expectMirrorEqualsSource(api, "shift", sim, "shift")
+    await sa().del("/hooks")
+  })
+
+  it("counts a record listed twice during a first sync once (rows shifted by an insert)", async () => {
+    // Labels are listed newest first: one created after page 0 was served pushes every row
+    // down a place, so page 1 starts with the row page 0 ended with. The mirror has no labels
+    // yet, so the job inserts without looking rows up first; the repeat must still count once.
+    const [project] = await sourceRecords(sim, "dup", "projects")
+    const labels = await sourceRecords(sim, "dup", "labels")
+    expect(labels.length).toBeGreaterThan(2)
+    await sa().post("/hooks", { workspace: "dup", entity: "labels", project: project!.id, afterPage: 0, action: "create", count: 1 })
+    const job = await run({ integrationId: "dup", type: "full_sync", options: { batchSize: 2 } })
+    const hooks = await sa().get("/hooks")
+    expect(hooks[0].fired).toBe(true)
+    const deltas = await entityDeltas(job.id, "labels")
+    // Every label that was there before the walk, once; the new one sits on page 0, already read.
+    expect(deltas).toMatchObject({ created: labels.length, updated: 0, errors: 0 })
+    expect(deltas.processed).toBe(labels.length + 1)
+    const mirrored = await mirrorRecords(api, "dup", "labels")
+    expect(mirrored.length).toBe(labels.length)
+    const counts = await sourceCounts(sim, "dup")
+    expect(job.result.created).toBe(Object.values(counts).reduce((a, b) => a + b, 0) - 1)
+    // The next full sync picks up the new label, and nothing else changes.
+    const next = await full("dup")
+    expect(next.result).toMatchObject({ created: 1, updated: 0, deleted: 0, errors: 0 })
+    await expectMirrorEqualsSource(api, "dup", sim, "dup")
     await sa().del("/hooks")
   })
 

@@ -66,6 +66,9 @@ class Interrupted {
 
 const STATUS_ACTIVE = new Set(["running", "stopping"])
 
+/** Projects whose small lists (states, labels, cycles, modules) an incremental sync requests ahead. */
+const SMALL_LIST_LOOKAHEAD = 4
+
 /** First page size of an incremental work-item walk (it grows while pages stay newer). */
 const INCREMENTAL_FIRST_PAGE = 100
 
@@ -164,6 +167,9 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
         const includeArchived = initial.options.includeArchived
         let doc = initial
         const counts = yield* mirror.counts(integration.id)
+        // Entities with no rows when this run started: every row this run writes for them is
+        // new (no lookup first), and carries this job's mark, so the sweep has no candidates.
+        const emptyAtStart = (entity: EntityType) => (counts[entity] ?? 0) === 0
         let weights = stageWeights(plan, counts, doc.checkpoint?.projectIds.length ?? 0)
         const runStartedAt = yield* Clock.currentTimeMillis
         const progressAtRunStart = doc.progress
@@ -226,6 +232,12 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
               : exit
           })
         const fetch = <A>(effect: Effect.Effect<A, SourceError>) => Effect.flatMap(start(effect), settle)
+        /** A request whose answer is no longer wanted. */
+        const cancel = <A>(fiber: Fiber.RuntimeFiber<A, SourceError>) =>
+          Effect.suspend(() => {
+            mailbox.inflight.delete(fiber as Fiber.RuntimeFiber<unknown, unknown>)
+            return Fiber.interrupt(fiber)
+          })
 
         interface Batch {
           readonly stage: Stage
@@ -258,7 +270,8 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
                   at,
                   includeArchived,
                   records: batch.records,
-                  markSeen: plan.sweep
+                  markSeen: plan.sweep,
+                  expectNew: emptyAtStart(batch.entity)
                 })
                 : { created: 0, updated: 0, unchanged: batch.records.length }
               if (batch.write) yield* batch.write(at)
@@ -389,76 +402,103 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
               )
             const walkStart = entity === "work_items" ? nowIso : Effect.succeed(undefined)
 
-            let pos: Position = doc.checkpoint!.position
-            if (pos.projectIndex >= projectIds.length) return
-            yield* checkMailbox
-            let walkStartedAt = pos.walkStartedAt ?? (yield* walkStart)
-            let inflight = yield* start(fetchAt(pos))
-            while (true) {
-              const outcome = yield* settle(inflight)
-              const projectId = projectIds[pos.projectIndex]!
-              const nextProject: Position = { projectIndex: pos.projectIndex + 1, feed: 0, page: 0 }
-              let records: ReadonlyArray<SourceRecord> = []
-              let invalid: ReadonlyArray<InvalidRecord> = []
-              let next = nextProject
-              let fraction = (pos.projectIndex + 1) / projects
-              if (outcome._tag === "Skip") {
-                yield* log("warn", `Skipped ${plural(entity)} of project ${projectId}: ${outcome.reason}`)
-              } else {
-                const result = outcome.page
-                const threshold = thresholdOf(projectId)
-                records = threshold === null ? result.records : result.records.filter((r) => r.updatedAt >= threshold)
-                invalid = result.invalid
-                const lastOfFeed = !result.hasMore || records.length < result.records.length
-                if (!lastOfFeed) {
-                  const size = sizeOf(pos)
-                  const offset = (pos.page + 1) * size
-                  const grown = incremental && size * 2 <= perPage && offset % (size * 2) === 0 ? size * 2 : size
-                  next = {
-                    projectIndex: pos.projectIndex,
-                    feed: pos.feed,
-                    page: offset / grown,
-                    ...(grown !== perPage ? { perPage: grown } : {}),
-                    ...(walkStartedAt ? { walkStartedAt } : {})
-                  }
-                  const pages = result.totalPages ? Math.min(1, (pos.page + 1) / result.totalPages) : 0.5
-                  fraction = (pos.projectIndex + (pos.feed + pages) / feeds.length) / projects
-                } else if (pos.feed < feeds.length - 1) {
-                  next = { projectIndex: pos.projectIndex, feed: pos.feed + 1, page: 0, ...(walkStartedAt ? { walkStartedAt } : {}) }
-                  fraction = (pos.projectIndex + (pos.feed + 1) / feeds.length) / projects
-                }
-              }
-              const projectDone = next.projectIndex > pos.projectIndex
-              // Fetch the next page while this one commits: the source works while SQLite does.
-              const nextWalkStartedAt = projectDone ? yield* walkStart : walkStartedAt
-              const prefetch = next.projectIndex < projectIds.length ? yield* start(fetchAt(next)) : undefined
-              yield* commit({
-                stage,
-                entity,
-                records,
-                invalid,
-                next,
-                fraction,
-                ...(projectDone && outcome._tag === "Page" && walkStartedAt ? { watermark: { projectId, at: walkStartedAt } } : {}),
-                mirror: true
-              }).pipe(Effect.onError(() => (prefetch ? Fiber.interrupt(prefetch) : Effect.void)))
-              if (records.length + invalid.length > 0) {
-                yield* log(
-                  "info",
-                  `Processed ${records.length + invalid.length} ${plural(entity)} (project ${pos.projectIndex + 1}/${projectIds.length}, page ${pos.page + 1})`,
-                  true
-                )
-              }
-              if (prefetch === undefined) return
-              const command = pending()
-              if (command) {
-                yield* Fiber.interrupt(prefetch)
-                return yield* Effect.fail(new Interrupted(command))
-              }
-              pos = next
-              walkStartedAt = nextWalkStartedAt
-              inflight = prefetch
+            // An incremental sync re-reads the small lists whole, one request per project: ask
+            // for the next projects' first pages ahead (results are still committed in order).
+            const lookahead = initial.type === "incremental_sync" && entity !== "work_items" ? SMALL_LIST_LOOKAHEAD : 0
+            type Fetched = Effect.Effect.Success<ReturnType<typeof fetchAt>>
+            const ahead = new Map<number, Fiber.RuntimeFiber<Fetched, SourceError>>()
+            const startAt = (at: Position) => {
+              const early = at.feed === 0 && at.page === 0 ? ahead.get(at.projectIndex) : undefined
+              if (early === undefined) return start(fetchAt(at))
+              ahead.delete(at.projectIndex)
+              return Effect.succeed(early)
             }
+            const fetchAhead = (from: number) =>
+              Effect.gen(function*() {
+                for (let i = from + 1; i <= Math.min(from + lookahead, projectIds.length - 1); i++) {
+                  if (!ahead.has(i)) ahead.set(i, yield* start(fetchAt({ projectIndex: i, feed: 0, page: 0 })))
+                }
+              })
+            const dropAhead = Effect.suspend(() => {
+              const fibers = [...ahead.values()]
+              ahead.clear()
+              return Effect.forEach(fibers, cancel, { discard: true })
+            })
+
+            return yield* Effect.gen(function*() {
+              let pos: Position = doc.checkpoint!.position
+              if (pos.projectIndex >= projectIds.length) return
+              yield* checkMailbox
+              let walkStartedAt = pos.walkStartedAt ?? (yield* walkStart)
+              let inflight = yield* start(fetchAt(pos))
+              yield* fetchAhead(pos.projectIndex)
+              while (true) {
+                const outcome = yield* settle(inflight)
+                const projectId = projectIds[pos.projectIndex]!
+                const nextProject: Position = { projectIndex: pos.projectIndex + 1, feed: 0, page: 0 }
+                let records: ReadonlyArray<SourceRecord> = []
+                let invalid: ReadonlyArray<InvalidRecord> = []
+                let next = nextProject
+                let fraction = (pos.projectIndex + 1) / projects
+                if (outcome._tag === "Skip") {
+                  yield* log("warn", `Skipped ${plural(entity)} of project ${projectId}: ${outcome.reason}`)
+                } else {
+                  const result = outcome.page
+                  const threshold = thresholdOf(projectId)
+                  records = threshold === null ? result.records : result.records.filter((r) => r.updatedAt >= threshold)
+                  invalid = result.invalid
+                  const lastOfFeed = !result.hasMore || records.length < result.records.length
+                  if (!lastOfFeed) {
+                    const size = sizeOf(pos)
+                    const offset = (pos.page + 1) * size
+                    const grown = incremental && size * 2 <= perPage && offset % (size * 2) === 0 ? size * 2 : size
+                    next = {
+                      projectIndex: pos.projectIndex,
+                      feed: pos.feed,
+                      page: offset / grown,
+                      ...(grown !== perPage ? { perPage: grown } : {}),
+                      ...(walkStartedAt ? { walkStartedAt } : {})
+                    }
+                    const pages = result.totalPages ? Math.min(1, (pos.page + 1) / result.totalPages) : 0.5
+                    fraction = (pos.projectIndex + (pos.feed + pages) / feeds.length) / projects
+                  } else if (pos.feed < feeds.length - 1) {
+                    next = { projectIndex: pos.projectIndex, feed: pos.feed + 1, page: 0, ...(walkStartedAt ? { walkStartedAt } : {}) }
+                    fraction = (pos.projectIndex + (pos.feed + 1) / feeds.length) / projects
+                  }
+                }
+                const projectDone = next.projectIndex > pos.projectIndex
+                // Fetch the next page while this one commits: the source works while SQLite does.
+                const nextWalkStartedAt = projectDone ? yield* walkStart : walkStartedAt
+                const prefetch = next.projectIndex < projectIds.length ? yield* startAt(next) : undefined
+                if (prefetch) yield* fetchAhead(next.projectIndex)
+                yield* commit({
+                  stage,
+                  entity,
+                  records,
+                  invalid,
+                  next,
+                  fraction,
+                  ...(projectDone && outcome._tag === "Page" && walkStartedAt ? { watermark: { projectId, at: walkStartedAt } } : {}),
+                  mirror: true
+                }).pipe(Effect.onError(() => (prefetch ? cancel(prefetch) : Effect.void)))
+                if (records.length + invalid.length > 0) {
+                  yield* log(
+                    "info",
+                    `Processed ${records.length + invalid.length} ${plural(entity)} (project ${pos.projectIndex + 1}/${projectIds.length}, page ${pos.page + 1})`,
+                    true
+                  )
+                }
+                if (prefetch === undefined) return
+                const command = pending()
+                if (command) {
+                  yield* cancel(prefetch)
+                  return yield* Effect.fail(new Interrupted(command))
+                }
+                pos = next
+                walkStartedAt = nextWalkStartedAt
+                inflight = prefetch
+              }
+            }).pipe(Effect.ensuring(dropAhead))
           })
 
         // ---- stage: finalizing; confirm before tombstoning ----------------------------------
@@ -530,7 +570,7 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
             return
           }
           for (const entity of ENTITY_TYPES) {
-            if (plan.mirrored.has(entity)) yield* sweepEntity(entity)
+            if (plan.mirrored.has(entity) && !emptyAtStart(entity)) yield* sweepEntity(entity)
           }
         })
 

@@ -1,6 +1,6 @@
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
-import { createHash } from "node:crypto"
+import { hash } from "node:crypto"
 import type { SourceRecord } from "../connectors/Connector.js"
 import type { EntityType } from "../domain/entities.js"
 
@@ -22,6 +22,12 @@ export interface ApplyInput {
    * find what they did not see; an incremental sync does not, and skips rewriting the rows.
    */
   readonly markSeen: boolean
+  /**
+   * The caller expects none of these records in the mirror (the entity had no rows when the
+   * run started). They are inserted without looking them up first; any that turn out to exist
+   * (a row seen twice when offset pages shift) take the normal path and are counted by it.
+   */
+  readonly expectNew?: boolean
 }
 
 export interface MirrorRow {
@@ -44,7 +50,8 @@ export interface Candidate {
   readonly projectId: string
 }
 
-const hashOf = (json: string) => createHash("sha1").update(json).digest("base64url")
+// The one-shot form: no Hash object per record.
+const hashOf = (json: string) => hash("sha1", json, "base64url")
 
 /**
  * The hot statements of a page, as SQL text per row count (memoised): a page of 1000 records
@@ -83,6 +90,10 @@ const upsertSql = memo((n) =>
      source_updated_at = excluded.source_updated_at, last_seen_at = excluded.last_seen_at,
      last_seen_job = excluded.last_seen_job, archived_at = excluded.archived_at, deleted_at = NULL,
      first_seen_at = CASE WHEN mirror_records.deleted_at IS NULL THEN mirror_records.first_seen_at ELSE excluded.first_seen_at END`
+)
+const insertNewSql = memo((n) =>
+  `INSERT INTO mirror_records (${COLUMNS.join(", ")}) VALUES ${marks(n, COLUMNS.length)}
+   ON CONFLICT (integration_id, entity, source_id) DO NOTHING RETURNING source_id`
 )
 const existingSql = memo((n) =>
   `SELECT source_id, hash, archived_at, deleted_at FROM mirror_records
@@ -126,6 +137,13 @@ export class Mirror extends Effect.Service<Mirror>()("synclog/Mirror", {
         const byId = new Map<string, SourceRecord>()
         for (const r of input.records) byId.set(r.id, r)
         if (byId.size === 0) return { created: 0, updated: 0, unchanged: 0 }
+        if (input.expectNew) {
+          const inserted = yield* insertNew(input, byId)
+          if (byId.size === 0) return { created: inserted, updated: 0, unchanged: 0 }
+          // Some were there after all: the rest go through the lookup below.
+          const rest = yield* apply({ ...input, records: [...byId.values()], expectNew: false })
+          return { created: inserted + rest.created, updated: rest.updated, unchanged: rest.unchanged }
+        }
         const known = yield* existing(integrationId, entity, [...byId.keys()])
         let created = 0
         let updated = 0
@@ -165,6 +183,29 @@ export class Mirror extends Effect.Service<Mirror>()("synclog/Mirror", {
             WHERE integration_id = ${integrationId} AND entity = ${entity} AND ${sql.in("source_id", part)}`
         }
         return { created, updated, unchanged: byId.size - created - updated }
+      })
+
+    /**
+     * Inserts the page's active records that are not in the mirror yet and removes them from
+     * `byId`; returns how many were inserted. Archived ones (outside `includeArchived`) stay
+     * in `byId` for the normal path, which knows what to do with them.
+     */
+    const insertNew = (input: ApplyInput, byId: Map<string, SourceRecord>) =>
+      Effect.gen(function*() {
+        const { at, entity, integrationId, jobId } = input
+        const rows: Array<ReadonlyArray<unknown>> = []
+        for (const r of byId.values()) {
+          if (r.archived) continue
+          const json = JSON.stringify(r.payload)
+          rows.push([integrationId, entity, r.id, r.projectId, json, hashOf(json), r.updatedAt, at, at, jobId, null, null])
+        }
+        let inserted = 0
+        for (const part of chunks(rows, Math.floor(CHUNK / 2))) {
+          const done = yield* sql.unsafe<{ source_id: string }>(insertNewSql(part.length), part.flat())
+          for (const row of done) byId.delete(row.source_id)
+          inserted += done.length
+        }
+        return inserted
       })
 
     /**

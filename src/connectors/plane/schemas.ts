@@ -49,15 +49,50 @@ export const Envelope = Schema.Struct({
 })
 export type Envelope = typeof Envelope.Type
 
-/** `is` checks without building a decoded copy (the hot path); `explain` only for a record that fails. */
+/**
+ * The same checks as `recordSchemas`, written out by hand for the hot path: a full sync checks
+ * every record of the workspace, and Schema's interpreter costs several times more per record.
+ * The schemas stay the authority: a record these reject is re-checked (and explained) by its
+ * schema, and test/schemas.test.ts asserts that these never accept what the schema rejects.
+ */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+const DATE_ONLY = /^\d{4}-\d{2}-\d{2}/
+const isUuid = (u: unknown) => typeof u === "string" && UUID.test(u)
+const isDateTime = (u: unknown) => typeof u === "string" && normalizeTimestamp(u) !== null
+const optional = (o: Record<string, unknown>, key: string, check: (u: unknown) => boolean) => !(key in o) || check(o[key])
+const nullOr = (check: (u: unknown) => boolean) => (u: unknown) => u === null || check(u)
+const isBase = (o: Record<string, unknown>) =>
+  isUuid(o.id) && typeof o.name === "string" && isDateTime(o.created_at) && isDateTime(o.updated_at)
+const isInProject = (o: Record<string, unknown>) => isBase(o) && isUuid(o.project)
+
+export const fastChecks: Record<EntityType, (o: Record<string, unknown>) => boolean> = {
+  projects: (o) =>
+    isBase(o) && typeof o.identifier === "string" && optional(o, "archived_at", nullOr(isDateTime)) &&
+    optional(o, "is_member", (u) => typeof u === "boolean"),
+  states: (o) => isInProject(o) && typeof o.group === "string",
+  labels: isInProject,
+  cycles: (o) => isInProject(o) && optional(o, "archived_at", nullOr(isDateTime)),
+  modules: (o) => isInProject(o) && optional(o, "archived_at", nullOr(isDateTime)),
+  work_items: (o) =>
+    isInProject(o) && Number.isSafeInteger(o.sequence_id) &&
+    optional(o, "archived_at", nullOr((u) => typeof u === "string" && DATE_ONLY.test(u)))
+}
+
+const isObject = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
+
+/** `is` checks without building a decoded copy; `explain` only for a record that fails. */
 const validators = Object.fromEntries(
-  Object.entries(recordSchemas).map(([entity, schema]) => [
-    entity,
-    {
-      is: Schema.is(schema, { onExcessProperty: "ignore" }),
-      explain: Schema.decodeUnknownEither(schema, { errors: "first", onExcessProperty: "ignore" })
-    }
-  ])
+  Object.entries(recordSchemas).map(([entity, schema]) => {
+    const fast = fastChecks[entity as EntityType]
+    const is = Schema.is(schema, { onExcessProperty: "ignore" })
+    return [
+      entity,
+      {
+        is: (u: unknown) => (isObject(u) && fast(u)) || is(u),
+        explain: Schema.decodeUnknownEither(schema, { errors: "first", onExcessProperty: "ignore" })
+      }
+    ]
+  })
 ) as unknown as Record<EntityType, {
   readonly is: (u: unknown) => boolean
   readonly explain: (u: unknown) => Either.Either<unknown, ParseResult.ParseError>
@@ -89,5 +124,16 @@ export const toSourceRecord = (entity: EntityType, raw: unknown): SourceRecord |
 
 export const isSourceRecord = (r: SourceRecord | InvalidRecord): r is SourceRecord => "payload" in r
 
-export const decodeEnvelope = Schema.decodeUnknownEither(Envelope, { onExcessProperty: "ignore" })
+const decodeEnvelopeSchema = Schema.decodeUnknownEither(Envelope, { onExcessProperty: "ignore" })
+const isCount = (u: unknown) => u === undefined || u === null || typeof u === "number"
+
+/**
+ * The envelope as it came when it has the expected shape (no copy of a 1000-record results
+ * array); otherwise the schema decides and explains.
+ */
+export const decodeEnvelope = (u: unknown): Either.Either<Envelope, ParseResult.ParseError> =>
+  isObject(u) && Array.isArray(u.results) && typeof u.next_page_results === "boolean" && isCount(u.total_count) &&
+    isCount(u.total_pages)
+    ? Either.right(u as unknown as Envelope)
+    : decodeEnvelopeSchema(u)
 export const describeParseError = describe
