@@ -13,13 +13,18 @@ import {
 import { foldJobEvent, type JobDraft } from "./jobProjection.js"
 import { upcast } from "./upcasters.js"
 
-const CHUNK = 50_000
-
 export interface Views {
   readonly jobs: Map<string, JobDraft>
   readonly integrations: Map<string, IntegrationDoc>
   system: SystemDoc | undefined
 }
+
+/**
+ * Rows per read. Small chunks are read fastest: the row arrays die young (a scavenge is cheap)
+ * and SQLite's step loop stays in one native call per chunk. 50,000-row chunks read the log
+ * at half the speed (measured: 1.47 s against 0.77 s for 1M rows with raw better-sqlite3).
+ */
+const CHUNK = 5_000
 
 /**
  * Folds the whole log, oldest first, through the same evolve functions the live projection
@@ -38,16 +43,20 @@ export const foldLog = Effect.gen(function*() {
         readonly [number, string, number, string]
       >
     if (rows.length === 0) break
-    for (const [, type, version, payload] of rows) {
-      const raw = JSON.parse(payload) as Record<string, unknown>
-      const event = (version === EVENT_VERSION ? raw : upcast(type, version, raw)) as unknown as DomainEvent
-      apply(views, event)
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i]!
+      foldRow(views, row[1], row[2], row[3])
     }
     count += rows.length
     after = rows[rows.length - 1]![0]
   }
   return { views, events: count }
 })
+
+const foldRow = (views: Views, type: string, version: number, payload: string) => {
+  const raw = JSON.parse(payload) as Record<string, unknown>
+  apply(views, (version === EVENT_VERSION ? raw : upcast(type, version, raw)) as unknown as DomainEvent)
+}
 
 const apply = (views: Views, event: DomainEvent) => {
   if (isJobEvent(event)) {
@@ -66,6 +75,16 @@ const apply = (views: Views, event: DomainEvent) => {
   }
 }
 
+/**
+ * Rows per INSERT of the job view. 100 measured faster than both 500 (binding 4,000 arguments
+ * per call costs more) and 1 (a statement per row).
+ */
+const INSERT_ROWS = 100
+const insertJobs = (n: number) =>
+  `INSERT INTO jobs (id, integration_id, type, status, queued_at, deleted, version, doc) VALUES ${
+    Array(n).fill("(?, ?, ?, ?, ?, ?, ?, ?)").join(", ")
+  }`
+
 /** Replaces every view with one rebuilt from the log, in one transaction. */
 export const rebuild = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
@@ -79,27 +98,34 @@ export const rebuild = Effect.gen(function*() {
     const indexes = yield* sql<{ name: string; sql: string }>`
       SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs' AND sql IS NOT NULL`
     for (const index of indexes) yield* sql.unsafe(`DROP INDEX ${index.name}`)
-    const jobs = [...views.jobs.values()]
-    const rows = 500
-    const insert = (n: number) => `INSERT INTO jobs (id, integration_id, type, status, queued_at, deleted, version, doc) VALUES ${
-      Array(n).fill("(?, ?, ?, ?, ?, ?, ?, ?)").join(", ")
-    }`
-    const full = insert(rows)
-    for (let i = 0; i < jobs.length; i += rows) {
-      const part = jobs.slice(i, i + rows)
-      const params: Array<unknown> = []
-      for (const doc of part) {
-        params.push(doc.id, doc.integrationId, doc.type, doc.status, doc.queuedAt, doc.deleted ? 1 : 0, doc.version, JSON.stringify(doc))
+    // job_counts is counted here, while the docs are at hand, instead of by a GROUP BY that
+    // reads the whole jobs table back (docs included) after the insert.
+    const counts = new Map<string, { integrationId: string; type: string; status: string; n: number }>()
+    const full = insertJobs(INSERT_ROWS)
+    let params: Array<unknown> = []
+    let pending = 0
+    for (const doc of views.jobs.values()) {
+      params.push(doc.id, doc.integrationId, doc.type, doc.status, doc.queuedAt, doc.deleted ? 1 : 0, doc.version, JSON.stringify(doc))
+      if (++pending === INSERT_ROWS) {
+        yield* sql.unsafe(full, params)
+        params = []
+        pending = 0
       }
-      yield* sql.unsafe(part.length === rows ? full : insert(part.length), params)
+      if (doc.deleted) continue
+      const key = `${doc.integrationId}\u0000${doc.type}\u0000${doc.status}`
+      const count = counts.get(key)
+      if (count) count.n++
+      else counts.set(key, { integrationId: doc.integrationId, type: doc.type, status: doc.status, n: 1 })
     }
+    if (pending > 0) yield* sql.unsafe(insertJobs(pending), params)
     for (const index of indexes) yield* sql.unsafe(index.sql)
     for (const doc of views.integrations.values()) {
       yield* sql`INSERT INTO integrations (id, version, doc) VALUES (${doc.id}, ${doc.version}, ${JSON.stringify(doc)})`
     }
     if (views.system) yield* sql`INSERT INTO system_view (key, doc) VALUES ('system', ${JSON.stringify(views.system)})`
-    yield* sql`INSERT INTO job_counts (integration_id, type, status, n)
-      SELECT integration_id, type, status, COUNT(*) FROM jobs WHERE deleted = 0 GROUP BY integration_id, type, status`
+    for (const c of counts.values()) {
+      yield* sql`INSERT INTO job_counts (integration_id, type, status, n) VALUES (${c.integrationId}, ${c.type}, ${c.status}, ${c.n})`
+    }
   }).pipe(sql.withTransaction)
   return { events, jobs: views.jobs.size, integrations: views.integrations.size }
 })
