@@ -6,6 +6,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { startSimulatorScoped } from "../src/simulator/layer.js"
 import { startSimulator } from "../src/simulator/server.js"
 import type { RunningSimulator, SimulatorOptions } from "../src/simulator/server.js"
+import type { Entity, Json as RecordJson, Row } from "../src/simulator/model.js"
+import { STATE_GROUP_ORDER } from "../src/simulator/model.js"
+import { mutateRandomly } from "../src/simulator/mutations.js"
+import { resolveOrdering, sortRows } from "../src/simulator/ordering.js"
+import { Rng } from "../src/simulator/random.js"
+import { SimulatorStore } from "../src/simulator/store.js"
+import { SimClock } from "../src/simulator/time.js"
+import type { Workspace } from "../src/simulator/workspace.js"
 
 // ------------------------------------------------------------------ helpers
 
@@ -419,6 +427,212 @@ describe("admin API", () => {
       expect(current).toHaveLength(249)
       expect(current.filter((r) => !seen.has(r.id))).toHaveLength(1) // one live row was never served
       expect(seen.has(fired.affected[0])).toBe(true) // the deleted row was served before it went
+    })
+  })
+})
+
+describe("cached views and counts", () => {
+  // The workspace patches its sorted views with changed rows and keeps cycle/module
+  // issue counts by deltas; after any sequence of admin mutations both must equal a
+  // computation from scratch.
+  const ids = (rows: ReadonlyArray<Row>) => rows.map((r) => r.id)
+
+  const freshCounts = (ws: Workspace, kind: "cycles" | "modules", ownerId: string) => {
+    const members = (kind === "cycles" ? ws.itemsOfCycle : ws.itemsOfModule).get(ownerId) ?? new Set<string>()
+    const c: Record<string, number> = { total_issues: 0 }
+    for (const g of STATE_GROUP_ORDER) c[`${g}_issues`] = 0
+    for (const id of members) {
+      const row = ws.workItems.byId.get(id)
+      if (row === undefined || !ws.isListed(row)) continue
+      c.total_issues!++
+      const group = typeof row.data.state === "string" ? ws.stateGroup(row.data.state) : undefined
+      if (group !== undefined && `${group}_issues` in c) c[`${group}_issues`]!++
+    }
+    return c
+  }
+
+  // Not labels__name / assignees__first_name: resolveOrdering detaches ws.labelName and
+  // ws.userFirstName from `this`, so those orderings throw (a 500) already.
+  const WORK_ITEM_ORDERS = [
+    "-created_at",
+    "-updated_at",
+    "updated_at",
+    "priority",
+    "-priority",
+    "state__group",
+    "completed_at",
+    "-completed_at",
+    "name",
+    "-target_date"
+  ]
+
+  /** Reads every cached view and count, and checks each against a fresh computation. */
+  const check = (ws: Workspace, step: string) => {
+    for (const project of ws.projects.rows) {
+      const scope = project.id
+      const fresh = (entity: Entity, include: (r: Row) => boolean, order: string, special: boolean) => {
+        const o = resolveOrdering(order, entity, ws, special)!
+        return ids(sortRows(ws.collection(entity).inScope(scope).filter(include), o))
+      }
+      for (const order of WORK_ITEM_ORDERS) {
+        const o = resolveOrdering(order, "work_items", ws, true)!
+        expect(ids(ws.listView("work_items", scope, o)), `${step}: work_items ${order}`).toEqual(
+          fresh("work_items", (r) => ws.isListed(r), order, true)
+        )
+      }
+      for (const entity of ["states", "labels", "cycles", "modules"] as const) {
+        const o = resolveOrdering("-created_at", entity, ws, false)!
+        const expected = fresh(entity, (r) => ws.isListed(r), "-created_at", false)
+        expect(ids(ws.listView(entity, scope, o)), `${step}: ${entity}`).toEqual(expected)
+      }
+      for (const entity of ["cycles", "modules", "work_items"] as const) {
+        const o = resolveOrdering("-created_at", entity, ws, false)!
+        expect(ids(ws.archivedView(entity, scope, o)), `${step}: archived ${entity}`).toEqual(
+          fresh(entity, (r) => ws.isArchivedListed(r), "-created_at", false)
+        )
+      }
+      for (const kind of ["cycles", "modules"] as const) {
+        for (const owner of ws.collection(kind).inScope(scope)) {
+          const counts = freshCounts(ws, kind, owner.id)
+          expect(ws.issueCounts(kind, owner.id), `${step}: counts of ${kind} ${owner.id}`).toEqual(counts)
+          for (const order of ["created_at", "-updated_at"]) {
+            const o = resolveOrdering(order, "work_items", ws, false)!
+            const members = (kind === "cycles" ? ws.itemsOfCycle : ws.itemsOfModule).get(owner.id) ?? new Set<string>()
+            const expected = sortRows(
+              [...members].flatMap((id) => {
+                const row = ws.workItems.byId.get(id)
+                return row !== undefined && ws.isListed(row) ? [row] : []
+              }),
+              o
+            )
+            expect(ids(ws.membershipView(kind, owner.id, scope, o)), `${step}: ${kind}-issues ${order}`).toEqual(ids(expected))
+          }
+        }
+      }
+    }
+  }
+
+  it.each([1, 2, 3])("match a fresh computation after any admin mutation (seed %i)", (seed) => {
+    const store = new SimulatorStore("key", new SimClock(() => START))
+    const ws = store.addWorkspace({ slug: "c", projects: 3, workItems: 300, seed: 10 + seed })
+    const rng = Rng.from("cache-test", seed)
+    const live = (entity: Entity) => ws.collection(entity).rows.filter((r) => r.data.deleted_at === null)
+    const items = () => live("work_items")
+    check(ws, "initial")
+    const served = ws.listView("work_items", ws.projects.rows[0]!.id, resolveOrdering("-updated_at", "work_items", ws, true)!)
+    const servedIds = ids(served)
+
+    const ops: Array<[string, () => void]> = [
+      ["mutate", () => mutateRandomly(ws, { updates: 20, creates: 3, deletes: 2, archives: 2 })],
+      ["mutate cycles", () => mutateRandomly(ws, { entity: "cycles", updates: 1, archives: 1 })],
+      ["mutate modules", () => mutateRandomly(ws, { entity: "modules", updates: 1, deletes: 1 })],
+      [
+        "move between cycles and modules (across projects too)",
+        () => {
+          for (const item of rng.sample(items(), 10)) {
+            const cycles = live("cycles")
+            const modules = live("modules")
+            const patch: Record<string, RecordJson> = {
+              cycle_id: rng.chance(0.2) || cycles.length === 0 ? null : rng.pick(cycles).id,
+              module_ids: rng.sample(modules, rng.int(3)).map((m) => m.id)
+            }
+            if (rng.chance(0.5)) patch.state = rng.pick(ws.states.inScope(item.project!)).id
+            ws.update("work_items", item.id, patch)
+          }
+        }
+      ],
+      [
+        "create with memberships",
+        () => {
+          const project = rng.pick(live("projects"))
+          const cycles = live("cycles").filter((c) => c.project === project.id)
+          ws.create(
+            "work_items",
+            { project: project.id, ...(cycles.length > 0 ? { cycle_id: rng.pick(cycles).id } : {}), module_ids: [] },
+            rng
+          )
+        }
+      ],
+      [
+        "archive, unarchive, draft, delete",
+        () => {
+          const item = rng.pick(items())
+          if (item.data.archived_at !== null) ws.setArchived("work_items", item.id, false)
+          else if (rng.chance(0.3)) ws.setArchived("work_items", item.id, true)
+          else if (rng.chance(0.5)) ws.update("work_items", item.id, { is_draft: item.data.is_draft !== true })
+          else ws.remove("work_items", item.id)
+        }
+      ],
+      [
+        "tie on updated_at",
+        () => {
+          const [a, b] = rng.sample(items(), 2)
+          if (a !== undefined && b !== undefined) ws.update("work_items", a.id, { updated_at: b.data.updated_at ?? null })
+        }
+      ],
+      [
+        "change a state (group, triage)",
+        () => {
+          const state = rng.pick(live("states"))
+          const patch = rng.chance(0.5) ? { group: rng.pick(STATE_GROUP_ORDER) } : { is_triage: !state.data.is_triage }
+          ws.update("states", state.id, patch)
+        }
+      ],
+      ["rename a label", () => ws.update("labels", rng.pick(live("labels")).id, { name: `L${rng.hex(3)}` })],
+      [
+        // Reading some views only leaves the others behind on the change log.
+        "read one view",
+        () => {
+          const ordering = resolveOrdering(rng.pick(WORK_ITEM_ORDERS), "work_items", ws, true)!
+          ws.listView("work_items", rng.pick(ws.projects.rows).id, ordering)
+        }
+      ],
+      [
+        // Logs longer than a scope: views behind are dropped and rebuilt.
+        "burst",
+        () => {
+          for (let i = rng.between(2, 12); i > 0; i--) mutateRandomly(ws, { updates: 250 })
+        }
+      ]
+    ]
+    for (let step = 0; step < 150; step++) {
+      const [name, op] = rng.pick(ops)
+      op()
+      if (step % 2 === 0) check(ws, `step ${step} (${name})`)
+    }
+    check(ws, "final")
+    // Arrays already handed out are never changed in place (page hooks walk them while mutating).
+    expect(ids(served)).toEqual(servedIds)
+  })
+
+  it("serves issue counts and -updated_at order that follow admin mutations over HTTP", async () => {
+    await withSim({ now: () => START, workspaces: [{ slug: "k", projects: 2, workItems: 200, seed: 4 }] }, async (c) => {
+      const [p1] = await projectIds(c, "k")
+      const cyclesPath = v1("k", `projects/${p1}/cycles/`)
+      const itemsPath = v1("k", `projects/${p1}/work-items/?order_by=-updated_at&per_page=1000`)
+      const expectFresh = async () => {
+        const records: Array<Json> = await c.admin("GET", `/records/work_items?workspace=k&project=${p1}`)
+        const byUpdated = [...records].sort((a, b) => micros(b.updated_at) - micros(a.updated_at))
+        const served = (await c.getJson(itemsPath)).results
+        expect(served.map((r: Json) => r.updated_at)).toEqual(byUpdated.map((r) => r.updated_at))
+        expect(new Set(served.map((r: Json) => r.id))).toEqual(new Set(records.map((r) => r.id)))
+        for (const cycle of (await c.getJson(cyclesPath)).results) {
+          const detail = await c.admin("GET", `/records/cycles/${cycle.id}`)
+          expect(cycle.total_issues).toBe(detail.total_issues)
+        }
+      }
+      await expectFresh()
+      const cycle = (await c.getJson(cyclesPath)).results[0]
+      await c.admin("POST", "/mutate?workspace=k", { seed: 3, updates: 30, archives: 3, deletes: 3 })
+      await expectFresh()
+      const item = (await c.getJson(itemsPath)).results.at(-1)
+      await c.admin("PATCH", `/records/work_items/${item.id}`, { cycle_id: cycle.id })
+      const joined = (await c.getJson(cyclesPath)).results.find((x: Json) => x.id === cycle.id).total_issues
+      await c.admin("POST", `/records/work_items/${item.id}/archive`)
+      const left = (await c.getJson(cyclesPath)).results.find((x: Json) => x.id === cycle.id).total_issues
+      expect(left).toBe(joined - 1)
+      expect((await c.getJson(itemsPath)).results.map((r: Json) => r.id)).not.toContain(item.id)
+      await expectFresh()
     })
   })
 })

@@ -11,13 +11,15 @@
  * archived project are empty; children of a project the key owner is not a member of
  * (or that does not exist) answer 403.
  *
- * Sorted views of visible rows are cached per (project, ordering) and dropped whenever a
- * record of that project changes; each row caches its JSON text until it changes.
+ * Sorted views of visible rows are cached per (project, ordering) and patched with the rows
+ * that changed since (see `Collection.sorted`); cycle and module issue counts are counted
+ * once per owner and then kept up to date by deltas; each row caches its JSON text until
+ * it changes.
  */
 import { ARCHIVABLE, COMPUTED_FIELDS, FIELD_NAMES, IMMUTABLE_FIELDS, newRecord, STATE_GROUP_ORDER } from "./model.js"
 import type { Entity, Json, RecordData, Row, User } from "./model.js"
-import { sortRows } from "./ordering.js"
-import type { Ordering, OrderingLookups } from "./ordering.js"
+import { compareValues } from "./ordering.js"
+import type { Ordering, OrderingLookups, SortValue } from "./ordering.js"
 import { Rng } from "./random.js"
 import { formatDate, formatDateTime, parseTimestamp } from "./time.js"
 
@@ -40,12 +42,39 @@ export interface Member extends User {
 /** What a caller may see below a project. */
 export type ProjectAccess = "ok" | "archived" | "forbidden"
 
+/** Rows in order, with their sort values and `seq`s. */
+interface Sorted {
+  rows: Array<Row>
+  values: Array<SortValue>
+  seqs: Array<number>
+}
+
+/**
+ * A sorted view of the rows of one scope that pass `include`, with the sort value and
+ * `seq` of each row (`values[i]` and `seqs[i]` belong to `rows[i]`): merging changes then
+ * reads these arrays only, not the row objects scattered over a large heap.
+ * `seen` is how much of the scope's change log it has absorbed. `rows` is never mutated:
+ * a change produces a new array, so a caller may keep the one it got (page hooks change
+ * data while holding a served list).
+ */
+interface SortedView extends Sorted {
+  seen: number
+  readonly include: (row: Row) => boolean
+  readonly ordering: Ordering
+}
+
+/** The cached views of one scope and the rows changed since some view last caught up. */
+interface ScopeViews {
+  readonly views: Map<string, SortedView>
+  log: Array<Row>
+}
+
 /** The records of one entity type. */
 export class Collection {
   readonly rows: Array<Row> = []
   readonly byId = new Map<string, Row>()
   private readonly byProject = new Map<string, Array<Row>>()
-  private readonly views = new Map<string, Map<string, Array<Row>>>()
+  private readonly scopes = new Map<string, ScopeViews>()
 
   constructor(readonly entity: Entity) {}
 
@@ -56,7 +85,7 @@ export class Collection {
     let list = this.byProject.get(scope)
     if (list === undefined) this.byProject.set(scope, (list = []))
     list.push(row)
-    this.invalidate(scope)
+    this.touch(row)
   }
 
   /** Every row of a project (all rows for projects, scope `""`), deleted ones included. */
@@ -64,22 +93,134 @@ export class Collection {
     return this.byProject.get(scope) ?? []
   }
 
-  /** A cached derived view of one scope, rebuilt after the next change in that scope. */
-  view(scope: string, key: string, build: () => Array<Row>): Array<Row> {
-    let cache = this.views.get(scope)
-    if (cache === undefined) this.views.set(scope, (cache = new Map()))
-    let rows = cache.get(key)
-    if (rows === undefined) cache.set(key, (rows = build()))
-    return rows
+  /**
+   * The rows of `scope` that pass `include`, sorted by `ordering` (ties in insertion
+   * order), cached under `key`. `candidates` lists the rows a fresh build considers
+   * (default: the whole scope). After changes, only the changed rows are re-filtered,
+   * re-keyed and merged in: rebuilding a 5,000-row view after each edit is what made
+   * lists slow after mutations. This relies on `include` and the sort value of a row
+   * depending only on that row, unless a change of what else they read invalidates the
+   * view (see `Workspace.changed`).
+   */
+  sorted(
+    scope: string,
+    key: string,
+    include: (row: Row) => boolean,
+    ordering: Ordering,
+    candidates?: () => Iterable<Row>
+  ): Array<Row> {
+    let entry = this.scopes.get(scope)
+    if (entry === undefined) this.scopes.set(scope, (entry = { views: new Map(), log: [] }))
+    let view = entry.views.get(key)
+    if (view === undefined) {
+      const rows: Array<Row> = []
+      for (const row of candidates === undefined ? this.inScope(scope) : candidates()) if (include(row)) rows.push(row)
+      // The log of a scope may hold rows of other projects (see `Workspace.membershipView`):
+      // only views with their own candidates may take those.
+      const filter = candidates === undefined ? (row: Row) => (row.project ?? "") === scope && include(row) : include
+      view = { ...sortWithValues(rows, ordering), seen: entry.log.length, include: filter, ordering }
+      entry.views.set(key, view)
+    } else if (view.seen < entry.log.length) {
+      mergeChanges(view, new Set(entry.log.slice(view.seen)))
+      view.seen = entry.log.length
+    }
+    this.trimLog(scope, entry)
+    return view.rows
+  }
+
+  /**
+   * Forgets the log once every view has absorbed it. A view nobody reads any more would
+   * pin an ever-growing log: once the log outgrows the scope (merging it would cost as
+   * much as a rebuild), views still behind are dropped instead.
+   */
+  private trimLog(scope: string, entry: ScopeViews): void {
+    const n = entry.log.length
+    if (n === 0) return
+    const tooLong = n > this.logLimit(scope)
+    let behind = false
+    for (const [key, v] of entry.views) {
+      if (v.seen === n) continue
+      if (tooLong) entry.views.delete(key)
+      else behind = true
+    }
+    if (behind) return
+    entry.log = []
+    for (const v of entry.views.values()) v.seen = 0
+  }
+
+  private logLimit(scope: string): number {
+    return 256 + this.inScope(scope).length
+  }
+
+  /** Records that `row` changed, for the views of `scope` (default: its own project). */
+  touch(row: Row, scope: string = row.project ?? ""): void {
+    const entry = this.scopes.get(scope)
+    if (entry === undefined || entry.views.size === 0) return
+    entry.log.push(row)
+    // Bounds the log of a scope whose views are never read again.
+    if (entry.log.length > 2 * this.logLimit(scope)) this.scopes.delete(scope)
   }
 
   invalidate(scope: string): void {
-    this.views.delete(scope)
+    this.scopes.delete(scope)
   }
 
   invalidateAll(): void {
-    this.views.clear()
+    this.scopes.clear()
   }
+}
+
+/** Adds `sign` times a work item in `bucket` (see `Workspace.issueBucket`) to issue counts. */
+const addToCounts = (counts: Array<number>, bucket: number, sign: 1 | -1): void => {
+  if (bucket < 0) return
+  counts[0]! += sign
+  if (bucket > 0) counts[bucket]! += sign
+}
+
+/** Ascending comparison of (value, seq) pairs in the direction of `ordering`. */
+const compareEntries = (desc: boolean, va: SortValue, sa: number, vb: SortValue, sb: number): number =>
+  (desc ? -compareValues(va, vb) : compareValues(va, vb)) || sa - sb
+
+/** `sortRows`, also returning the sort value and `seq` of each row. */
+const sortWithValues = (rows: ReadonlyArray<Row>, ordering: Ordering): Sorted => {
+  const decorated = rows.map((row) => ({ row, value: ordering.valueOf(row), seq: row.seq }))
+  decorated.sort((a, b) => compareEntries(ordering.desc, a.value, a.seq, b.value, b.seq))
+  return { rows: decorated.map((d) => d.row), values: decorated.map((d) => d.value), seqs: decorated.map((d) => d.seq) }
+}
+
+/**
+ * Brings a view up to date with `changed` rows: drops them, then merges back those that
+ * still pass the filter, at the place their current sort value gives them. The (value,
+ * seq) order is total, so the result is exactly what a fresh sort would give.
+ */
+const mergeChanges = (view: SortedView, changed: ReadonlySet<Row>): void => {
+  const desc = view.ordering.desc
+  const changedSeqs = new Set<number>()
+  for (const row of changed) changedSeqs.add(row.seq)
+  const added = sortWithValues([...changed].filter(view.include), view.ordering)
+  const n = view.rows.length
+  const rows: Array<Row> = []
+  const values: Array<SortValue> = []
+  const seqs: Array<number> = []
+  let j = 0
+  const take = (from: Sorted, k: number) => {
+    rows.push(from.rows[k]!)
+    values.push(from.values[k] as SortValue)
+    seqs.push(from.seqs[k]!)
+  }
+  for (let i = 0; i < n; i++) {
+    const seq = view.seqs[i]!
+    if (changedSeqs.has(seq)) continue
+    const value = view.values[i] as SortValue
+    while (j < added.rows.length && compareEntries(desc, added.values[j] as SortValue, added.seqs[j]!, value, seq) < 0) {
+      take(added, j++)
+    }
+    take(view, i)
+  }
+  while (j < added.rows.length) take(added, j++)
+  view.rows = rows
+  view.values = values
+  view.seqs = seqs
 }
 
 export interface WorkspaceIdentity {
@@ -118,6 +259,10 @@ export class Workspace implements OrderingLookups {
   readonly itemsOfModule = new Map<string, Set<string>>()
 
   private insertions = 0
+  /** Issue counts by `kind:ownerId`: the total, then one per STATE_GROUP_ORDER group. */
+  private readonly issueCountsCache = new Map<string, Array<number>>()
+  /** Work item id → the bucket the cached counts hold it in (see `issueBucket`). */
+  private readonly countedBucket = new Map<string, number>()
   private readonly lastSequenceId = new Map<string, number>()
   private mutationRounds = 0
 
@@ -220,72 +365,124 @@ export class Workspace implements OrderingLookups {
     return ARCHIVABLE.has(row.entity)
   }
 
-  /** Sorted visible rows of a list, cached until the scope changes. */
+  /** Sorted visible rows of a list (cached, see `Collection.sorted`). */
   listView(entity: Entity, scope: string, ordering: Ordering): Array<Row> {
-    const col = this.collection(entity)
-    return col.view(scope, `list:${ordering.key}`, () =>
-      sortRows(
-        col.inScope(scope).filter((r) => this.isListed(r)),
-        ordering
-      )
-    )
+    return this.collection(entity).sorted(scope, `list:${ordering.key}`, this.isListedFn, ordering)
   }
 
   /** Sorted rows of an `archived-*` list. */
   archivedView(entity: Entity, scope: string, ordering: Ordering): Array<Row> {
-    const col = this.collection(entity)
-    return col.view(scope, `archived:${ordering.key}`, () =>
-      sortRows(
-        col.inScope(scope).filter((r) => this.isArchivedListed(r)),
-        ordering
-      )
+    return this.collection(entity).sorted(scope, `archived:${ordering.key}`, this.isArchivedListedFn, ordering)
+  }
+
+  /**
+   * Sorted visible work items of a cycle or module (`cycle-issues/`, `module-issues/`),
+   * cached in the owner's project. Membership may cross projects (the admin API allows
+   * it), so membership changes and changes of member items are also reported to the
+   * owner's project (`touchOwnerView`).
+   */
+  membershipView(kind: "cycles" | "modules", ownerId: string, scope: string, ordering: Ordering): Array<Row> {
+    const isMember =
+      kind === "cycles"
+        ? (row: Row) => this.cycleOfItem.get(row.id) === ownerId
+        : (row: Row) => this.modulesOfItem.get(row.id)?.has(ownerId) === true
+    return this.workItems.sorted(
+      scope,
+      `${kind}:${ownerId}:${ordering.key}`,
+      (row) => isMember(row) && this.isListed(row),
+      ordering,
+      () => this.itemRows(this.membersOf(kind, ownerId))
     )
   }
 
-  /** Sorted visible work items of a cycle or module (`cycle-issues/`, `module-issues/`). */
-  membershipView(kind: "cycles" | "modules", ownerId: string, scope: string, ordering: Ordering): Array<Row> {
-    const ids = (kind === "cycles" ? this.itemsOfCycle : this.itemsOfModule).get(ownerId)
-    return this.workItems.view(scope, `${kind}:${ownerId}:${ordering.key}`, () => {
-      const rows: Array<Row> = []
-      if (ids !== undefined) {
-        for (const id of ids) {
-          const row = this.workItems.byId.get(id)
-          if (row !== undefined && this.isListed(row)) rows.push(row)
-        }
-      }
-      return sortRows(rows, ordering)
-    })
+  private readonly isListedFn = (row: Row): boolean => this.isListed(row)
+  private readonly isArchivedListedFn = (row: Row): boolean => this.isArchivedListed(row)
+
+  private *itemRows(ids: ReadonlySet<string> | undefined): Iterable<Row> {
+    if (ids === undefined) return
+    for (const id of ids) {
+      const row = this.workItems.byId.get(id)
+      if (row !== undefined) yield row
+    }
   }
 
   // ---------------------------------------------------------------- computed annotations
 
-  /** Visible work items of a cycle or module counted per state group. */
+  /**
+   * Visible work items of a cycle or module counted per state group. Counted once per
+   * owner, then kept up to date by deltas (`changed`, `setCycle`, `setModules`): walking
+   * the members on every cycles/modules list was what made those lists slow.
+   */
   issueCounts(kind: "cycles" | "modules", ownerId: string): RecordData {
-    const ids = (kind === "cycles" ? this.itemsOfCycle : this.itemsOfModule).get(ownerId)
-    const counts: Record<string, number> = { backlog: 0, unstarted: 0, started: 0, completed: 0, cancelled: 0 }
-    let total = 0
-    if (ids !== undefined) {
-      for (const id of ids) {
-        const row = this.workItems.byId.get(id)
-        if (row === undefined || !this.isListed(row)) continue
-        total++
-        const group = typeof row.data.state === "string" ? this.stateGroup(row.data.state) : undefined
-        if (group !== undefined && group in counts) counts[group]!++
-      }
+    const key = `${kind}:${ownerId}`
+    let c = this.issueCountsCache.get(key)
+    if (c === undefined) {
+      c = [0, 0, 0, 0, 0, 0]
+      for (const id of this.membersOf(kind, ownerId) ?? []) addToCounts(c, this.countedBucketOf(id), 1)
+      this.issueCountsCache.set(key, c)
     }
     return {
-      total_issues: total,
-      cancelled_issues: counts.cancelled!,
-      completed_issues: counts.completed!,
-      started_issues: counts.started!,
-      unstarted_issues: counts.unstarted!,
-      backlog_issues: counts.backlog!
+      total_issues: c[0]!,
+      cancelled_issues: c[5]!,
+      completed_issues: c[4]!,
+      started_issues: c[3]!,
+      unstarted_issues: c[2]!,
+      backlog_issues: c[1]!
     }
+  }
+
+  private membersOf(kind: "cycles" | "modules", ownerId: string): ReadonlySet<string> | undefined {
+    return (kind === "cycles" ? this.itemsOfCycle : this.itemsOfModule).get(ownerId)
+  }
+
+  /**
+   * Where a work item counts (see `addToCounts`): -1 nowhere (missing or not listed),
+   * 0 in the total only (no known group), 1 + i in the total and group i of STATE_GROUP_ORDER.
+   */
+  private issueBucket(itemId: string): number {
+    const row = this.workItems.byId.get(itemId)
+    if (row === undefined || !this.isListed(row)) return -1
+    const group = typeof row.data.state === "string" ? this.stateGroup(row.data.state) : undefined
+    return group === undefined ? 0 : (STATE_GROUP_ORDER as ReadonlyArray<string>).indexOf(group) + 1
+  }
+
+  /**
+   * The bucket a work item is counted in by the cached owners. Remembered from the first
+   * time it is counted, so that `changed` can move it from its old bucket to its new one.
+   */
+  private countedBucketOf(itemId: string): number {
+    let bucket = this.countedBucket.get(itemId)
+    if (bucket === undefined) this.countedBucket.set(itemId, (bucket = this.issueBucket(itemId)))
+    return bucket
+  }
+
+  /** Adds (`sign` 1) or removes (-1) a work item to or from the cached counts of one owner. */
+  private recount(itemId: string, kind: "cycles" | "modules", ownerId: string, sign: 1 | -1): void {
+    const c = this.issueCountsCache.get(`${kind}:${ownerId}`)
+    if (c !== undefined) addToCounts(c, this.countedBucketOf(itemId), sign)
+  }
+
+  /** After a change of a work item's data: moves it to its new bucket in its owners' counts. */
+  private recountChanged(itemId: string): void {
+    const old = this.countedBucket.get(itemId)
+    if (old === undefined) return // no cached count includes it
+    const bucket = this.issueBucket(itemId)
+    if (bucket === old) return
+    const cycle = this.cycleOfItem.get(itemId)
+    if (cycle !== undefined) this.recount(itemId, "cycles", cycle, -1)
+    for (const m of this.modulesOfItem.get(itemId) ?? []) this.recount(itemId, "modules", m, -1)
+    this.countedBucket.set(itemId, bucket)
+    if (cycle !== undefined) this.recount(itemId, "cycles", cycle, 1)
+    for (const m of this.modulesOfItem.get(itemId) ?? []) this.recount(itemId, "modules", m, 1)
   }
 
   /** `total_members`, `total_cycles`, `total_modules` of a project. */
   projectCounts(projectId: string): RecordData {
-    const liveIn = (col: Collection) => col.inScope(projectId).filter((r) => r.data.deleted_at === null).length
+    const liveIn = (col: Collection) => {
+      let n = 0
+      for (const r of col.inScope(projectId)) if (r.data.deleted_at === null) n++
+      return n
+    }
     return {
       total_members: this.projectMembers.get(projectId)?.length ?? 0,
       total_cycles: liveIn(this.cycles),
@@ -310,17 +507,42 @@ export class Workspace implements OrderingLookups {
     return row
   }
 
-  /** Drops every cache a change of `row` can affect. */
+  /** Updates every cache a change of `row` can affect. */
   changed(row: Row): void {
     row.json = undefined
-    if (row.entity === "projects") {
-      this.projects.invalidate("")
-      return
+    this.collection(row.entity).touch(row)
+    switch (row.entity) {
+      case "work_items": {
+        this.recountChanged(row.id)
+        const cycle = this.cycleOfItem.get(row.id)
+        if (cycle !== undefined) this.touchOwnerView(row, "cycles", cycle)
+        for (const m of this.modulesOfItem.get(row.id) ?? []) this.touchOwnerView(row, "modules", m)
+        break
+      }
+      case "states":
+      case "labels":
+        // Work-item visibility (triage) and orderings (state group, label name) read states
+        // and labels, by id and possibly across projects: rebuild every work-item view.
+        this.workItems.invalidateAll()
+        if (row.entity === "states") {
+          // Visibility and groups of many items may move: count again from scratch.
+          this.issueCountsCache.clear()
+          this.countedBucket.clear()
+        }
+        break
+      default:
+        break
     }
-    const scope = row.project ?? ""
-    this.collection(row.entity).invalidate(scope)
-    // Work-item views depend on states (triage, group order), labels (label order) and memberships.
-    this.workItems.invalidate(scope)
+  }
+
+  /**
+   * Reports a change of work item `row` to the membership views of a cycle or module it
+   * is (or was) in. Those live in the owner's project, which membership may cross (the
+   * admin API allows it); the row's own project hears of its changes anyway.
+   */
+  private touchOwnerView(row: Row, kind: "cycles" | "modules", ownerId: string): void {
+    const owner = this.collection(kind).byId.get(ownerId)
+    if (owner !== undefined && owner.project !== row.project) this.workItems.touch(row, owner.project ?? "")
   }
 
   /** The next `sequence_id` of a project (never reused, like Plane's). */
@@ -333,6 +555,7 @@ export class Workspace implements OrderingLookups {
   /** Puts a work item into a cycle (or none). */
   setCycle(itemId: string, cycleId: string | null): void {
     const previous = this.cycleOfItem.get(itemId)
+    this.membershipChanging(itemId, "cycles", previous === undefined ? [] : [previous], cycleId === null ? [] : [cycleId])
     if (previous !== undefined) this.itemsOfCycle.get(previous)?.delete(itemId)
     if (cycleId === null) {
       this.cycleOfItem.delete(itemId)
@@ -346,6 +569,7 @@ export class Workspace implements OrderingLookups {
 
   /** Replaces the modules of a work item. */
   setModules(itemId: string, moduleIds: ReadonlyArray<string>): void {
+    this.membershipChanging(itemId, "modules", this.modulesOfItem.get(itemId) ?? [], new Set(moduleIds))
     for (const m of this.modulesOfItem.get(itemId) ?? []) this.itemsOfModule.get(m)?.delete(itemId)
     const set = new Set(moduleIds)
     this.modulesOfItem.set(itemId, set)
@@ -353,6 +577,24 @@ export class Workspace implements OrderingLookups {
       let items = this.itemsOfModule.get(m)
       if (items === undefined) this.itemsOfModule.set(m, (items = new Set()))
       items.add(itemId)
+    }
+  }
+
+  /**
+   * Before a work item moves from the owners `from` to the owners `to`: moves it in their
+   * cached counts (in its bucket as counted so far: `changed` follows when its data
+   * changed too) and reports it to the item's and the owners' views.
+   */
+  private membershipChanging(itemId: string, kind: "cycles" | "modules", from: Iterable<string>, to: Iterable<string>): void {
+    const row = this.workItems.byId.get(itemId)
+    if (row !== undefined) this.workItems.touch(row)
+    for (const ownerId of from) {
+      this.recount(itemId, kind, ownerId, -1)
+      if (row !== undefined) this.touchOwnerView(row, kind, ownerId)
+    }
+    for (const ownerId of to) {
+      this.recount(itemId, kind, ownerId, 1)
+      if (row !== undefined) this.touchOwnerView(row, kind, ownerId)
     }
   }
 
