@@ -52,7 +52,7 @@ export const makeEngineLayer = (options: EngineOptions) => {
     Mirror.Default,
     MirrorReader.Default,
     JobLog.Default
-  ).pipe(Layer.provideMerge(Database.layer(options.dbPath)))
+  ).pipe(Layer.provideMerge(Database.layer(options.dbPath, { checkpointInBackground: true })))
   return Layer.mergeAll(IntegrationControl.Default).pipe(
     Layer.provideMerge(Scheduler.Default),
     Layer.provideMerge(Layer.mergeAll(Jobs.Default, CircuitBreaker.Default)),

@@ -66,7 +66,7 @@ class Interrupted {
 
 const STATUS_ACTIVE = new Set(["running", "stopping"])
 
-/** Projects whose small lists (states, labels, cycles, modules) an incremental sync requests ahead. */
+/** Projects whose small lists (states, labels, cycles, modules) a walk requests ahead. */
 const SMALL_LIST_LOOKAHEAD = 4
 
 /** First page size of an incremental work-item walk (it grows while pages stay newer). */
@@ -402,9 +402,10 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
               )
             const walkStart = entity === "work_items" ? nowIso : Effect.succeed(undefined)
 
-            // An incremental sync re-reads the small lists whole, one request per project: ask
-            // for the next projects' first pages ahead (results are still committed in order).
-            const lookahead = initial.type === "incremental_sync" && entity !== "work_items" ? SMALL_LIST_LOOKAHEAD : 0
+            // Small lists take one request per project, so their walk is mostly round trips:
+            // ask for the next projects' first pages ahead (still committed in order). Work
+            // items are not asked ahead: their pages are large, and the prefetch keeps up.
+            const lookahead = entity !== "work_items" ? SMALL_LIST_LOOKAHEAD : 0
             type Fetched = Effect.Effect.Success<ReturnType<typeof fetchAt>>
             const ahead = new Map<number, Fiber.RuntimeFiber<Fetched, SourceError>>()
             const startAt = (at: Position) => {

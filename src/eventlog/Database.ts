@@ -3,6 +3,7 @@ import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Effect, Layer } from "effect"
 import { mkdirSync } from "node:fs"
 import { dirname } from "node:path"
+import { backgroundCheckpoints } from "./Checkpointer.js"
 import m0001 from "./migrations/0001_init.js"
 import m0002 from "./migrations/0002_job_counts.js"
 import m0003 from "./migrations/0003_mirror_rowid.js"
@@ -17,24 +18,36 @@ const migrations = Migrator.make({})({
   })
 })
 
-const prepare = Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
-  // WAL is on already (SqliteClient). NORMAL keeps every commit durable against a process crash
-  // (only an OS crash can lose the last commits) and avoids an fsync per batch.
-  yield* sql`PRAGMA synchronous = NORMAL`
-  yield* sql`PRAGMA busy_timeout = 5000`
-  // 32 MB of page cache (the default is 2 MB): the mirror's indexes stay in memory during a sync.
-  yield* sql`PRAGMA cache_size = -32000`
-  yield* sql`PRAGMA wal_autocheckpoint = 10000`
-  yield* migrations
-}).pipe(Effect.orDie)
+const prepare = (checkpointInBackground: boolean) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    // WAL is on already (SqliteClient). NORMAL keeps every commit durable against a process crash
+    // (only an OS crash can lose the last commits) and avoids an fsync per batch.
+    yield* sql`PRAGMA synchronous = NORMAL`
+    yield* sql`PRAGMA busy_timeout = 5000`
+    // 32 MB of page cache (the default is 2 MB): the mirror's indexes stay in memory during a sync.
+    yield* sql`PRAGMA cache_size = -32000`
+    // In pages of 4 KB. With background checkpoints, the commit-time one is only a safety net.
+    yield* sql.unsafe(`PRAGMA wal_autocheckpoint = ${checkpointInBackground ? 50_000 : 10_000}`)
+    // When the WAL restarts after a big sync, give its disk space back beyond 64 MB.
+    yield* sql`PRAGMA journal_size_limit = 67108864`
+    yield* migrations
+  }).pipe(Effect.orDie)
+
+export interface Options {
+  /** Checkpoint the WAL from a worker thread (the server; see Checkpointer.ts). */
+  readonly checkpointInBackground?: boolean
+}
 
 /**
  * One SQLite connection for the whole process (SqliteClient serialises access to it), with
  * the schema migrated. Build it once per database file: two layers would be two connections.
  */
-export const layer = (filename: string) => {
-  if (filename !== ":memory:") mkdirSync(dirname(filename), { recursive: true })
+export const layer = (filename: string, options: Options = {}) => {
+  const inFile = filename !== ":memory:"
+  if (inFile) mkdirSync(dirname(filename), { recursive: true })
+  const background = inFile && options.checkpointInBackground === true
   const client = SqliteClient.layer({ filename, prepareCacheSize: 500 })
-  return Layer.effectDiscard(prepare).pipe(Layer.provideMerge(client))
+  const ready = Layer.effectDiscard(prepare(background)).pipe(Layer.provideMerge(client))
+  return background ? Layer.scopedDiscard(backgroundCheckpoints(filename)).pipe(Layer.provideMerge(ready)) : ready
 }
