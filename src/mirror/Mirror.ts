@@ -193,18 +193,27 @@ export class Mirror extends Effect.Service<Mirror>()("synclog/Mirror", {
     const insertNew = (input: ApplyInput, byId: Map<string, SourceRecord>) =>
       Effect.gen(function*() {
         const { at, entity, integrationId, jobId } = input
-        const rows: Array<ReadonlyArray<unknown>> = []
-        for (const r of byId.values()) {
+        const rowsPerStatement = Math.floor(CHUNK / 2)
+        let inserted = 0
+        let params: Array<unknown> = []
+        let rows = 0
+        const flush = Effect.suspend(() => {
+          const statement = sql.unsafe<{ source_id: string }>(insertNewSql(rows), params)
+          params = []
+          rows = 0
+          return Effect.map(statement, (done) => {
+            for (const row of done) byId.delete(row.source_id)
+            inserted += done.length
+          })
+        })
+        // Parameters are laid out flat as they are made (in COLUMNS order): no array per row.
+        for (const r of [...byId.values()]) {
           if (r.archived) continue
           const json = JSON.stringify(r.payload)
-          rows.push([integrationId, entity, r.id, r.projectId, json, hashOf(json), r.updatedAt, at, at, jobId, null, null])
+          params.push(integrationId, entity, r.id, r.projectId, json, hashOf(json), r.updatedAt, at, at, jobId, null, null)
+          if (++rows === rowsPerStatement) yield* flush
         }
-        let inserted = 0
-        for (const part of chunks(rows, Math.floor(CHUNK / 2))) {
-          const done = yield* sql.unsafe<{ source_id: string }>(insertNewSql(part.length), part.flat())
-          for (const row of done) byId.delete(row.source_id)
-          inserted += done.length
-        }
+        if (rows > 0) yield* flush
         return inserted
       })
 
