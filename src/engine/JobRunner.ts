@@ -251,6 +251,8 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
           readonly discovered?: ReadonlyArray<string>
           readonly watermark?: { readonly projectId: string; readonly at: string }
           readonly mirror: boolean
+          /** A quiet log line about the batch, written in its transaction (no commit of its own). */
+          readonly note?: string
         }
 
         /** One transaction: the page's mirror writes and the BatchCommitted event that counts them. */
@@ -285,6 +287,7 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
               for (const bad of batch.mirror ? batch.invalid : []) {
                 yield* jobLog.write(jobId, "warn", `Skipped ${batch.entity ?? "record"} ${bad.id ?? "(no id)"}: ${bad.message}`)
               }
+              if (batch.note) yield* jobLog.write(jobId, "info", batch.note, true)
               return yield* store.updateJob(jobId, () =>
                 Effect.succeed([
                   [
@@ -358,9 +361,9 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
               next: { projectIndex: 0, feed: 0, page: page + 1 },
               fraction: totalPages ? (page + 1) / totalPages : last ? 1 : 0.5,
               discovered,
-              mirror: mirrored
+              mirror: mirrored,
+              ...(mirrored ? { note: `Processed ${selected.length + result.invalid.length} projects (page ${page + 1})` } : {})
             })
-            if (mirrored) yield* log("info", `Processed ${selected.length + result.invalid.length} projects (page ${page + 1})`, true)
             if (last) return
             page++
           }
@@ -480,15 +483,13 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
                   next,
                   fraction,
                   ...(projectDone && outcome._tag === "Page" && walkStartedAt ? { watermark: { projectId, at: walkStartedAt } } : {}),
-                  mirror: true
+                  mirror: true,
+                  ...(records.length + invalid.length > 0
+                    ? {
+                      note: `Processed ${records.length + invalid.length} ${plural(entity)} (project ${pos.projectIndex + 1}/${projectIds.length}, page ${pos.page + 1})`
+                    }
+                    : {})
                 }).pipe(Effect.onError(() => (prefetch ? cancel(prefetch) : Effect.void)))
-                if (records.length + invalid.length > 0) {
-                  yield* log(
-                    "info",
-                    `Processed ${records.length + invalid.length} ${plural(entity)} (project ${pos.projectIndex + 1}/${projectIds.length}, page ${pos.page + 1})`,
-                    true
-                  )
-                }
                 if (prefetch === undefined) return
                 const command = pending()
                 if (command) {
