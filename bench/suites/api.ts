@@ -2,7 +2,7 @@
  * Benchmark 5: the read API under load, with a long job history.
  *
  * Two histories (10k and 100k jobs; bench/fixtures/history.ts) get their views built by
- * synclog's replay. On each, a synclog server (`src/main.ts`, scheduler off:
+ * synclog's replay. On each, a synclog server (as `npm start` runs it, scheduler off:
  * SYNC_AUTO_INITIALIZE=false, so nothing but the load runs) and the baseline
  * (bench/baseline/api-server.ts: node:http + better-sqlite3, the same SQL) serve the same file.
  * bench/load-worker.ts, a separate process, loads each endpoint with autocannon (10
@@ -17,7 +17,7 @@ import { saveProfileSummary } from "../lib/context.js"
 import { firstJsonLine, runJson, spawnNode, stop, tsNode } from "../lib/proc.js"
 import type { Figure } from "../lib/report.js"
 import { figure, median } from "../lib/report.js"
-import { startServer } from "../lib/synclog.js"
+import { buildBundle, startServer } from "../lib/synclog.js"
 import type { HistoryResult } from "../fixtures/history.js"
 import type { LoadResult, LoadRun, LoadSpec } from "../load-worker.js"
 import { replayCli } from "./replay.js"
@@ -59,10 +59,19 @@ export const api = async (ctx: Context): Promise<ReadonlyArray<Figure>> => {
     })
   )
 
+  // The server as `npm start` runs it (the profiled run below uses the sources, for their names).
+  const bundled = buildBundle()
   for (const { file, history, jobs } of histories) {
     ctx.log(`  ${jobs} jobs (${history.events} events)`)
 
-    const server = await startServer({ dir: join(root, `synclog-${jobs}`), dbPath: file, integrations: [], apiKey: "unused", autoInitialize: false })
+    const server = await startServer({
+      dir: join(root, `synclog-${jobs}`),
+      dbPath: file,
+      integrations: [],
+      apiKey: "unused",
+      autoInitialize: false,
+      mode: bundled ? "bundle" : "tsx"
+    })
     const baseline = spawnNode({ args: [...tsNode(), "bench/baseline/api-server.ts", file], captureStdout: true })
     try {
       const base = await firstJsonLine<{ url: string }>(baseline)

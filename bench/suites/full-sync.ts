@@ -9,7 +9,9 @@
  * the number changed. The baseline (bench/baseline/plane-to-sqlite.ts) walks the same
  * endpoints into a fresh SQLite file. Rounds alternate candidate and baseline.
  *
- * Times are the job's own `duration` (startedAt → completedAt, stamped by the server) and the
+ * The server runs as `npm start` runs it (package.json's `start` after `npm run build`); each
+ * round also runs a full sync on a server started from the sources through tsx, reported beside
+ * it. Times are the job's own `duration` (startedAt → completedAt, stamped by the server) and the
  * baseline's first-request-to-last-commit time: both exclude process start-up.
  */
 import { join } from "node:path"
@@ -19,7 +21,7 @@ import { runJson, tsNode } from "../lib/proc.js"
 import type { Figure } from "../lib/report.js"
 import { alternate, figure } from "../lib/report.js"
 import { mutate, startSimulatorProcess } from "../lib/simulator.js"
-import { createJob, jobEvents, startServer, waitForJob } from "../lib/synclog.js"
+import { buildBundle, createJob, jobEvents, startServer, waitForJob } from "../lib/synclog.js"
 
 const WORKSPACE = "acme"
 
@@ -39,9 +41,32 @@ export const fullSync = async (ctx: Context): Promise<ReadonlyArray<Figure>> => 
   const sim = await startSimulatorProcess({ workspaces: [{ slug: WORKSPACE, projects: 20, workItems, seed: 1 }] })
   const integration = { id: "bench", baseUrl: sim.url, workspaceSlug: WORKSPACE }
 
+  // The server as `npm start` runs it (the bundle) carries the targets; the sources run through
+  // tsx are measured in the same rounds and reported beside it.
+  const bundled = buildBundle()
+
+  /** A fresh tsx-run server: a full sync only. */
+  const fromSources = async (round: number) => {
+    const server = await startServer({ dir: join(root, `synclog-tsx-${round}`), integrations: [integration], apiKey: sim.apiKey })
+    try {
+      const full = await waitForJob(server.url, await createJob(server.url, { integrationId: "bench", type: "full_sync", options: { batchSize: 1000 } }))
+      ctx.log(`  synclog (tsx src/main.ts): full ${full.stats.processed} records in ${full.duration} ms`)
+      return full
+    } finally {
+      await server.stop()
+    }
+  }
+
   /** A fresh server: full sync, 1% changed at the source, incremental sync. */
   const candidate = async (round: number, cpuProfile = false) => {
-    const server = await startServer({ dir: join(root, `synclog-${round}${cpuProfile ? "-profile" : ""}`), integrations: [integration], apiKey: sim.apiKey, cpuProfile })
+    const mode = bundled && !cpuProfile ? "bundle" : "tsx"
+    const server = await startServer({
+      dir: join(root, `synclog-${round}${cpuProfile ? "-profile" : ""}`),
+      integrations: [integration],
+      apiKey: sim.apiKey,
+      cpuProfile,
+      mode
+    })
     try {
       const full = await waitForJob(server.url, await createJob(server.url, { integrationId: "bench", type: "full_sync", options: { batchSize: 1000 } }))
       if (cpuProfile) return { full, incremental: undefined, counted: 0 }
@@ -54,7 +79,7 @@ export const fullSync = async (ctx: Context): Promise<ReadonlyArray<Figure>> => 
         .filter((e) => e.type === "BatchCommitted" && e.data.entity === "work_items")
         .reduce((sum, e) => sum + (e.data.deltas?.updated ?? 0), 0)
       ctx.log(
-        `  synclog: full ${full.stats.processed} records in ${full.duration} ms; incremental ${incremental.duration} ms, ` +
+        `  synclog (${mode === "bundle" ? "npm start" : "tsx src/main.ts"}): full ${full.stats.processed} records in ${full.duration} ms; incremental ${incremental.duration} ms, ` +
           `${counted} work-item updates counted for ${changed.updated.length} changed`
       )
       return { full, incremental, counted, changed: changed.updated.length }
@@ -72,7 +97,20 @@ export const fullSync = async (ctx: Context): Promise<ReadonlyArray<Figure>> => 
   }
 
   try {
-    const runs = await alternate(rounds, (r) => candidate(r), baseline)
+    const runs = await alternate(
+      rounds,
+      async (r) => {
+        // Both servers in each round, in turn first.
+        if (!bundled) return { ...(await candidate(r)), tsx: undefined }
+        if (r % 2 === 0) {
+          const main = await candidate(r)
+          return { ...main, tsx: await fromSources(r) }
+        }
+        const tsx = await fromSources(r)
+        return { ...(await candidate(r)), tsx }
+      },
+      baseline
+    )
     const fullRate = runs.candidate.map((r) => r.full.stats.processed / (r.full.duration! / 1000))
     const baseRate = runs.baseline.map((r) => r.records / (r.ms / 1000))
     const incrementalMs = runs.candidate.map((r) => r.incremental!.duration!)
@@ -85,6 +123,7 @@ export const fullSync = async (ctx: Context): Promise<ReadonlyArray<Figure>> => 
         processed: r.full.stats.processed,
         fullMs: r.full.duration,
         incrementalMs: r.incremental?.duration,
+        tsxFullMs: r.tsx?.duration,
         incrementalProcessed: r.incremental?.stats.processed,
         updatesCounted: r.counted,
         changedAtSource: r.changed
@@ -117,17 +156,31 @@ export const fullSync = async (ctx: Context): Promise<ReadonlyArray<Figure>> => 
         `synclog server, incremental sync after ${changes} work-item changes (batchSize 1000); the process's start-up is in the profile too`
       )
     }
+    const tsxRate = runs.candidate.flatMap((r) => (r.tsx ? [r.tsx.stats.processed / (r.tsx.duration! / 1000)] : []))
+    const how = bundled ? "npm start" : "tsx src/main.ts"
     return [
       figure({
-        name: `full sync throughput (${workItems / 1000}k work items)`,
+        name: `full sync throughput (${workItems / 1000}k work items, ${how})`,
         unit: "records/s",
         candidate: fullRate,
         baseline: baseRate,
         target: ">= 0.8 x baseline",
         met: (_c, ratio) => ratio !== null && ratio >= 0.8
       }),
+      ...(tsxRate.length > 0
+        ? [
+          figure({
+            name: `full sync throughput (${workItems / 1000}k work items, tsx src/main.ts)`,
+            unit: "records/s",
+            candidate: tsxRate,
+            baseline: baseRate,
+            target: "(reported)",
+            met: () => true
+          })
+        ]
+        : []),
       figure({
-        name: `incremental sync time, ${changes} work items changed (baseline: synclog's full sync)`,
+        name: `incremental sync time, ${changes} work items changed (${how}; baseline: synclog's full sync)`,
         unit: "ms",
         candidate: incrementalMs,
         baseline: fullMs,

@@ -31,9 +31,12 @@ parentPort.on("message", (message) => {
 
 /**
  * A worker that checkpoints `filename` every `every`, for the lifetime of the scope. Closing
- * waits for its connection to close (a test may delete the folder right after).
+ * waits for its connection to close (a test may delete the folder right after). A second
+ * lets a full sync's WAL grow to a few tens of MB between rounds, about what SQLite's own
+ * threshold allowed, while a server busy with many small jobs does not copy the same hot
+ * pages (jobs, integrations) several times a second.
  */
-export const backgroundCheckpoints = (filename: string, every: Duration.DurationInput = "200 millis") =>
+export const backgroundCheckpoints = (filename: string, every: Duration.DurationInput = "1 second") =>
   Effect.acquireRelease(
     Effect.gen(function*() {
       const runtime = yield* Effect.runtime<never>()
