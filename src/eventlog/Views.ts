@@ -12,6 +12,12 @@ export interface JobFilter {
   readonly offset: number
 }
 
+/** A job's id and the version of its view (its doc's `version`). */
+export interface JobVersion {
+  readonly id: string
+  readonly version: number
+}
+
 const parseJob = (row: { doc: string }) => JSON.parse(row.doc) as JobDoc
 const parseIntegration = (row: { doc: string }) => JSON.parse(row.doc) as IntegrationDoc
 
@@ -58,6 +64,33 @@ export class Views extends Effect.Service<Views>()("synclog/Views", {
         ),
         total: countJobs(filter)
       })
+
+    /**
+     * As `jobs`, but only each job's id and view version (no doc): the API presents each
+     * (id, version) once and reuses the JSON; `jobDocs` reads the docs it has not seen.
+     */
+    const jobVersions = (filter: JobFilter) =>
+      Effect.all({
+        rows: sql<JobVersion>`SELECT id, version FROM jobs WHERE ${where(filter)} ORDER BY id DESC LIMIT ${filter.limit} OFFSET ${filter.offset}`,
+        total: countJobs(filter)
+      })
+
+    /** One job's id and view version (see `jobVersions`). */
+    const jobVersion = (id: string) =>
+      Effect.map(sql<JobVersion>`SELECT id, version FROM jobs WHERE id = ${id} AND deleted = 0`, (rows) => rows[0])
+
+    /** Docs by id (any that exist). */
+    const jobDocs = (ids: ReadonlyArray<string>) =>
+      ids.length === 0
+        ? Effect.succeed(new Map<string, JobDoc>())
+        : Effect.map(
+          sql<{ doc: string }>`SELECT doc FROM jobs WHERE ${sql.in("id", ids)}`,
+          (rows) =>
+            new Map(rows.map((row) => {
+              const doc = parseJob(row)
+              return [doc.id, doc] as const
+            }))
+        )
 
     /** Jobs waiting to run, in the order they were queued (ids only: the dispatcher reads it often). */
     const queued = Effect.map(
@@ -113,6 +146,6 @@ export class Views extends Effect.Service<Views>()("synclog/Views", {
       (rows) => rows.map(parseIntegration)
     )
 
-    return { job, jobIncludingDeleted, jobs, queued, withStatus, currentJob, currentJobs, latestJob, integration, integrations } as const
+    return { job, jobIncludingDeleted, jobs, jobVersions, jobVersion, jobDocs, queued, withStatus, currentJob, currentJobs, latestJob, integration, integrations } as const
   })
 }) {}
