@@ -305,6 +305,23 @@ describe("ordering (§8.5)", () => {
     expect(byPriority).toEqual([...byPriority].sort((a, b) => a - b))
   })
 
+  it("sorts work items by their largest label name and assignee first name (relational order_by)", async () => {
+    const labels = await walk(shared, v1("pag", `projects/${pagProject}/labels/`), 100)
+    const nameOf = new Map(labels.map((l) => [l.id as string, l.name as string]))
+    const largest = (r: Json) => {
+      const names = (r.labels as Array<string>).map((id) => nameOf.get(id)).filter((n): n is string => n !== undefined)
+      return names.length === 0 ? null : names.sort().at(-1)!
+    }
+    const byLabel = (await walk(shared, items(), 100, "&order_by=labels__name")).map(largest)
+    expect(byLabel).toHaveLength(250)
+    // Ascending, with items without labels (NULL) last, as PostgreSQL sorts them.
+    const named = byLabel.filter((n) => n !== null)
+    expect(byLabel.slice(0, named.length)).toEqual([...named].sort())
+    expect(byLabel.slice(named.length).every((n) => n === null)).toBe(true)
+    const byAssignee = await walk(shared, items(), 100, "&order_by=-assignees__first_name")
+    expect(new Set(byAssignee.map((r) => r.id))).toEqual(new Set((await walk(shared, items(), 100)).map((r) => r.id)))
+  })
+
   it("returns the same order on repeated calls (ties broken consistently)", async () => {
     const a = await shared.getJson(`${items()}?order_by=priority&per_page=250`)
     const b = await shared.getJson(`${items()}?order_by=priority&per_page=250`)

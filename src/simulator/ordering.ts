@@ -131,7 +131,9 @@ export const resolveOrdering = (
     }
     if (name === "labels__name" || name === "assignees__first_name") {
       const [listField, lookup] =
-        name === "labels__name" ? (["labels", lookups.labelName] as const) : (["assignees", lookups.userFirstName] as const)
+        name === "labels__name"
+          ? (["labels", (id: string) => lookups.labelName(id)] as const)
+          : (["assignees", (id: string) => lookups.userFirstName(id)] as const)
       return {
         key: param,
         desc,
