@@ -45,11 +45,15 @@ export const fullSync = async (ctx: Context): Promise<ReadonlyArray<Figure>> => 
   // tsx are measured in the same rounds and reported beside it.
   const bundled = buildBundle()
 
+  /** Runs one job of the bench integration to its end. */
+  const sync = async (url: string, type: "full_sync" | "incremental_sync") =>
+    waitForJob(url, await createJob(url, { integrationId: "bench", type, options: { batchSize: 1000 } }))
+
   /** A fresh tsx-run server: a full sync only. */
   const fromSources = async (round: number) => {
     const server = await startServer({ dir: join(root, `synclog-tsx-${round}`), integrations: [integration], apiKey: sim.apiKey })
     try {
-      const full = await waitForJob(server.url, await createJob(server.url, { integrationId: "bench", type: "full_sync", options: { batchSize: 1000 } }))
+      const full = await sync(server.url, "full_sync")
       ctx.log(`  synclog (tsx src/main.ts): full ${full.stats.processed} records in ${full.duration} ms`)
       return full
     } finally {
@@ -68,13 +72,10 @@ export const fullSync = async (ctx: Context): Promise<ReadonlyArray<Figure>> => 
       mode
     })
     try {
-      const full = await waitForJob(server.url, await createJob(server.url, { integrationId: "bench", type: "full_sync", options: { batchSize: 1000 } }))
+      const full = await sync(server.url, "full_sync")
       if (cpuProfile) return { full, incremental: undefined, counted: 0 }
       const changed = await mutate(sim, WORKSPACE, { entity: "work_items", updates: changes })
-      const incremental = await waitForJob(
-        server.url,
-        await createJob(server.url, { integrationId: "bench", type: "incremental_sync", options: { batchSize: 1000 } })
-      )
+      const incremental = await sync(server.url, "incremental_sync")
       const counted = (await jobEvents(server.url, incremental.id))
         .filter((e) => e.type === "BatchCommitted" && e.data.entity === "work_items")
         .reduce((sum, e) => sum + (e.data.deltas?.updated ?? 0), 0)
@@ -145,7 +146,7 @@ export const fullSync = async (ctx: Context): Promise<ReadonlyArray<Figure>> => 
         cpuProfile: true
       })
       try {
-        const job = await waitForJob(server.url, await createJob(server.url, { integrationId: "bench", type: "incremental_sync", options: { batchSize: 1000 } }))
+        const job = await sync(server.url, "incremental_sync")
         ctx.log(`  incremental under the profiler: ${job.duration} ms for ${changed.updated.length} changes`)
       } finally {
         await server.stop()

@@ -58,6 +58,9 @@ export class RateLimiter extends Effect.Service<RateLimiter>()("synclog/RateLimi
       }
     }
 
+    /** When our oldest request in the window was sent (slots are not kept in time order). */
+    const oldestAt = (w: Window) => (w.sent.length > 0 ? Math.min(...w.sent.map((s) => s.at)) : undefined)
+
     /** When the window has room for one more request. */
     const nextFree = (w: Window) => {
       const times = w.sent.map((s) => s.at).sort((a, b) => a - b)
@@ -102,7 +105,7 @@ export class RateLimiter extends Effect.Service<RateLimiter>()("synclog/RateLimi
         if (remaining <= 0) {
           // The source's window is full: the next slot opens when its oldest request expires,
           // which is no later than our own oldest (or a whole window when we know no better).
-          const oldest = w.sent.length > 0 ? Math.min(...w.sent.map((s) => s.at)) : undefined
+          const oldest = oldestAt(w)
           w.blockedUntil = Math.max(w.blockedUntil, oldest !== undefined ? oldest + WINDOW_MS : now + WINDOW_MS)
         }
       })
@@ -123,7 +126,8 @@ export class RateLimiter extends Effect.Service<RateLimiter>()("synclog/RateLimi
         const ours = Math.max(0, w.limit - w.sent.length)
         const sourceFresh = w.sourceResetAt !== null && w.sourceResetAt > now
         const remaining = sourceFresh && w.sourceRemaining !== null ? Math.min(ours, w.sourceRemaining) : ours
-        const resetAt = w.sent.length > 0 ? Math.min(...w.sent.map((s) => s.at)) + WINDOW_MS : null
+        const oldest = oldestAt(w)
+        const resetAt = oldest !== undefined ? oldest + WINDOW_MS : null
         return {
           limit: w.limit,
           remaining,

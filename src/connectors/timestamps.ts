@@ -1,13 +1,13 @@
 const ISO = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(Z|[+-]\d{2}:?\d{2})?$/
 
+/** Already `YYYY-MM-DDTHH:MM:SS.ffffffZ` (what a UTC key owner gets from Plane): nothing to do. */
+const NORMAL = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/
+
 /**
  * Source timestamps come in the key owner's timezone with up to microseconds
  * (`2026-01-14T15:22:41.478363+05:30`). Normalise to UTC with six fraction digits, so strings
  * compare in time order. Returns null for anything that is not a date-time.
  */
-/** Already `YYYY-MM-DDTHH:MM:SS.ffffffZ` (what a UTC key owner gets from Plane): nothing to do. */
-const NORMAL = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/
-
 export const normalizeTimestamp = (value: unknown): string | null => {
   if (typeof value !== "string") return null
   if (value.length === 27 && NORMAL.test(value)) {

@@ -12,7 +12,10 @@ import m0005 from "./migrations/0005_drop_mirror_by_project.js"
 
 /** Migrations as an in-code record: no dynamic imports, no sqlite3 CLI needed. */
 const migrations = Migrator.make({})({
-  loader: Migrator.fromRecord({ "0001_init": m0001, "0002_job_counts": m0002, "0003_mirror_rowid": m0003,
+  loader: Migrator.fromRecord({
+    "0001_init": m0001,
+    "0002_job_counts": m0002,
+    "0003_mirror_rowid": m0003,
     "0004_drop_mirror_by_updated": m0004,
     "0005_drop_mirror_by_project": m0005
   })

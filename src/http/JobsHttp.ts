@@ -30,12 +30,12 @@ export const JobsHttpLive = HttpApiBuilder.group(SyncApi, "jobs", (handlers) =>
     /** Each job's API JSON: from the cache when its version was presented before. */
     const presented = (rows: ReadonlyArray<JobVersion>) =>
       Effect.gen(function*() {
-        const missing = rows.filter((r) => jobJson.cached(r.id, r.version) === undefined).map((r) => r.id)
-        const docs = yield* views.jobDocs(missing)
+        const hits = rows.map((r) => jobJson.cached(r.id, r.version))
+        const docs = yield* views.jobDocs(rows.filter((_, i) => hits[i] === undefined).map((r) => r.id))
         // A doc read after its version may be newer still: presenting it is as current as the read.
-        return rows.flatMap((r) => {
+        return rows.flatMap((r, i) => {
           const doc = docs.get(r.id)
-          const json = doc !== undefined ? jobJson.present(doc) : jobJson.cached(r.id, r.version)
+          const json = hits[i] ?? (doc !== undefined ? jobJson.present(doc) : undefined)
           return json === undefined ? [] : [json]
         })
       })

@@ -1,5 +1,4 @@
 import type { RateBudget } from "../connectors/RateLimiter.js"
-import type { LogLine } from "../engine/JobLog.js"
 import { effectiveInterval, type IntegrationDoc } from "../eventlog/integrationProjection.js"
 import { durationOf, type JobDoc } from "../eventlog/jobProjection.js"
 import type { IntegrationStatusView, JobView } from "./Api.js"
@@ -32,7 +31,6 @@ export const presentJob = (doc: JobDoc): JobView => {
   }
 }
 
-export const presentJobDetail = (doc: JobDoc, logs: ReadonlyArray<LogLine>) => ({ ...presentJob(doc), logs })
 
 export const presentIntegration = (
   doc: IntegrationDoc,

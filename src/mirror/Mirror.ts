@@ -175,9 +175,7 @@ export class Mirror extends Effect.Service<Mirror>()("synclog/Mirror", {
         for (const part of chunks(upserts, Math.floor(CHUNK / 2))) {
           yield* sql.unsafe(upsertSql(part.length), part.flat())
         }
-        for (const part of input.markSeen ? chunks(touched) : []) {
-          yield* sql.unsafe(touchSql(part.length), [at, jobId, integrationId, entity, ...part])
-        }
+        if (input.markSeen) yield* touch(integrationId, entity, touched, at, jobId)
         for (const part of chunks(archivedNow)) {
           yield* sql`UPDATE mirror_records SET archived_at = ${at}, last_seen_at = ${at}, last_seen_job = ${jobId}
             WHERE integration_id = ${integrationId} AND entity = ${entity} AND ${sql.in("source_id", part)}`
@@ -250,9 +248,7 @@ export class Mirror extends Effect.Service<Mirror>()("synclog/Mirror", {
 
     /** Marks records as seen without changing them (a lookup found them unchanged elsewhere). */
     const touch = (integrationId: string, entity: EntityType, ids: ReadonlyArray<string>, at: string, jobId: string) =>
-      Effect.forEach(chunks(ids), (part) =>
-        sql`UPDATE mirror_records SET last_seen_at = ${at}, last_seen_job = ${jobId}
-            WHERE integration_id = ${integrationId} AND entity = ${entity} AND ${sql.in("source_id", part)}`, {
+      Effect.forEach(chunks(ids), (part) => sql.unsafe(touchSql(part.length), [at, jobId, integrationId, entity, ...part]), {
         discard: true
       })
 
