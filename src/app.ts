@@ -84,6 +84,7 @@ export interface AppOptions extends EngineOptions {
   readonly port: number
   readonly host: string
   readonly apiToken: Option.Option<Redacted.Redacted<string>>
+  readonly readToken?: Option.Option<Redacted.Redacted<string>> | undefined
 }
 
 /** The whole server: engine, start-up work, HTTP API. */

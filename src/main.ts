@@ -15,6 +15,7 @@ const main = Effect.gen(function*() {
     port: env.port,
     host: env.host,
     apiToken: env.apiToken,
+    readToken: env.readToken,
     autoInitialize: env.autoInitialize
   }
   if (existsSync(env.configPath)) {

@@ -2,6 +2,7 @@ import { join } from "node:path"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { STAGES } from "../src/domain/job.js"
 import { type RunningSimulator, startSimulator } from "../src/simulator/server.js"
+import { overlappingStarts } from "./support/activeIntervals.js"
 import { planeIntegration, tempDir } from "./support/app.js"
 import {
   type Arrival,
@@ -387,6 +388,8 @@ describe(`crash recovery of a child server (seed ${SEED})`, () => {
         for (const t of trials) await expectMirrorEqualsSource(api, t.integrationId, sim, t.workspace)
       })()
     ])
+    // Across the kills and restarts: no integration ever had two active jobs in the log.
+    expect(overlappingStarts(dbPath)).toEqual([])
   }
 
   /** A completed full sync of a fresh database: exactly the source, once. */

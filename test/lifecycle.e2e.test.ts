@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type RunningSimulator, startSimulator } from "../src/simulator/server.js"
 import { type AppHandle, planeIntegration, startApp, tempDir } from "./support/app.js"
 import { type Client, client, waitFor, waitForStatus } from "./support/http.js"
+import { overlappingStarts } from "./support/activeIntervals.js"
 import { admin, expectMirrorEqualsSource, sourceCounts, total } from "./support/source.js"
 
 /**
@@ -34,6 +35,9 @@ describe("job lifecycle", () => {
   })
 
   afterAll(async () => {
+    // Over the whole history of this file (stops of both kinds, pauses, resumes, failures):
+    // no integration ever had two active jobs.
+    expect(overlappingStarts(tmp.dbPath)).toEqual([])
     await app?.close()
     await sim?.close()
     tmp.remove()
@@ -199,6 +203,35 @@ describe("job lifecycle", () => {
       expect(done.result.processed).toBe(counts.work_items)
       expect(done.result.created).toBe(30)
       await expectMirrorEqualsSource(api, "plane-slow", sim, "slow")
+    } finally {
+      sim.setFaults({})
+    }
+  })
+
+  it("releases an integration only after the stopped job's terminal event is committed", async () => {
+    sim.setFaults({ latencyMs: 40 })
+    try {
+      const full = { integrationId: "plane-slow", type: "full", options: { force: true, batchSize: 5 } }
+      const jobs: Array<string> = []
+      for (const graceful of [false, false, true, false, false, true, false]) {
+        const running = await api.post("/api/sync/jobs", full)
+        const queued = await api.post("/api/sync/jobs", full)
+        expect([running.status, queued.status]).toEqual([200, 200])
+        jobs.push(running.body.jobId, queued.body.jobId)
+        await waitFor("the first job to commit a batch", async () => {
+          const r = await api.get(`/api/sync/jobs/${running.body.jobId}`)
+          return r.body.status === "running" && r.body.stats.processed > 0
+        })
+        expect((await api.post(`/api/sync/jobs/${running.body.jobId}/stop`, { graceful })).status).toBe(200)
+        await waitForStatus(api, running.body.jobId, ["stopped"])
+        await waitFor("the queued job to start", async () => {
+          const r = await api.get(`/api/sync/jobs/${queued.body.jobId}`)
+          return r.body.status !== "queued"
+        })
+        expect((await api.post(`/api/sync/jobs/${queued.body.jobId}/stop`, { graceful: false })).status).toBe(200)
+        await waitForStatus(api, queued.body.jobId, ["stopped"])
+      }
+      expect(overlappingStarts(tmp.dbPath)).toEqual([])
     } finally {
       sim.setFaults({})
     }

@@ -2,6 +2,7 @@ import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { ENTITY_TYPES, type EntityType } from "../src/domain/entities.js"
 import { type RunningSimulator, startSimulator } from "../src/simulator/server.js"
+import { overlappingStarts } from "./support/activeIntervals.js"
 import { type AppHandle, planeIntegration, startApp, tempDir } from "./support/app.js"
 import { type Client, client, waitFor, waitForStatus } from "./support/http.js"
 import { admin, expectMirrorEqualsSource, sourceRecords } from "./support/source.js"
@@ -159,6 +160,8 @@ describe("property: counters are what the mirror shows, and the mirror ends equa
           }
           const last = await api.post("/api/sync/jobs", { integrationId: "prop", type: "full_sync", options: { force: true } })
           expect((await waitForStatus(api, last.body.jobId, ["completed", "failed"])).status).toBe("completed")
+          // Through every stop, pause, resume and restart above: never two active jobs at once.
+          expect(overlappingStarts(tmp.dbPath)).toEqual([])
           try {
             await expectMirrorEqualsSource(api, "prop", sim, "prop")
           } catch (e) {

@@ -1,4 +1,8 @@
-import { Config, Option } from "effect"
+import { Config, Option, Redacted } from "effect"
+
+/** An empty token is no token: `SYNC_API_TOKEN=` must not make an empty header valid. */
+const token = (name: string) =>
+  Config.option(Config.redacted(name)).pipe(Config.map(Option.filter((t) => Redacted.value(t).trim() !== "")))
 
 /** Process environment (CONTRACT.md / README): every key optional. */
 export const Env = Config.all({
@@ -8,9 +12,14 @@ export const Env = Config.all({
   configPath: Config.string("SYNC_CONFIG").pipe(Config.withDefault("./synclog.config.json")),
   autoInitialize: Config.boolean("SYNC_AUTO_INITIALIZE").pipe(Config.withDefault(true)),
   secretsFile: Config.string("SYNC_SECRETS_FILE").pipe(Config.withDefault("./.secrets.json")),
-  apiToken: Config.option(Config.redacted("SYNC_API_TOKEN")),
+  apiToken: token("SYNC_API_TOKEN"),
+  readToken: token("SYNC_READ_TOKEN"),
   logFormat: Config.literal("pretty", "json", "logfmt")("SYNC_LOG_FORMAT").pipe(Config.withDefault("logfmt" as const))
-})
+}).pipe(Config.validate({
+  // A read-only token beside an open API would protect nothing: writes would need no token.
+  message: "SYNC_READ_TOKEN is set without SYNC_API_TOKEN: set SYNC_API_TOKEN too (writes need it), or unset SYNC_READ_TOKEN",
+  validation: (env) => !(Option.isSome(env.readToken) && Option.isNone(env.apiToken))
+}))
 export type Env = Config.Config.Success<typeof Env>
 
 export type { Option }

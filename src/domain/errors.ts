@@ -33,6 +33,15 @@ export class Unauthorized extends Schema.Class<Unauthorized>("Unauthorized")(
   }
 }
 
+export class Forbidden extends Schema.Class<Forbidden>("Forbidden")(
+  base("Forbidden"),
+  HttpApiSchema.annotations({ status: 403 })
+) {
+  get _tag() {
+    return "Forbidden" as const
+  }
+}
+
 export class JobNotFound extends Schema.Class<JobNotFound>("JobNotFound")(
   { ...base("JobNotFound"), jobId: Schema.String },
   HttpApiSchema.annotations({ status: 404 })

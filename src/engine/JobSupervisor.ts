@@ -27,6 +27,8 @@ type Decision<A> = JobDecision<A, JobNotFound | InvalidTransition>
 interface Actor {
   readonly integrationId: string
   readonly mailbox: Mailbox
+  /** Set by an immediate stop: the actor's own interruption appends `JobStopped`. */
+  stopNow: boolean
 }
 
 const invalid = (doc: JobDoc, requested: string, hint: string) =>
@@ -72,9 +74,13 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
           ))
         if (!started) return
         const mailbox: Mailbox = { command: undefined, graceExpired: false, inflight: new Set() }
-        actors.set(job.id, { integrationId: job.integrationId, mailbox })
+        const entry: Actor = { integrationId: job.integrationId, mailbox, stopNow: false }
+        actors.set(job.id, entry)
         const actor = runner.run(job.id, mailbox).pipe(
           Effect.tap((outcome) => Effect.forEach(endedHooks, (hook) => hook(job.id, outcome), { discard: true })),
+          // The terminal event commits before the permit and the integration are released, so
+          // the log never shows the next job started while this one is still active.
+          Effect.onInterrupt(() => entry.stopNow ? stoppedImmediately(job.id) : Effect.void),
           Effect.ensuring(Effect.suspend(() => {
             actors.delete(job.id)
             return dispatch
@@ -119,6 +125,13 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
         return doc
       })
 
+    const stoppedImmediately = (jobId: string) =>
+      appendIfActive(
+        jobId,
+        (at) => new JobStopped({ jobId, reason: "stopped immediately; the uncommitted batch was discarded", at }),
+        "Stopped immediately; the batch in flight was rolled back, the last committed batch is the checkpoint"
+      ).pipe(Effect.orDie)
+
     const stop = (jobId: string, graceful: boolean) =>
       Effect.gen(function*() {
         const at = yield* nowIso
@@ -162,12 +175,10 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
           yield* send(actor, { _tag: "Stop" }, engine.stopGracePeriod)
         } else {
           actor.mailbox.command = { _tag: "Stop" }
+          actor.stopNow = true
           yield* FiberMap.remove(fibers, jobId)
-          yield* appendIfActive(
-            jobId,
-            (at) => new JobStopped({ jobId, reason: "stopped immediately; the uncommitted batch was discarded", at }),
-            "Stopped immediately; the batch in flight was rolled back, the last committed batch is the checkpoint"
-          )
+          // The actor had already ended if it was not in the FiberMap any more: settle it here.
+          yield* stoppedImmediately(jobId)
         }
         const latest = yield* views.job(jobId)
         return { jobId, status: latest?.status ?? "stopping", message: "Job stop requested" }

@@ -13,6 +13,7 @@ import {
   Unauthorized,
   ValidationError
 } from "../domain/errors.js"
+import { Authorization } from "./Authorization.js"
 import { Counters, JOB_STATUSES, JobOptions, JobStatus, JobTrigger, JobType, JobTypeInput, Stage } from "../domain/job.js"
 
 /**
@@ -258,6 +259,7 @@ export class JobsGroup extends HttpApiGroup.make("jobs")
       .addError(InvalidTransition)
       .annotate(OpenApi.Summary, "Delete a finished job; its events stay in the log")
   )
+  .middleware(Authorization)
   .annotate(OpenApi.Title, "Sync jobs")
 {}
 
@@ -372,6 +374,7 @@ export class IntegrationsGroup extends HttpApiGroup.make("integrations")
       .addError(RecordNotFound)
       .annotate(OpenApi.Summary, "One mirrored record")
   )
+  .middleware(Authorization)
   .annotate(OpenApi.Title, "Integrations")
 {}
 
@@ -391,6 +394,8 @@ export class SystemGroup extends HttpApiGroup.make("system")
       )
       .annotate(OpenApi.Summary, "(Re)read the config file, register integrations, (re)start the scheduler")
   )
+  // Endpoints above need the token; /healthz below is public (liveness probes carry no token).
+  .middlewareEndpoints(Authorization)
   .add(
     HttpApiEndpoint.get("health", "/healthz")
       .addSuccess(

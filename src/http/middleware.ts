@@ -8,7 +8,7 @@ import {
   HttpServerRequest,
   HttpServerResponse
 } from "@effect/platform"
-import { Cause, Effect, Option, Redacted } from "effect"
+import { Cause, Effect, Option } from "effect"
 import { InternalError, NotFound, ValidationError } from "../domain/errors.js"
 import { SyncApi } from "./Api.js"
 
@@ -71,23 +71,14 @@ const isJsonish = (contentType: string) =>
   contentType.startsWith("text/plain")
 
 /**
- * Around the whole server: optional bearer token, body size and JSON checks before any handler
+ * Around the whole server: body size and JSON checks before any handler
  * runs (so a bad body loses nothing). A JSON body sent without a JSON content type (curl -d) is
  * read as JSON. (Errors raised inside the API are answered by ApiErrorsLive: by the time a
  * failure reaches this middleware, the server has already responded.)
  */
-export const serverMiddleware = (apiToken: Option.Option<Redacted.Redacted<string>>) =>
-(app: HttpApp.Default): HttpApp.Default =>
+export const serverMiddleware = (app: HttpApp.Default): HttpApp.Default =>
   Effect.gen(function*() {
     let request = yield* HttpServerRequest.HttpServerRequest
-    const url = request.url
-    if (Option.isSome(apiToken) && url.startsWith("/api/")) {
-      const header = request.headers["authorization"] ?? ""
-      const given = header.startsWith("Bearer ") ? header.slice(7) : request.headers["x-api-key"]
-      if (given !== Redacted.value(apiToken.value)) {
-        return errorBody(401, "Unauthorized", "Missing or wrong API token: send 'Authorization: Bearer <SYNC_API_TOKEN>'")
-      }
-    }
     if (HttpMethod.hasBody(request.method)) {
       const length = Number(request.headers["content-length"] ?? "0")
       if (length > MAX_BODY_BYTES) {

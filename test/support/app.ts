@@ -48,6 +48,7 @@ export const startApp = async (options: {
   readonly autoInitialize?: boolean
   readonly secrets?: Readonly<Record<string, string>>
   readonly apiToken?: string
+  readonly readToken?: string
   readonly connectors?: EngineOptions["connectors"]
 }): Promise<AppHandle> => {
   const layer = makeAppLayer({
@@ -55,6 +56,7 @@ export const startApp = async (options: {
     port: 0,
     host: "127.0.0.1",
     apiToken: options.apiToken ? Option.some(Redacted.make(options.apiToken)) : Option.none(),
+    readToken: options.readToken ? Option.some(Redacted.make(options.readToken)) : Option.none(),
     mode: "file",
     engine: { ...defaultEngineConfig, ...options.engine },
     integrations: IntegrationSource.fixed("file", options.integrations),
