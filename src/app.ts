@@ -14,6 +14,7 @@ import { Jobs } from "./engine/Jobs.js"
 import { JobSupervisor } from "./engine/JobSupervisor.js"
 import { Scheduler } from "./engine/Scheduler.js"
 import * as Database from "./eventlog/Database.js"
+import { EventFeed } from "./eventlog/EventFeed.js"
 import { EventStore } from "./eventlog/EventStore.js"
 import { Views } from "./eventlog/Views.js"
 import { makeHttpLayer } from "./http/Server.js"
@@ -47,7 +48,7 @@ export const makeEngineLayer = (options: EngineOptions) => {
     (options.connectors ?? ConnectorFactory.Default).pipe(Layer.provide(transport))
   ).pipe(Layer.provideMerge(transport))
   const storage = Layer.mergeAll(
-    EventStore.Default,
+    EventFeed.Default.pipe(Layer.provideMerge(EventStore.Default)),
     Views.Default,
     Mirror.Default,
     MirrorReader.Default,

@@ -74,6 +74,8 @@ export const decodeStored = (type: string, schemaVersion: number, payload: strin
 export class EventStore extends Effect.Service<EventStore>()("synclog/EventStore", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    /** Opened after every append; the live feed (EventFeed) waits on it, then reads the log. */
+    const appended = yield* Effect.makeLatch(false)
 
     const loadJob = (id: string) =>
       Effect.map(
@@ -164,7 +166,7 @@ export class EventStore extends Effect.Service<EventStore>()("synclog/EventStore
         const actual = doc?.version ?? 0
         if (actual !== expectedVersion) return yield* conflict(jobStream(jobId), expectedVersion, actual)
         return yield* writeJob(jobId, doc, events)
-      }).pipe(sql.withTransaction)
+      }).pipe(sql.withTransaction, Effect.tap(() => appended.unsafeOpen()))
 
     /**
      * Read, decide, append in one transaction: `decide` sees the job as it is and returns the
@@ -180,7 +182,7 @@ export class EventStore extends Effect.Service<EventStore>()("synclog/EventStore
         const [events, result] = yield* decide(doc)
         const next = events.length === 0 ? doc : yield* writeJob(jobId, doc, events)
         return [next, result] as const
-      }).pipe(sql.withTransaction)
+      }).pipe(sql.withTransaction, Effect.tap(() => appended.unsafeOpen()))
 
     const appendIntegration = (
       integrationId: string,
@@ -196,7 +198,7 @@ export class EventStore extends Effect.Service<EventStore>()("synclog/EventStore
         for (const event of events) doc = evolveIntegration(doc, event)
         yield* saveIntegration(doc!)
         return doc!
-      }).pipe(sql.withTransaction)
+      }).pipe(sql.withTransaction, Effect.tap(() => appended.unsafeOpen()))
 
     const appendSystem = (events: ReadonlyArray<SystemEvent>) =>
       Effect.gen(function*() {
@@ -205,7 +207,7 @@ export class EventStore extends Effect.Service<EventStore>()("synclog/EventStore
         for (const event of events) doc = evolveSystem(doc, event)
         yield* saveSystem(doc!)
         return doc!
-      }).pipe(sql.withTransaction)
+      }).pipe(sql.withTransaction, Effect.tap(() => appended.unsafeOpen()))
 
     const toStored = (row: StoredRow): StoredEvent => ({
       position: row.position,
@@ -231,6 +233,7 @@ export class EventStore extends Effect.Service<EventStore>()("synclog/EventStore
       )
 
     return {
+      appended,
       appendJob,
       updateJob,
       appendIntegration,

@@ -13,7 +13,7 @@ import {
   Unauthorized,
   ValidationError
 } from "../domain/errors.js"
-import { Authorization } from "./Authorization.js"
+import { Authorization, StreamAuthorization } from "./Authorization.js"
 import { Counters, JOB_STATUSES, JobOptions, JobStatus, JobTrigger, JobType, JobTypeInput, Stage } from "../domain/job.js"
 
 /**
@@ -378,6 +378,50 @@ export class IntegrationsGroup extends HttpApiGroup.make("integrations")
   .annotate(OpenApi.Title, "Integrations")
 {}
 
+// ---- live streams ------------------------------------------------------------------------------------
+/** A Server-Sent Events body: `id:` the event's log position, `event:` its type, `data:` JSON. */
+export const EventStreamBody = HttpApiSchema.Text({ contentType: "text/event-stream" }).annotations({
+  description: "Server-Sent Events. Each event: `id: <log position>`, `event: <type>`, `data: {position, streamId, " +
+    "version, type, schemaVersion, recordedAt, data}`. `: heartbeat` comments every 15 s. A client that falls " +
+    "too far behind gets `event: overflow` and is disconnected; reconnect with `Last-Event-ID`."
+})
+
+const streamResume = {
+  after: opt(IntFromString("after", 0, Number.MAX_SAFE_INTEGER).annotations({
+    description: "Start after this log position (the SSE id); `Last-Event-ID` wins when both are given"
+  }))
+}
+const streamHeaders = Schema.Struct({ "last-event-id": opt(Schema.String) })
+
+export class StreamsGroup extends HttpApiGroup.make("streams")
+  .add(
+    HttpApiEndpoint.get("events", "/api/sync/stream")
+      .setUrlParams(Schema.Struct({
+        ...streamResume,
+        integrationId: opt(Schema.String),
+        jobId: opt(Schema.String),
+        types: opt(Schema.String.annotations({ description: "Comma list of event types, e.g. JobFailed,JobCompleted" }))
+      }))
+      .setHeaders(streamHeaders)
+      .addSuccess(EventStreamBody)
+      .annotate(OpenApi.Summary, "Live stream of every job and integration event (SSE), resumable by position")
+  )
+  .add(
+    HttpApiEndpoint.get("job", "/api/sync/jobs/:jobId/stream")
+      .setPath(jobIdPath)
+      .setUrlParams(Schema.Struct(streamResume))
+      .setHeaders(streamHeaders)
+      .addSuccess(EventStreamBody)
+      .addError(JobNotFound)
+      .annotate(
+        OpenApi.Summary,
+        "Live stream of one job (SSE): its events and a `progress` message after each; ends after its terminal event"
+      )
+  )
+  .middleware(StreamAuthorization)
+  .annotate(OpenApi.Title, "Live streams")
+{}
+
 // ---- system ----------------------------------------------------------------------------------------
 export class SystemGroup extends HttpApiGroup.make("system")
   .add(
@@ -415,6 +459,7 @@ export class SystemGroup extends HttpApiGroup.make("system")
 export class SyncApi extends HttpApi.make("synclog")
   .add(JobsGroup)
   .add(IntegrationsGroup)
+  .add(StreamsGroup)
   .add(SystemGroup)
   .addError(ValidationError)
   .addError(Unauthorized)

@@ -5,12 +5,13 @@ import { createServer } from "node:http"
 import { SyncApi } from "./Api.js"
 import { IntegrationsHttpLive } from "./IntegrationsHttp.js"
 import { JobsHttpLive } from "./JobsHttp.js"
-import { ApiTokens, AuthorizationLive } from "./Authorization.js"
+import { ApiTokens, AuthorizationLive, StreamAuthorizationLive } from "./Authorization.js"
 import { ApiErrorsLive, serverMiddleware } from "./middleware.js"
+import { StreamsHttpLive } from "./StreamsHttp.js"
 import { SystemHttpLive } from "./SystemHttp.js"
 
 export const ApiLive = HttpApiBuilder.api(SyncApi).pipe(
-  Layer.provide([JobsHttpLive, IntegrationsHttpLive, SystemHttpLive, ApiErrorsLive])
+  Layer.provide([JobsHttpLive, IntegrationsHttpLive, StreamsHttpLive, SystemHttpLive, ApiErrorsLive])
 )
 
 export interface ServerOptions {
@@ -29,7 +30,7 @@ export const makeHttpLayer = (options: ServerOptions) =>
     Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
     Layer.provide(ApiLive),
     // The router runs Authorization for the routes declared with it (see Api.ts).
-    Layer.provide(AuthorizationLive),
+    Layer.provide([AuthorizationLive, StreamAuthorizationLive]),
     Layer.provide(Layer.succeed(ApiTokens, { write: options.apiToken, read: options.readToken ?? Option.none() })),
     HttpServer.withLogAddress,
     Layer.provideMerge(NodeHttpServer.layer(createServer, { port: options.port, host: options.host }))

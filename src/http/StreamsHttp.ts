@@ -1,0 +1,165 @@
+import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
+import { Effect, Stream } from "effect"
+import { JobNotFound, ValidationError } from "../domain/errors.js"
+import { IntegrationEvent, JobEvent, jobStream, SystemInitialized } from "../domain/events.js"
+import { TERMINAL_STATUSES } from "../domain/job.js"
+import { EventFeed, type FeedItem } from "../eventlog/EventFeed.js"
+import type { StoredEvent } from "../eventlog/EventStore.js"
+import { EventStore } from "../eventlog/EventStore.js"
+import { Views } from "../eventlog/Views.js"
+import { SyncApi } from "./Api.js"
+import { presentJob } from "./presenters.js"
+
+export const HEARTBEAT_SECONDS = 15
+
+export const EVENT_TYPES: ReadonlyArray<string> = [...JobEvent.members, ...IntegrationEvent.members, SystemInitialized]
+  .map((m) => m.identifier)
+
+const TERMINAL_EVENTS = new Set(["JobCompleted", "JobFailed", "JobStopped"])
+
+/** The same shape as one entry of `GET /api/sync/jobs/:jobId/events`, plus the stream id. */
+const wire = (e: StoredEvent) => ({
+  position: e.position,
+  streamId: e.streamId,
+  version: e.version,
+  type: e.type,
+  schemaVersion: e.schemaVersion,
+  recordedAt: e.recordedAt,
+  data: e.payload
+})
+
+export const sseEvent = (e: StoredEvent) => `id: ${e.position}\nevent: ${e.type}\ndata: ${JSON.stringify(wire(e))}\n\n`
+
+const sseOverflow = (lastPosition: number) =>
+  `event: overflow\ndata: ${
+    JSON.stringify({
+      lastEventId: lastPosition,
+      message: `This client fell too far behind the live feed and is disconnected; reconnect with Last-Event-ID: ${lastPosition} to continue without a gap`
+    })
+  }\n\n`
+
+const heartbeat = Stream.tick(`${HEARTBEAT_SECONDS} seconds`).pipe(Stream.as(": heartbeat\n\n"))
+
+/** The feed's messages with heartbeats between them; ends with the feed. */
+export const sseBody = (body: Stream.Stream<string>) => Stream.merge(body, heartbeat, { haltStrategy: "left" })
+
+const sseResponse = (body: Stream.Stream<string>) =>
+  HttpServerResponse.stream(
+    // The heartbeat's first tick also sends the headers at once.
+    sseBody(body).pipe(Stream.encodeText),
+    {
+      contentType: "text/event-stream",
+      headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
+    }
+  )
+
+/** `Last-Event-ID` (a reconnecting EventSource) wins over `?after=`. */
+const startAfter = (header: string | undefined, after: number | undefined) => {
+  if (header !== undefined && header.trim() !== "") {
+    const n = Number(header)
+    if (!Number.isSafeInteger(n) || n < 0) {
+      return Effect.fail(new ValidationError({ message: `Last-Event-ID must be a log position (a whole number), got '${header}'` }))
+    }
+    return Effect.succeed(n as number | undefined)
+  }
+  return Effect.succeed(after)
+}
+
+export const StreamsHttpLive = HttpApiBuilder.group(SyncApi, "streams", (handlers) =>
+  Effect.gen(function*() {
+    const feed = yield* EventFeed
+    const store = yield* EventStore
+    const views = yield* Views
+
+    const integrationOfJob = new Map<string, string>()
+    /** Which integration a job event belongs to (job events carry only the job id). */
+    const integrationOf = (e: StoredEvent) =>
+      Effect.gen(function*() {
+        const payload = e.payload as { readonly jobId?: string; readonly integrationId?: string }
+        if (payload.integrationId !== undefined) {
+          if (payload.jobId !== undefined) integrationOfJob.set(payload.jobId, payload.integrationId)
+          return payload.integrationId
+        }
+        if (payload.jobId === undefined) return undefined
+        const known = integrationOfJob.get(payload.jobId)
+        if (known !== undefined) return known
+        const doc = yield* views.jobIncludingDeleted(payload.jobId).pipe(Effect.orDie)
+        if (doc !== undefined) integrationOfJob.set(payload.jobId, doc.integrationId)
+        return doc?.integrationId
+      })
+
+    const progressOf = (jobId: string) =>
+      Effect.map(views.jobIncludingDeleted(jobId).pipe(Effect.orDie), (doc) => {
+        if (doc === undefined) return ""
+        const v = presentJob(doc) as Record<string, unknown>
+        const message = {
+          jobId,
+          status: v.status,
+          progress: v.progress,
+          ...(v.stage !== undefined ? { stage: v.stage } : {}),
+          stats: v.stats,
+          ...(v.estimatedCompletion !== undefined ? { estimatedCompletion: v.estimatedCompletion } : {}),
+          ...(v.waiting !== undefined ? { waiting: v.waiting } : {})
+        }
+        return `event: progress\ndata: ${JSON.stringify(message)}\n\n`
+      })
+
+    return handlers
+      .handle("events", ({ headers, urlParams }) =>
+        Effect.gen(function*() {
+          const types = urlParams.types?.split(",").map((t) => t.trim()).filter((t) => t !== "")
+          const unknown = types?.filter((t) => !EVENT_TYPES.includes(t)) ?? []
+          if (unknown.length > 0) {
+            return yield* Effect.fail(new ValidationError({
+              message: `Unknown event type(s) ${unknown.join(", ")}; valid: ${EVENT_TYPES.join(", ")}`,
+              issues: [{ path: "types", message: `unknown: ${unknown.join(", ")}` }]
+            }))
+          }
+          const after = (yield* startAfter(headers["last-event-id"], urlParams.after)) ?? (yield* feed.position)
+          const typeSet = types === undefined ? undefined : new Set(types)
+          const wanted = (e: StoredEvent) =>
+            Effect.gen(function*() {
+              if (typeSet !== undefined && !typeSet.has(e.type)) return false
+              const payload = e.payload as { readonly jobId?: string }
+              if (urlParams.jobId !== undefined && payload.jobId !== urlParams.jobId) return false
+              if (urlParams.integrationId !== undefined && (yield* integrationOf(e)) !== urlParams.integrationId) return false
+              return true
+            })
+          const body = feed.follow(after).pipe(
+            Stream.filterEffect((item: FeedItem) => item._tag === "Overflow" ? Effect.succeed(true) : wanted(item.event)),
+            Stream.map((item) => item._tag === "Overflow" ? sseOverflow(item.lastPosition) : sseEvent(item.event))
+          )
+          return sseResponse(body)
+        }))
+      .handle("job", ({ headers, path, urlParams }) =>
+        Effect.gen(function*() {
+          const doc = yield* views.jobIncludingDeleted(path.jobId).pipe(Effect.orDie)
+          if (doc === undefined) return yield* Effect.fail(JobNotFound.of(path.jobId))
+          const after = (yield* startAfter(headers["last-event-id"], urlParams.after)) ?? 0
+          // History from the job's own stream (cheap), then the live feed from the log position
+          // read before it: nothing between the two is lost or repeated.
+          const upTo = yield* feed.position
+          const stream = jobStream(path.jobId)
+          const history = (yield* store.readStream(stream).pipe(Effect.orDie))
+            .filter((e) => e.position > after && e.position <= upTo)
+          if (TERMINAL_STATUSES.includes(doc.status) && history.length === 0) {
+            // Nothing more will come; 204 also tells an EventSource not to reconnect.
+            return HttpServerResponse.empty({ status: 204 })
+          }
+          const live = feed.follow(Math.max(after, upTo)).pipe(
+            Stream.filter((item) => item._tag === "Overflow" || item.event.streamId === stream)
+          )
+          const items = Stream.concat(
+            Stream.fromIterable(history.map((event): FeedItem => ({ _tag: "Event", event }))),
+            live
+          ).pipe(Stream.takeUntil((item) => item._tag === "Overflow" || TERMINAL_EVENTS.has(item.event.type)))
+          const body = items.pipe(
+            Stream.mapEffect((item) =>
+              item._tag === "Overflow"
+                ? Effect.succeed(sseOverflow(item.lastPosition))
+                : Effect.map(progressOf(path.jobId), (progress) => sseEvent(item.event) + progress)
+            )
+          )
+          return sseResponse(body)
+        }))
+  }))

@@ -1,0 +1,91 @@
+import { Chunk, Effect, Fiber, Layer, Option, Stream, TestClock } from "effect"
+import { afterAll, describe, expect, it } from "vitest"
+import { it as effectIt } from "@effect/vitest"
+import { SystemInitialized } from "../src/domain/events.js"
+import * as Database from "../src/eventlog/Database.js"
+import { EventFeed, type FeedItem } from "../src/eventlog/EventFeed.js"
+import { EventStore } from "../src/eventlog/EventStore.js"
+import { HEARTBEAT_SECONDS, sseBody } from "../src/http/StreamsHttp.js"
+import { tempDir } from "./support/app.js"
+
+/** The live feed over a real SQLite file: exact resumption, and a slow follower cut off alone. */
+const tmp = tempDir()
+afterAll(() => tmp.remove())
+
+const layer = EventFeed.Default.pipe(Layer.provideMerge(EventStore.Default), Layer.provideMerge(Database.layer(tmp.dbPath)))
+
+const append = (n: number) =>
+  Effect.flatMap(EventStore, (store) =>
+    Effect.forEach(
+      Array.from({ length: n }),
+      () => store.appendSystem([new SystemInitialized({ integrationsFound: 0, at: new Date().toISOString() })]),
+      { discard: true }
+    ))
+
+const positions = (items: ReadonlyArray<FeedItem>) => items.flatMap((i) => (i._tag === "Event" ? [i.event.position] : []))
+
+/** Lets the tailer and the forwarders run (they are real fibers reading SQLite). */
+const settle = Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 100)))
+
+describe("EventFeed", () => {
+  it("replays from a position, then follows live, with no gap and no duplicate", async () => {
+    const result = await Effect.gen(function*() {
+      const feed = yield* EventFeed
+      yield* append(5)
+      const fiber = yield* feed.follow(2).pipe(Stream.take(10), Stream.runCollect, Effect.fork)
+      yield* settle
+      yield* append(7)
+      return Chunk.toReadonlyArray(yield* Fiber.join(fiber))
+    }).pipe(Effect.provide(layer), Effect.runPromise)
+    expect(positions(result)).toEqual([3, 4, 5, 6, 7, 8, 9, 10, 11, 12])
+  })
+
+  it("cuts off a follower that stops reading, without holding up another; it resumes from its last position", async () => {
+    const result = await Effect.gen(function*() {
+      const feed = yield* EventFeed
+      const start = yield* feed.position
+      // The slow follower takes one event and then reads nothing while 30 more are appended.
+      const slow = yield* Stream.toPull(feed.follow(start, 5))
+      const fast = yield* feed.follow(start, 5).pipe(Stream.take(31), Stream.runCollect, Effect.fork)
+      yield* settle
+      yield* append(1)
+      const firstChunk = yield* slow
+      for (let i = 0; i < 30; i++) {
+        yield* append(1)
+        yield* Effect.yieldNow()
+      }
+      yield* settle
+      const rest: Array<FeedItem> = [...firstChunk]
+      while (true) {
+        const next = yield* Effect.option(slow)
+        if (Option.isNone(next)) break
+        rest.push(...next.value)
+      }
+      const overflow = rest.at(-1)
+      const lastPosition = overflow?._tag === "Overflow" ? overflow.lastPosition : -1
+      const resumed = yield* feed.follow(lastPosition).pipe(Stream.takeWhile((i) => i._tag === "Event" && i.event.position <= start + 31), Stream.take(start + 31 - lastPosition), Stream.runCollect)
+      return { start, rest, overflow, lastPosition, fast: Chunk.toReadonlyArray(yield* Fiber.join(fast)), resumed: Chunk.toReadonlyArray(resumed) }
+    }).pipe(Effect.scoped, Effect.provide(layer), Effect.runPromise)
+    const all = Array.from({ length: 31 }, (_, i) => result.start + 1 + i)
+    // The fast follower got everything although the slow one stopped reading.
+    expect(positions(result.fast)).toEqual(all)
+    // The slow one was told it fell behind, after a bounded number of events...
+    expect(result.overflow?._tag).toBe("Overflow")
+    const delivered = positions(result.rest)
+    expect(delivered.length).toBeLessThanOrEqual(6)
+    expect(delivered).toEqual(all.slice(0, delivered.length))
+    expect(result.lastPosition).toBe(delivered.at(-1))
+    // ...and resuming from its last position yields the rest, exactly.
+    expect([...delivered, ...positions(result.resumed)]).toEqual(all)
+  })
+})
+
+describe("SSE heartbeat", () => {
+  effectIt.scoped(`sends a heartbeat comment every ${HEARTBEAT_SECONDS} s while nothing happens`, () =>
+    Effect.gen(function*() {
+      const fiber = yield* sseBody(Stream.never).pipe(Stream.take(3), Stream.runCollect, Effect.fork)
+      yield* TestClock.adjust(`${HEARTBEAT_SECONDS * 2} seconds`)
+      const out = Chunk.toReadonlyArray(yield* Fiber.join(fiber))
+      expect(out).toEqual([": heartbeat\n\n", ": heartbeat\n\n", ": heartbeat\n\n"])
+    }))
+})
