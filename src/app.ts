@@ -86,6 +86,7 @@ export interface AppOptions extends EngineOptions {
   readonly host: string
   readonly apiToken: Option.Option<Redacted.Redacted<string>>
   readonly readToken?: Option.Option<Redacted.Redacted<string>> | undefined
+  readonly accessLog?: boolean | undefined
 }
 
 /** The whole server: engine, start-up work, HTTP API. */

@@ -16,6 +16,7 @@ const main = Effect.gen(function*() {
     host: env.host,
     apiToken: env.apiToken,
     readToken: env.readToken,
+    accessLog: env.accessLog,
     autoInitialize: env.autoInitialize
   }
   if (existsSync(env.configPath)) {

@@ -14,6 +14,7 @@ export const Env = Config.all({
   secretsFile: Config.string("SYNC_SECRETS_FILE").pipe(Config.withDefault("./.secrets.json")),
   apiToken: token("SYNC_API_TOKEN"),
   readToken: token("SYNC_READ_TOKEN"),
+  accessLog: Config.boolean("SYNC_ACCESS_LOG").pipe(Config.withDefault(false)),
   logFormat: Config.literal("pretty", "json", "logfmt")("SYNC_LOG_FORMAT").pipe(Config.withDefault("logfmt" as const))
 }).pipe(Config.validate({
   // A read-only token beside an open API would protect nothing: writes would need no token.

@@ -422,6 +422,21 @@ export class StreamsGroup extends HttpApiGroup.make("streams")
   .annotate(OpenApi.Title, "Live streams")
 {}
 
+// ---- metrics -----------------------------------------------------------------------------------------
+export class MetricsGroup extends HttpApiGroup.make("metrics")
+  .add(
+    HttpApiEndpoint.get("scrape", "/metrics")
+      .addSuccess(HttpApiSchema.Text({ contentType: "text/plain; version=0.0.4" }).annotations({
+        description: "Prometheus text exposition format; every name starts with synclog_"
+      }))
+      .annotate(OpenApi.Summary, "Prometheus metrics (jobs, records, source requests, budgets, circuits, HTTP, webhooks)")
+  )
+  // Scrapers send the token like any client (Prometheus: `authorization: {credentials: ...}`);
+  // the read-only token is enough.
+  .middleware(Authorization)
+  .annotate(OpenApi.Title, "Metrics")
+{}
+
 // ---- system ----------------------------------------------------------------------------------------
 export class SystemGroup extends HttpApiGroup.make("system")
   .add(
@@ -460,6 +475,7 @@ export class SyncApi extends HttpApi.make("synclog")
   .add(JobsGroup)
   .add(IntegrationsGroup)
   .add(StreamsGroup)
+  .add(MetricsGroup)
   .add(SystemGroup)
   .addError(ValidationError)
   .addError(Unauthorized)

@@ -7,11 +7,13 @@ import { IntegrationsHttpLive } from "./IntegrationsHttp.js"
 import { JobsHttpLive } from "./JobsHttp.js"
 import { ApiTokens, AuthorizationLive, StreamAuthorizationLive } from "./Authorization.js"
 import { ApiErrorsLive, serverMiddleware } from "./middleware.js"
+import { observeRequests } from "./observe.js"
+import { MetricsHttpLive } from "./MetricsHttp.js"
 import { StreamsHttpLive } from "./StreamsHttp.js"
 import { SystemHttpLive } from "./SystemHttp.js"
 
 export const ApiLive = HttpApiBuilder.api(SyncApi).pipe(
-  Layer.provide([JobsHttpLive, IntegrationsHttpLive, StreamsHttpLive, SystemHttpLive, ApiErrorsLive])
+  Layer.provide([JobsHttpLive, IntegrationsHttpLive, StreamsHttpLive, MetricsHttpLive, SystemHttpLive, ApiErrorsLive])
 )
 
 export interface ServerOptions {
@@ -19,13 +21,15 @@ export interface ServerOptions {
   readonly host: string
   /** SYNC_API_TOKEN: every protected route needs it. */
   readonly apiToken: Option.Option<Redacted.Redacted<string>>
+  /** SYNC_ACCESS_LOG: a log line per request (method, route template, status, duration). */
+  readonly accessLog?: boolean | undefined
   /** SYNC_READ_TOKEN: GET requests only. */
   readonly readToken?: Option.Option<Redacted.Redacted<string>> | undefined
 }
 
 /** The HTTP edge: the API, OpenAPI at /openapi.json, docs at /docs (served offline). */
 export const makeHttpLayer = (options: ServerOptions) =>
-  HttpApiBuilder.serve(serverMiddleware).pipe(
+  HttpApiBuilder.serve((app) => observeRequests(options.accessLog ?? false)(serverMiddleware(app))).pipe(
     Layer.provide(HttpApiScalar.layer({ path: "/docs" })),
     Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
     Layer.provide(ApiLive),
