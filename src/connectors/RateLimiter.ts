@@ -125,7 +125,9 @@ export class RateLimiter extends Effect.Service<RateLimiter>()("synclog/RateLimi
           const now = yield* Clock.currentTimeMillis
           prune(w, now)
           const limit = limitOf(w)
-          if (w.blockedUntil > now) {
+          // One wait for whichever holds the request back longer: a block, or our full window.
+          const windowFree = limit > 0 && w.sent.length >= limit ? nextFree(w, limit) : 0
+          if (w.blockedUntil > now && w.blockedUntil >= windowFree) {
             yield* wait(
               w.blockedReason,
               w.blockedUntil,
@@ -133,8 +135,8 @@ export class RateLimiter extends Effect.Service<RateLimiter>()("synclog/RateLimi
                 ? "Plane asked to wait (429 Retry-After)"
                 : "Plane reported no requests left in its window (X-RateLimit-Remaining: 0)"
             )
-          } else if (limit > 0 && w.sent.length >= limit) {
-            yield* wait("rate_limit_budget", nextFree(w, limit), `the request budget of ${limit} a minute is used up`)
+          } else if (windowFree > now) {
+            yield* wait("rate_limit_budget", windowFree, `the request budget of ${limit} a minute is used up`)
           } else {
             if (limit <= 0) return null
             const slot: Slot = { at: now, sentAt: now, done: false }
@@ -222,10 +224,11 @@ export class RateLimiter extends Effect.Service<RateLimiter>()("synclog/RateLimi
 }) {}
 
 /**
- * About how long `requests` more requests take under a budget of `limit` a minute with
- * `remaining` left now: what is left goes at once, then `limit` per window.
+ * About how long `requests` more requests take under `budget` from `now`: what is left goes at
+ * once, the next one when the window's oldest request expires, then `limit` per window.
  */
-export const budgetTimeMs = (requests: number, budget: RateBudget | null): number => {
+export const budgetTimeMs = (requests: number, budget: RateBudget | null, now: number): number => {
   if (budget === null || budget.limit <= 0 || requests <= budget.remaining) return 0
-  return Math.round(((requests - budget.remaining) / budget.limit) * (WINDOW_MS + SAFETY_MS))
+  const firstFree = budget.resetAt !== null ? Math.max(0, Date.parse(budget.resetAt) + SAFETY_MS - now) : 0
+  return Math.round(firstFree + ((requests - budget.remaining - 1) / budget.limit) * (WINDOW_MS + SAFETY_MS))
 }

@@ -331,7 +331,8 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
                 stageIndex,
                 fraction
               }),
-              budget
+              budget,
+              now
             )
             if (waitMs === 0) return paced
             return Math.max(paced ?? 0, now + waitMs)
