@@ -10,6 +10,7 @@ import { IntegrationControl } from "./engine/IntegrationControl.js"
 import { Integrations } from "./engine/Integrations.js"
 import { JobLog } from "./engine/JobLog.js"
 import { JobRunner } from "./engine/JobRunner.js"
+import { JobWaits } from "./engine/JobWaits.js"
 import { Jobs } from "./engine/Jobs.js"
 import { JobSupervisor } from "./engine/JobSupervisor.js"
 import { Scheduler } from "./engine/Scheduler.js"
@@ -45,6 +46,7 @@ export const makeEngineLayer = (options: EngineOptions) => {
     Layer.succeed(AppMode, options.mode),
     options.integrations,
     options.secrets,
+    JobWaits.Default,
     (options.connectors ?? ConnectorFactory.Default).pipe(Layer.provide(transport))
   ).pipe(Layer.provideMerge(transport))
   const storage = Layer.mergeAll(

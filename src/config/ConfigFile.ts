@@ -25,7 +25,8 @@ export const IntegrationConfig = Schema.Struct({
   syncInterval: Seconds(MIN_INTERVAL, MAX_INTERVAL),
   fullSyncInterval: Schema.optionalWith(Seconds(MIN_INTERVAL, 10 * MAX_INTERVAL), { exact: true }),
   enabled: Schema.optionalWith(Schema.Boolean, { default: () => true }),
-  requestsPerMinute: Schema.optionalWith(Schema.Int.pipe(Schema.between(0, 100_000)), { default: () => 60 }),
+  // Unset: follow the source's rate-limit headers (60 a minute while it says nothing).
+  requestsPerMinute: Schema.optionalWith(Schema.Int.pipe(Schema.between(0, 100_000)), { exact: true }),
   initialSync: Schema.optionalWith(Schema.Literal("immediate", "scheduled"), { default: () => "immediate" as const })
 })
 export type IntegrationConfig = typeof IntegrationConfig.Type

@@ -1,4 +1,4 @@
-import { Context, type Effect, type Option, Schema } from "effect"
+import { Clock, Context, Effect, type Option, Schema } from "effect"
 import type { EntityType } from "../domain/entities.js"
 
 /** One record of the source, validated: what the mirror stores. */
@@ -88,12 +88,30 @@ export interface Connector {
 }
 
 /**
- * Told about waits and retries while a request is in flight, so the job running it can log them
- * and move its ETA. Optional: a connector works without one.
+ * Why a request is not sent yet: the integration's request budget (our window, or the source
+ * saying it has no requests left), a 429's `Retry-After`, or the backoff before a retry.
+ */
+export type WaitReason = "rate_limit_budget" | "retry_after" | "backoff"
+
+/**
+ * Told about waits and retries while a request is in flight, so the job running it can log them,
+ * show them and move its ETA. Optional: a connector works without one.
  */
 export class RequestObserver extends Context.Tag("synclog/RequestObserver")<RequestObserver, {
-  readonly retrying: (reason: string, attempt: number, delayMs: number) => Effect.Effect<void>
-  readonly throttled: (waitMs: number, reason: string) => Effect.Effect<void>
+  readonly retrying: (reason: string, attempt: number, delayMs: number, untilMs: number) => Effect.Effect<void>
+  readonly throttled: (waitMs: number, reason: string, untilMs: number) => Effect.Effect<void>
+  /**
+   * Waits until `untilMs` before a request is sent (the request has nothing to commit yet, so a
+   * job asked to stop or pause may end the wait by interrupting it). `detail` says why.
+   */
+  readonly wait: (reason: WaitReason, untilMs: number, detail: string) => Effect.Effect<void>
 }>() {}
+
+/** Waits before sending a request: through the job's observer when there is one. */
+export const waitToSend = (reason: WaitReason, untilMs: number, detail: string): Effect.Effect<void> =>
+  Effect.flatMap(Effect.serviceOption(RequestObserver), (observer) =>
+    observer._tag === "Some"
+      ? observer.value.wait(reason, untilMs, detail)
+      : Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sleep(Math.max(0, untilMs - now))))
 
 export type { Option }

@@ -11,7 +11,7 @@ export interface ConnectorSettings {
   readonly workspaceSlug: string
   readonly apiKey: Redacted.Redacted<string>
   readonly apiKeyEnv: string
-  readonly requestsPerMinute: number
+  readonly requestsPerMinute: number | null
 }
 
 /**

@@ -141,7 +141,8 @@ export const IntegrationSettings = Schema.Struct({
   apiKeyEnv: Schema.String,
   syncInterval: Schema.Int,
   fullSyncInterval: Schema.NullOr(Schema.Int),
-  requestsPerMinute: Schema.Int,
+  /** null: follow what the source advertises (older events always carry a number). */
+  requestsPerMinute: Schema.NullOr(Schema.Int),
   enabled: Schema.Boolean
 })
 export type IntegrationSettings = typeof IntegrationSettings.Type

@@ -35,7 +35,7 @@ const settingsOf = (c: IntegrationConfig): IntegrationSettings => ({
   apiKeyEnv: c.apiKeyEnv,
   syncInterval: c.syncInterval,
   fullSyncInterval: c.fullSyncInterval ?? null,
-  requestsPerMinute: c.requestsPerMinute,
+  requestsPerMinute: c.requestsPerMinute ?? null,
   enabled: c.enabled
 })
 

@@ -1,5 +1,5 @@
 import { SqlClient } from "@effect/sql"
-import { Cause, Clock, Effect, Exit, Fiber, Schema } from "effect"
+import { Cause, Clock, Deferred, Effect, Exit, Fiber, FiberId, Schema } from "effect"
 import { EngineSettings } from "../config/Settings.js"
 import {
   type Feed,
@@ -8,8 +8,10 @@ import {
   RequestObserver,
   type SourceError,
   type SourcePage,
-  type SourceRecord
+  type SourceRecord,
+  type WaitReason
 } from "../connectors/Connector.js"
+import { budgetTimeMs, RateLimiter } from "../connectors/RateLimiter.js"
 import { ENTITY_TYPES, type EntityType } from "../domain/entities.js"
 import {
   BatchCommitted,
@@ -28,7 +30,8 @@ import { Views } from "../eventlog/Views.js"
 import { Mirror } from "../mirror/Mirror.js"
 import { Integrations } from "./Integrations.js"
 import { JobLog } from "./JobLog.js"
-import { estimateCompletion, planOf, progressOf, stageWeights } from "./plan.js"
+import { JobWaits, LONG_WAIT_MS } from "./JobWaits.js"
+import { estimateCompletion, planOf, progressOf, requestsLeft, stageWeights } from "./plan.js"
 
 /** What a job is asked to do between batches. */
 export type Command =
@@ -38,13 +41,29 @@ export type Command =
 /**
  * A running job's mailbox. Commands are read between batches. When a graceful command has
  * waited `graceExpired` long enough for the batch in flight, the supervisor interrupts the
- * requests in `inflight` and the batch is abandoned (nothing of it was committed).
+ * requests in `inflight` and the batch is abandoned (nothing of it was committed). A request
+ * still waiting to be sent (budget, Retry-After, backoff) ends as soon as `commanded` is done.
  */
 export interface Mailbox {
   command: Command | undefined
   graceExpired: boolean
   readonly inflight: Set<Fiber.RuntimeFiber<unknown, unknown>>
+  readonly commanded: Deferred.Deferred<void>
 }
+
+export const makeMailbox = (): Mailbox => ({
+  command: undefined,
+  graceExpired: false,
+  inflight: new Set(),
+  commanded: Deferred.unsafeMake(FiberId.none)
+})
+
+/** Hands a graceful command to the job (the first one wins) and ends its requests' waits. */
+export const deliver = (mailbox: Mailbox, command: Command) =>
+  Effect.suspend(() => {
+    mailbox.command ??= command
+    return Deferred.succeed(mailbox.commanded, undefined)
+  })
 
 /** After a graceful command's grace period: abandon the requests in flight. */
 export const expireGrace = (mailbox: Mailbox) =>
@@ -88,6 +107,8 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
     const jobLog = yield* JobLog
     const integrations = yield* Integrations
     const engine = yield* EngineSettings
+    const limiter = yield* RateLimiter
+    const waits = yield* JobWaits
 
     const nowIso = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms).toISOString())
 
@@ -192,11 +213,48 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
           return command ? Effect.fail(new Interrupted(command)) : Effect.void
         })
 
+        /** Sleeps until `untilMs`, or fails the request fiber with an interruption on a command. */
+        const waitOrCommand = (untilMs: number) =>
+          Effect.gen(function*() {
+            const now = yield* Clock.currentTimeMillis
+            const commanded = yield* Effect.raceFirst(
+              Effect.as(Effect.sleep(Math.max(0, untilMs - now)), false),
+              Effect.as(Deferred.await(mailbox.commanded), true)
+            )
+            // Not sent yet, so nothing to commit: end the request now (settle turns it into the command).
+            if (commanded) return yield* Effect.interrupt
+          })
+
+        // A retry's backoff and this job's own 429s have their log line already (with the time).
+        let retryAfterLoggedUntil = 0
+        const logged = (reason: WaitReason, untilMs: number) =>
+          reason === "backoff" || waits.has(jobId, reason) || (reason === "retry_after" && untilMs <= retryAfterLoggedUntil)
+
         const observer = RequestObserver.of({
-          retrying: (reason, attempt, delayMs) =>
-            log("warn", `Request to Plane failed (${reason}); retry ${attempt} in ${(delayMs / 1000).toFixed(1)} s`),
-          throttled: (waitMs, reason) =>
+          retrying: (reason, attempt, delayMs, untilMs) =>
+            log(
+              "warn",
+              `Request to Plane failed (${reason}); retry ${attempt} in ${(delayMs / 1000).toFixed(1)} s, at ${new Date(untilMs).toISOString()}`
+            ),
+          wait: (reason, untilMs, detail) =>
             Effect.gen(function*() {
+              const now = yield* Clock.currentTimeMillis
+              if (untilMs - now <= LONG_WAIT_MS) return yield* waitOrCommand(untilMs)
+              // Long enough to look like a hang: say so in the log (once for requests waiting
+              // together) and show it in the job view while it lasts.
+              const line = logged(reason, untilMs)
+                ? undefined
+                : `Waiting ${Math.ceil((untilMs - now) / 1000)} s, until ${new Date(untilMs).toISOString()}: ${detail}`
+              if (reason === "retry_after") retryAfterLoggedUntil = Math.max(retryAfterLoggedUntil, untilMs)
+              yield* waits.during(
+                jobId,
+                { reason, until: untilMs },
+                Effect.zipRight(line ? log("info", line) : Effect.void, waitOrCommand(untilMs))
+              )
+            }),
+          throttled: (waitMs, reason, untilMs) =>
+            Effect.gen(function*() {
+              retryAfterLoggedUntil = Math.max(retryAfterLoggedUntil, untilMs)
               yield* log("warn", `Rate limited: ${reason}`)
               const at = yield* nowIso
               const [next] = yield* store.updateJob(jobId, (d) => {
@@ -255,6 +313,31 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
           readonly note?: string
         }
 
+        /**
+         * This run's own pace, but never sooner than the request budget allows for the requests
+         * still to make (a walk that has not yet used up its budget runs faster than it will).
+         */
+        const etaAt = (now: number, progress: number, stageIndex: number, fraction: number, discovered: number) =>
+          Effect.map(limiter.budget(integration.id), (budget) => {
+            const paced = estimateCompletion(now, runStartedAt, progressAtRunStart, progress)
+            const waitMs = budgetTimeMs(
+              requestsLeft({
+                plan,
+                incremental: initial.type === "incremental_sync",
+                counts,
+                projectCount: (doc.checkpoint?.projectIds.length ?? 0) + discovered,
+                perPage,
+                feeds: (entity) => connector.feeds(entity, includeArchived).length,
+                stageIndex,
+                fraction
+              }),
+              budget,
+              now
+            )
+            if (waitMs === 0) return paced
+            return Math.max(paced ?? 0, now + waitMs)
+          })
+
         /** One transaction: the page's mirror writes and the BatchCommitted event that counts them. */
         const commit = (batch: Batch) =>
           Effect.gen(function*() {
@@ -262,7 +345,7 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
             const at = new Date(now).toISOString()
             const stageIndex = plan.stages.indexOf(batch.stage)
             const progress = Math.max(doc.progress, progressOf(weights, stageIndex, batch.fraction))
-            const eta = estimateCompletion(now, runStartedAt, progressAtRunStart, progress)
+            const eta = yield* etaAt(now, progress, stageIndex, batch.fraction, batch.discovered?.length ?? 0)
             const [next] = yield* Effect.gen(function*() {
               const applied = batch.mirror && batch.entity !== null && batch.records.length > 0
                 ? yield* mirror.apply({

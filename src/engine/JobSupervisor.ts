@@ -14,7 +14,7 @@ import { EventStore, type JobDecision } from "../eventlog/EventStore.js"
 import type { JobDoc } from "../eventlog/jobProjection.js"
 import { Views } from "../eventlog/Views.js"
 import { JobLog } from "./JobLog.js"
-import { type Command, expireGrace, type Mailbox, type Outcome, JobRunner } from "./JobRunner.js"
+import { type Command, deliver, expireGrace, JobRunner, type Mailbox, makeMailbox, type Outcome } from "./JobRunner.js"
 
 export interface CommandResult {
   readonly jobId: string
@@ -73,7 +73,7 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
               : [[], false] as const
           ))
         if (!started) return
-        const mailbox: Mailbox = { command: undefined, graceExpired: false, inflight: new Set() }
+        const mailbox = makeMailbox()
         const entry: Actor = { integrationId: job.integrationId, mailbox, stopNow: false }
         actors.set(job.id, entry)
         const actor = runner.run(job.id, mailbox).pipe(
@@ -105,10 +105,13 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
       })
     ).pipe(Effect.orDie)
 
-    /** Sends a graceful command; the batch in flight gets `graceSeconds` to commit. */
+    /**
+     * Sends a graceful command; the batch in flight gets `graceSeconds` to commit (a request
+     * still waiting to be sent ends at once: it has nothing to commit).
+     */
     const send = (actor: Actor, command: Command, graceSeconds: number) =>
       Effect.gen(function*() {
-        actor.mailbox.command ??= command
+        yield* deliver(actor.mailbox, command)
         yield* Effect.sleep(graceSeconds * 1000).pipe(Effect.zipRight(expireGrace(actor.mailbox)), Effect.forkDaemon)
       })
 

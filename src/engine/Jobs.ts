@@ -173,7 +173,9 @@ export class Jobs extends Effect.Service<Jobs>()("synclog/Jobs", {
                 jobId,
                 status: d.status,
                 requested: "delete",
-                message: `Cannot delete job ${jobId}: it is ${d.status}. Stop it first (POST /api/sync/jobs/${jobId}/stop).`
+                message: d.status === "stopping"
+                  ? `Cannot delete job ${jobId}: it is stopping. Retry once it is stopped (GET /api/sync/jobs/${jobId} shows its status).`
+                  : `Cannot delete job ${jobId}: it is ${d.status}. Stop it first (POST /api/sync/jobs/${jobId}/stop).`
               })
             )
           }

@@ -86,3 +86,42 @@ export const estimateCompletion = (
   if (gained < 1 || elapsed < 2000) return null
   return Math.round(now + (elapsed * (100 - progress)) / gained)
 }
+
+/**
+ * About how many requests a run still makes, from `fraction` of stage `stageIndex` on: per
+ * project-scoped stage, each project's list takes as many pages as its records per project
+ * (the mirror's last count, else the defaults above) fill at `perPage`, at least one, per
+ * feed; an incremental walk of work items usually ends on its first page. The lookups of the
+ * finalizing stage are not counted (only records a full walk missed are looked up).
+ */
+export const requestsLeft = (input: {
+  readonly plan: JobPlan
+  readonly incremental: boolean
+  readonly counts: Partial<Record<EntityType, number>>
+  /** Projects found so far (all of them once the projects stage is done). */
+  readonly projectCount: number
+  readonly perPage: number
+  readonly feeds: (entity: EntityType) => number
+  readonly stageIndex: number
+  readonly fraction: number
+}): number => {
+  const { counts, perPage, plan } = input
+  // While projects are still being listed, the ones found so far are only a floor.
+  const listing = plan.stages[input.stageIndex] === "syncing_projects"
+  const projects = Math.max(1, listing ? Math.max(input.projectCount, counts.projects || 10) : input.projectCount)
+  let total = 0
+  for (let i = Math.max(0, input.stageIndex); i < plan.stages.length; i++) {
+    const stage = plan.stages[i]!
+    if (stage === "finalizing") continue
+    const entity = stage.slice("syncing_".length) as EntityType
+    let pages: number
+    if (entity === "projects") pages = Math.max(1, Math.ceil(projects / perPage))
+    else {
+      const perProject = (counts[entity] ?? DEFAULT_PER_PROJECT[entity] * projects) / projects
+      const perFeed = input.incremental && entity === "work_items" ? 1 : Math.max(1, Math.ceil(perProject / perPage))
+      pages = projects * perFeed * input.feeds(entity)
+    }
+    total += i === input.stageIndex ? pages * (1 - Math.min(1, Math.max(0, input.fraction))) : pages
+  }
+  return Math.ceil(total)
+}

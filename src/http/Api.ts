@@ -85,6 +85,12 @@ export const LogLine = Schema.Struct({
   message: Schema.String
 })
 
+/** A request of the job waiting longer than 2 s to be sent; shown while the wait lasts. */
+export const JobWaiting = Schema.Struct({
+  reason: Schema.Literal("rate_limit_budget", "retry_after", "backoff"),
+  until: Timestamp
+}).annotations({ identifier: "JobWaiting" })
+
 export const JobView = Schema.Struct({
   id: Schema.String,
   integrationId: Schema.String,
@@ -99,6 +105,7 @@ export const JobView = Schema.Struct({
   completedAt: opt(Timestamp),
   duration: opt(Schema.Int),
   estimatedCompletion: opt(Timestamp),
+  waiting: opt(JobWaiting),
   estimatedDuration: Schema.NullOr(Schema.Int),
   stats: Counters,
   result: opt(Counters),

@@ -6,6 +6,7 @@ import { IntegrationControl } from "../engine/IntegrationControl.js"
 import { JobLog } from "../engine/JobLog.js"
 import { Jobs } from "../engine/Jobs.js"
 import { JobSupervisor } from "../engine/JobSupervisor.js"
+import { JobWaits } from "../engine/JobWaits.js"
 import { EventStore } from "../eventlog/EventStore.js"
 import { type JobVersion, Views } from "../eventlog/Views.js"
 import { SyncApi } from "./Api.js"
@@ -23,9 +24,20 @@ export const JobsHttpLive = HttpApiBuilder.group(SyncApi, "jobs", (handlers) =>
     const control = yield* IntegrationControl
     const jobLog = yield* JobLog
     const store = yield* EventStore
+    const waits = yield* JobWaits
 
     const jobJson = makeJobJson()
     const jsonResponse = (body: string) => HttpServerResponse.text(body, { contentType: "application/json" })
+
+    /**
+     * A long wait is live state, not part of the job's view (nor of its cached JSON): it is
+     * added to the job's JSON while it lasts, so it can never be served stale.
+     */
+    const withWaiting = (id: string, json: string) => {
+      const wait = waits.current(id)
+      if (wait === undefined) return json
+      return `${json.slice(0, -1)},"waiting":${JSON.stringify({ reason: wait.reason, until: new Date(wait.until).toISOString() })}}`
+    }
 
     /** Each job's API JSON: from the cache when its version was presented before. */
     const presented = (rows: ReadonlyArray<JobVersion>) =>
@@ -36,7 +48,7 @@ export const JobsHttpLive = HttpApiBuilder.group(SyncApi, "jobs", (handlers) =>
         return rows.flatMap((r, i) => {
           const doc = docs.get(r.id)
           const json = hits[i] ?? (doc !== undefined ? jobJson.present(doc) : undefined)
-          return json === undefined ? [] : [json]
+          return json === undefined ? [] : [withWaiting(r.id, json)]
         })
       })
 

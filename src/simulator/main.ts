@@ -25,7 +25,11 @@ const integer = (name: string, fallback: number, description: string) =>
 const workItems = integer("work-items", 5000, "work items per workspace")
 const projects = integer("projects", 10, "projects per workspace")
 const seed = integer("seed", 1, "seed of data, faults and default key")
-const rateLimit = integer("rate-limit", 0, "requests per minute per key, 0 = off")
+const rateLimit = integer(
+  "rate-limit",
+  0,
+  "requests per minute per key, throttled as Plane does (X-RateLimit-Remaining/X-RateLimit-Reset on answers, 429 with Retry-After past it); 0 = off"
+)
 const maxPerPage = integer("max-per-page", 1000, "largest per_page accepted")
 const apiKey = Options.text("api-key").pipe(Options.optional, Options.withDescription("accepted API key (default: from seed)"))
 const faults = Options.text("faults").pipe(Options.optional, Options.withDescription("fault settings as JSON"))

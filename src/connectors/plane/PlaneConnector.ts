@@ -13,7 +13,8 @@ import {
   SourceNotFound,
   type SourcePage,
   SourceRejected,
-  SourceUnavailable
+  SourceUnavailable,
+  waitToSend
 } from "../Connector.js"
 import { RateLimiter } from "../RateLimiter.js"
 import { decodeEnvelope, describeParseError, isSourceRecord, toSourceRecord } from "./schemas.js"
@@ -25,7 +26,8 @@ export interface PlaneSettings {
   readonly apiKey: Redacted.Redacted<string>
   /** Named in auth errors, so the operator knows which variable to fix. */
   readonly apiKeyEnv: string
-  readonly requestsPerMinute: number
+  /** The budget's ceiling; null follows the source (see RateLimiter). */
+  readonly requestsPerMinute: number | null
 }
 
 export interface RequestPolicy {
@@ -97,7 +99,7 @@ export const makePlaneConnector = (settings: PlaneSettings, policy: RequestPolic
     /** One HTTP exchange: rate-limited, timed out, body parsed. Transient troubles are values. */
     const exchange = (url: string, params: Record<string, string>) =>
       Effect.gen(function*() {
-        const slot = yield* limiter.acquire(settings.integrationId, settings.requestsPerMinute)
+        const slot = yield* limiter.acquire(settings.integrationId, settings.requestsPerMinute, waitToSend)
         const request = HttpClientRequest.get(url).pipe(
           HttpClientRequest.setHeaders({ "X-API-Key": Redacted.value(settings.apiKey), accept: "application/json" }),
           HttpClientRequest.setUrlParams(params)
@@ -125,6 +127,7 @@ export const makePlaneConnector = (settings: PlaneSettings, policy: RequestPolic
         }
         yield* limiter.observe(
           settings.integrationId,
+          slot,
           parseHeaderInt(headers["x-ratelimit-remaining"]),
           parseHeaderInt(headers["x-ratelimit-reset"])
         )
@@ -155,10 +158,16 @@ export const makePlaneConnector = (settings: PlaneSettings, policy: RequestPolic
               })
             }
             const now = yield* Effect.clockWith((c) => c.currentTimeMillis)
-            yield* limiter.block(settings.integrationId, now + result.retryAfterMs)
+            const until = now + result.retryAfterMs
+            yield* limiter.block(settings.integrationId, until)
             if (Option.isSome(observer)) {
-              yield* observer.value.throttled(result.retryAfterMs, `${result.reason}; waiting ${Math.ceil(result.retryAfterMs / 1000)} s as Retry-After asks`)
+              yield* observer.value.throttled(
+                result.retryAfterMs,
+                `${result.reason}; waiting ${Math.ceil(result.retryAfterMs / 1000)} s as Retry-After asks, until ${new Date(until).toISOString()}`,
+                until
+              )
             }
+            // The next acquire waits out the block (with every other request of the integration).
             continue
           }
           if (attempt >= policy.maxAttempts) {
@@ -169,8 +178,9 @@ export const makePlaneConnector = (settings: PlaneSettings, policy: RequestPolic
           const exp = Duration.toMillis(policy.baseDelay) * 2 ** (attempt - 1)
           const jitter = yield* Random.nextRange(0.8, 1.2)
           const delay = Math.round(Math.min(Duration.toMillis(policy.maxDelay), exp) * jitter)
-          if (Option.isSome(observer)) yield* observer.value.retrying(result.reason, attempt, delay)
-          yield* Effect.sleep(delay)
+          const until = (yield* Effect.clockWith((c) => c.currentTimeMillis)) + delay
+          if (Option.isSome(observer)) yield* observer.value.retrying(result.reason, attempt, delay, until)
+          yield* waitToSend("backoff", until, `backoff before retry ${attempt} (${result.reason})`)
           attempt++
         }
       })
