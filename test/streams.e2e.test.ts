@@ -80,6 +80,26 @@ describe("live event streams", () => {
     }
   })
 
+  it("pushes a progress message with `waiting` when a Retry-After wait starts, and without it when it ends", async () => {
+    // Every 10th request answers 429 with Retry-After: 3 (a wait over 2 s is shown).
+    sim.setFaults({ burst429: { every: 10, count: 1, retryAfter: 3 } })
+    try {
+      const created = await api.post("/api/sync/jobs", { integrationId: "other", type: "full", options: { force: true, batchSize: 2 } })
+      const jobId = created.body.jobId as string
+      const sse = await connectSse(`${app.url}/api/sync/jobs/${jobId}/stream`, { authorization: `Bearer ${TOKEN}` })
+      await sse.ended
+      const progress = sse.messages.filter((m) => m.event === "progress").map((m) => m.data)
+      const waiting = progress.findIndex((p) => p.waiting?.reason === "retry_after")
+      expect(waiting, JSON.stringify(progress.slice(0, 5))).toBeGreaterThanOrEqual(0)
+      expect(Date.parse(progress[waiting].waiting.until)).toBeGreaterThan(Date.now() - 60_000)
+      // The wait ended: a later message has no `waiting`, and the job completed.
+      expect(progress.slice(waiting + 1).some((p) => p.waiting === undefined)).toBe(true)
+      expect(progress.at(-1)).toMatchObject({ status: "completed", progress: 100 })
+    } finally {
+      sim.setFaults({})
+    }
+  })
+
   it("answers 204 for a finished job with nothing after Last-Event-ID, and 404 for an unknown job", async () => {
     const jobs = (await api.get("/api/sync/jobs?status=completed")).body.jobs
     const jobId = jobs[0].id as string
@@ -113,7 +133,7 @@ describe("live event streams", () => {
     const mine = await connectSse(`${app.url}/api/sync/stream?integrationId=other`, headers)
     const ends = await connectSse(`${app.url}/api/sync/stream?types=JobCompleted,JobQueued`, headers)
     const a = await api.post("/api/sync/jobs", { integrationId: "plane-integration-456", type: "full", options: { force: true } })
-    const b = await api.post("/api/sync/jobs", { integrationId: "other", type: "full" })
+    const b = await api.post("/api/sync/jobs", { integrationId: "other", type: "full", options: { force: true } })
     await waitForStatus(api, a.body.jobId, ["completed"])
     await waitForStatus(api, b.body.jobId, ["completed"])
     const completedOf = (jobId: string) => (m: ReadonlyArray<SseMessage>) => m.some((x) => x.event === "JobCompleted" && x.data.data.jobId === jobId)

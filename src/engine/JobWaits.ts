@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import { Effect, PubSub, type Queue, type Scope } from "effect"
 import type { WaitReason } from "../connectors/Connector.js"
 
 /** A job's request waiting to be sent, as the job view shows it. */
@@ -17,9 +17,11 @@ export const LONG_WAIT_MS = 2_000
  * adds it to a job it presents while the wait lasts.
  */
 export class JobWaits extends Effect.Service<JobWaits>()("synclog/JobWaits", {
-  sync: () => {
+  effect: Effect.gen(function*() {
     // Several requests of one job can wait at once (pages asked ahead): one entry per wait.
     const waits = new Map<string, Set<JobWait>>()
+    /** The id of a job whose waits changed (live streams push its progress). */
+    const changed = yield* PubSub.sliding<string>(1024)
 
     /** Runs `effect` (the wait) with `wait` registered for `jobId` until it ends, however it ends. */
     const during = <A, E, R>(jobId: string, wait: JobWait, effect: Effect.Effect<A, E, R>) =>
@@ -28,6 +30,7 @@ export class JobWaits extends Effect.Service<JobWaits>()("synclog/JobWaits", {
           let set = waits.get(jobId)
           if (set === undefined) waits.set(jobId, (set = new Set()))
           set.add(wait)
+          changed.unsafeOffer(jobId)
         }),
         () => effect,
         () =>
@@ -35,6 +38,7 @@ export class JobWaits extends Effect.Service<JobWaits>()("synclog/JobWaits", {
             const set = waits.get(jobId)
             set?.delete(wait)
             if (set?.size === 0) waits.delete(jobId)
+            changed.unsafeOffer(jobId)
           })
       )
 
@@ -53,6 +57,9 @@ export class JobWaits extends Effect.Service<JobWaits>()("synclog/JobWaits", {
       return false
     }
 
-    return { during, current, has } as const
-  }
+    /** Ids of jobs whose waits start or end, from now on. */
+    const changes: Effect.Effect<Queue.Dequeue<string>, never, Scope.Scope> = PubSub.subscribe(changed)
+
+    return { during, current, has, changes } as const
+  })
 }) {}

@@ -3,6 +3,7 @@ import { Effect, Stream } from "effect"
 import { JobNotFound, ValidationError } from "../domain/errors.js"
 import { IntegrationEvent, JobEvent, jobStream, SystemInitialized } from "../domain/events.js"
 import { TERMINAL_STATUSES } from "../domain/job.js"
+import { JobWaits } from "../engine/JobWaits.js"
 import { EventFeed, type FeedItem } from "../eventlog/EventFeed.js"
 import type { StoredEvent } from "../eventlog/EventStore.js"
 import { EventStore } from "../eventlog/EventStore.js"
@@ -70,6 +71,7 @@ export const StreamsHttpLive = HttpApiBuilder.group(SyncApi, "streams", (handler
     const feed = yield* EventFeed
     const store = yield* EventStore
     const views = yield* Views
+    const waits = yield* JobWaits
 
     const integrationOfJob = new Map<string, string>()
     /** Which integration a job event belongs to (job events carry only the job id). */
@@ -98,9 +100,10 @@ export const StreamsHttpLive = HttpApiBuilder.group(SyncApi, "streams", (handler
           progress: v.progress,
           ...(v.stage !== undefined ? { stage: v.stage } : {}),
           stats: v.stats,
-          ...(v.estimatedCompletion !== undefined ? { estimatedCompletion: v.estimatedCompletion } : {}),
-          ...(v.waiting !== undefined ? { waiting: v.waiting } : {})
+          ...(v.estimatedCompletion !== undefined ? { estimatedCompletion: v.estimatedCompletion } : {})
         }
+        const wait = waits.current(jobId)
+        if (wait !== undefined) Object.assign(message, { waiting: { reason: wait.reason, until: new Date(wait.until).toISOString() } })
         return `event: progress\ndata: ${JSON.stringify(message)}\n\n`
       })
 
@@ -153,13 +156,18 @@ export const StreamsHttpLive = HttpApiBuilder.group(SyncApi, "streams", (handler
             Stream.fromIterable(history.map((event): FeedItem => ({ _tag: "Event", event }))),
             live
           ).pipe(Stream.takeUntil((item) => item._tag === "Overflow" || TERMINAL_EVENTS.has(item.event.type)))
-          const body = items.pipe(
+          const events = items.pipe(
             Stream.mapEffect((item) =>
               item._tag === "Overflow"
                 ? Effect.succeed(sseOverflow(item.lastPosition))
                 : Effect.map(progressOf(path.jobId), (progress) => sseEvent(item.event) + progress)
             )
           )
-          return sseResponse(body)
+          // A wait starts or ends between events: its progress message goes out when it does.
+          const waitChanges = Stream.unwrapScoped(Effect.map(waits.changes, (q) => Stream.fromQueue(q))).pipe(
+            Stream.filter((id) => id === path.jobId),
+            Stream.mapEffect(() => progressOf(path.jobId))
+          )
+          return sseResponse(Stream.merge(events, waitChanges, { haltStrategy: "left" }))
         }))
   }))
