@@ -174,7 +174,9 @@ export const generateWorkspace = (spec: WorkspaceSpec, owner: User, clock: SimCl
     newRecord(entity, { id: idRng.uuid(), workspace: ws.id, created_at: at(createdMicros), created_by: createdBy }, project)
 
   const perProject = distribute(Rng.from(base, "distribution"), itemCount, projectCount)
-  const sortSlots = rng.sample(
+  // Drawn but unused since every project gets Plane's default sort_order (below): keeps
+  // the seeded stream, and so every value generated after this, as it was.
+  rng.sample(
     Array.from({ length: projectCount }, (_, i) => i),
     projectCount
   )
@@ -185,7 +187,9 @@ export const generateWorkspace = (spec: WorkspaceSpec, owner: User, clock: SimCl
     const project = rec("projects", projectCreated, "", owner.id)
     const round = Math.floor(p / PROJECT_NAMES.length)
     Object.assign(project, {
-      sort_order: 65535 + 1000 * sortSlots[p]!,
+      // The caller's per-member sort order: Plane's default, the same for every project
+      // nobody reordered, which is what the projects list orders by when asked nothing.
+      sort_order: 65535,
       name: PROJECT_NAMES[p % PROJECT_NAMES.length]! + (round > 0 ? ` ${round + 1}` : ""),
       description: `Work of the ${PROJECT_NAMES[p % PROJECT_NAMES.length]!} team.`,
       network: rng.chance(0.8) ? 2 : 0,
