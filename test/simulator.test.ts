@@ -460,7 +460,7 @@ describe("visibility of projects the key's owner has not joined, and of archived
         await c.admin("POST", `/records/work_items/${item.id}/archive?workspace=e`)
         const res = await c.get(v1("e", `projects/${p}/work-items/${item.id}/`))
         expect(res.status, mode).toBe(mode === "ok" ? 200 : 404)
-        if (mode === "ok") expect((await res.json()).archived_at).toMatch(DATE)
+        if (mode === "ok") expect(((await res.json()) as Json).archived_at).toMatch(DATE)
       })
     }
   })
