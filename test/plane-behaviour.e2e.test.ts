@@ -12,7 +12,10 @@ import { admin, expectMirrorEqualsSource, mirrorRecords, sourceCounts, sourceRec
 const OTHER_KEY_ENV = "SYNCLOG_TEST_OTHER_KEY"
 
 /** One simulator and one app for a describe block, with the helpers every test uses. */
-const harness = (options: SimulatorOptions, integrations: (sim: RunningSimulator) => Parameters<typeof startApp>[0]["integrations"]) => {
+const harness = (
+  options: SimulatorOptions,
+  integrations: (sim: RunningSimulator) => Parameters<typeof startApp>[0]["integrations"]
+) => {
   const h = {} as { sim: RunningSimulator; app: AppHandle; api: Client }
   const tmp = tempDir()
   const boot = () =>
@@ -73,8 +76,14 @@ describe("projects spanning several pages", () => {
 })
 
 describe("access to the workspace", () => {
-  const t = harness({ workspaces: [{ slug: "acme", projects: 1, workItems: 5 }] }, (sim) => [
+  const t = harness({
+    workspaces: [
+      { slug: "acme", projects: 1, workItems: 5 },
+      { slug: "foreign", projects: 1, workItems: 5, keyOwnerIsMember: false }
+    ]
+  }, (sim) => [
     planeIntegration("wrong-slug", sim, "acme-typo"),
+    planeIntegration("not-member", sim, "foreign"),
     planeIntegration("wrong-key", sim, "acme", { apiKeyEnv: OTHER_KEY_ENV })
   ])
 
@@ -91,6 +100,11 @@ describe("access to the workspace", () => {
       "Plane refused access to workspace 'acme-typo': check workspaceSlug and that the key's owner is a member"
     )
     expect(failure.retryable).toBe(false)
+    const foreign = await failed("not-member")
+    expect(foreign.job.error).toBe(
+      "Plane refused access to workspace 'foreign': check workspaceSlug and that the key's owner is a member"
+    )
+    expect(foreign.failure.retryable).toBe(false)
   })
 
   it("tells it apart from a refused API key", async () => {

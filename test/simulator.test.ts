@@ -407,6 +407,24 @@ describe("work-items routes", () => {
 })
 
 describe("visibility of projects the key's owner has not joined, and of archived projects", () => {
+  it("refuses every route of a workspace the key's owner is not a member of with 403", async () => {
+    const workspaces = [
+      { slug: "own", projects: 1, workItems: 3 },
+      { slug: "other", projects: 1, workItems: 3, keyOwnerIsMember: false }
+    ]
+    await withSim({ workspaces }, async (c) => {
+      const [p] = (await c.admin("GET", "/records/projects?workspace=other")).map((r: Json) => r.id)
+      const paths = [v1("other", "projects/"), v1("other", "members/"), v1("other", `projects/${p}/labels/`), v1("other", `projects/${p}/`)]
+      for (const path of paths) {
+        const res = await c.get(path)
+        expect(res.status, path).toBe(403)
+        expect(await res.json(), path).toEqual({ detail: "You do not have permission to perform this action." })
+      }
+      expect((await c.getJson(v1("own", "projects/"))).count).toBe(1)
+      expect((await c.getJson("/api/v1/users/me/")).id).toBe(c.sim.store.owner.id)
+    })
+  })
+
   it("answers labels of a project the owner has not joined with an empty list and 404, its other children with 403", async () => {
     await withSim({ workspaces: [{ slug: "v", projects: 2, workItems: 20 }] }, async (c) => {
       const [p] = await projectIds(c, "v")

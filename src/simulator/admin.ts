@@ -5,7 +5,7 @@
  *
  *   GET    /__admin                                   info: url, apiKey, workspaces, now, settings
  *   GET    /__admin/workspaces                        [{slug, counts}]
- *   POST   /__admin/workspaces                        {slug, projects?, workItems?, seed?} → generate one more
+ *   POST   /__admin/workspaces                        {slug, projects?, workItems?, seed?, keyOwnerIsMember?} → generate one more
  *   GET    /__admin/counts?workspace=                 WorkspaceCounts
  *   GET    /__admin/records/:entity?workspace=&includeArchived=&project=   every current record (streamed)
  *   POST   /__admin/records/:entity?workspace=        {project?, ...fields} → created record
@@ -187,7 +187,8 @@ const route = async (req: IncomingMessage, res: ServerResponse, url: URL, ctx: A
           slug: body.slug,
           ...(projects === undefined ? {} : { projects }),
           ...(workItems === undefined ? {} : { workItems }),
-          ...(seed === undefined ? {} : { seed })
+          ...(seed === undefined ? {} : { seed }),
+          ...(body.keyOwnerIsMember === false ? { keyOwnerIsMember: false } : {})
         })
         return sendJson(res, 201, workspaceSummary(store, ws))
       }

@@ -22,6 +22,8 @@ export interface WorkspaceSpec {
   readonly projects?: number | undefined
   readonly workItems?: number | undefined
   readonly seed?: number | undefined
+  /** `false`: the key's owner is not a member, so the v1 API refuses the workspace (403). */
+  readonly keyOwnerIsMember?: boolean | undefined
 }
 
 export const DEFAULT_WORKSPACE = { slug: "acme", projects: 10, workItems: 5000, seed: 1 } as const satisfies WorkspaceSpec
@@ -166,6 +168,7 @@ export const generateWorkspace = (spec: WorkspaceSpec, owner: User, clock: SimCl
     { slug, id: idRng.uuid(), name: slug.charAt(0).toUpperCase() + slug.slice(1), seed, owner, members },
     () => clock.nowMicros()
   )
+  ws.keyOwnerIsMember = spec.keyOwnerIsMember ?? true
 
   const nowMicros = clock.now() * 1000
   const yearAgo = nowMicros - 365 * MICROS_PER_DAY

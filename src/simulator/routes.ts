@@ -245,7 +245,7 @@ export const handleApi = (match: RouteMatch, ctx: ApiContext): ApiResponse => {
   // Every workspace route first checks that the key's owner is a member of the workspace
   // (Plane's permission classes): an unknown slug fails that check like a foreign one, 403.
   const ws = store.workspaces.get(match.slug)
-  if (ws === undefined) return NO_PERMISSION
+  if (ws === undefined || !ws.keyOwnerIsMember) return NO_PERMISSION
 
   switch (match.name) {
     case "workspace.members":

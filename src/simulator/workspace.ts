@@ -242,6 +242,11 @@ export class Workspace implements OrderingLookups {
   readonly owner: User
   readonly members: ReadonlyArray<Member>
   readonly usersById: ReadonlyMap<string, Member>
+  /**
+   * Whether the key's owner belongs to the workspace (default). When not, every v1 route of
+   * the workspace answers 403 like Plane's; the data stays reachable through the admin API.
+   */
+  keyOwnerIsMember = true
 
   readonly projects = new Collection("projects")
   readonly states = new Collection("states")
