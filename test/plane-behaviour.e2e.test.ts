@@ -149,8 +149,13 @@ describe("projects the key's owner has not joined, and archived projects", () =>
     // A labels-only sync does not refresh the mirrored project: its labels are looked up.
     const labelsOnly = await t.run("member", "selective", { entities: ["labels"] })
     expect(labelsOnly.result).toMatchObject({ deleted: 1, errors: 0 })
+    await t.sa().post("/stats/reset", {})
     const full = await t.run("member", "full_sync")
     expect(full.result).toMatchObject({ deleted: 0, errors: 0 })
+    // The mirrored project says the owner is not a member: its records are kept without lookups.
+    const { byRoute, byStatus } = (await t.sa().get("/stats")) as { byRoute: Record<string, number>; byStatus: Record<string, number> }
+    expect(Object.keys(byRoute).filter((route) => route.endsWith(".detail"))).toEqual([])
+    expect(byStatus["403"]).toBeUndefined()
     expect((await t.logs(full.id)).some((m) => m.includes(`Project ${left} is public but the API key's owner is not a member`))).toBe(true)
     for (const entity of ["labels", "states", "work_items"] as const) {
       const now = await mirrored("member", entity, left!)
