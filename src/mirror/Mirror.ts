@@ -252,10 +252,11 @@ export class Mirror extends Effect.Service<Mirror>()("synclog/Mirror", {
         discard: true
       })
 
-    /** How the mirror holds each project: a child of a deleted project needs no lookup to be tombstoned. */
     /**
-     * Each mirrored project's state: deleted, archived, hidden (its payload says the key's
-     * owner is not a member, so Plane does not show its children to this key) or active.
+     * How the mirror holds each project: deleted, archived, hidden (its payload says the key's
+     * owner is not a member, so Plane does not show its children to this key) or active. A
+     * child of a deleted project needs no lookup to be tombstoned, nor one of an archived or
+     * hidden project to be kept.
      */
     const projectStates = (integrationId: string) =>
       Effect.map(
