@@ -114,11 +114,14 @@ describe("when the source misbehaves", () => {
       expect(logs.some((m) => m.includes("retry"))).toBe(false)
       sim.setFaults({})
       const missing = yield* runJob(api, { integrationId: "nowhere", type: "full_sync" })
-      expect(missing.error).toContain("Plane workspace 'no-such-workspace' was not found")
-      expect(missing.error).toContain("Check workspaceSlug")
+      // Plane answers an unknown workspace slug with 403, like one the key's owner is not a member of.
+      expect(missing.error).toBe(
+        "Plane refused access to workspace 'no-such-workspace': check workspaceSlug and that the key's owner is a member"
+      )
       // Permanent failures are not retried automatically.
       yield* TestClock.adjust("10 minutes")
       expect((yield* promise(() => api.get(`/api/sync/jobs/${job.id}`))).body).toMatchObject({ status: "failed", attempt: 1 })
+      expect((yield* promise(() => api.get(`/api/sync/jobs/${missing.id}`))).body).toMatchObject({ status: "failed", attempt: 1 })
     }), 60_000)
 
   it.scoped("skips records that break the schema, logs them by id, and fails past maxErrorRatio", () =>

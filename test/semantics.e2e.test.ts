@@ -36,7 +36,6 @@ describe("sync semantics", () => {
       workspaces: [
         { slug: "acme", projects: 3, workItems: 90, seed: 41 },
         { slug: "shift", projects: 1, workItems: 50, seed: 42 },
-        { slug: "arch", projects: 2, workItems: 30, seed: 43 },
         { slug: "dup", projects: 1, workItems: 20, seed: 44 }
       ]
     })
@@ -46,7 +45,6 @@ describe("sync semantics", () => {
       integrations: [
         planeIntegration("acme", sim, "acme"),
         planeIntegration("shift", sim, "shift"),
-        planeIntegration("arch", sim, "arch"),
         planeIntegration("dup", sim, "dup")
       ]
     })
@@ -207,30 +205,77 @@ describe("sync semantics", () => {
     expect(again.result).toMatchObject({ created: 0, updated: 0, deleted: 0 })
     await expectMirrorEqualsSource(api, "shift", sim, "shift")
   })
+})
 
-  it("marks archived records archived, not deleted; includeArchived mirrors them", async () => {
-    await full("arch")
+/**
+ * Archived records, against both editions: Plane Cloud answers an archived work item's detail
+ * with `archived_at`; self-hosted Plane CE answers 404, as for a deleted one (README).
+ */
+describe.each([
+  ["Plane Cloud", "ok"],
+  ["self-hosted Plane CE", "not-found"]
+] as const)("archived records (%s)", (_, archivedWorkItemDetail) => {
+  let sim: RunningSimulator
+  let app: AppHandle
+  let api: Client
+  const tmp = tempDir()
+  const sa = () => admin(sim)
+  const cloud = archivedWorkItemDetail === "ok"
+
+  const full = async (options: Record<string, unknown> = {}) => {
+    const r = await api.post("/api/sync/jobs", { integrationId: "arch", type: "full_sync", options: { force: true, ...options } })
+    expect(r.status, JSON.stringify(r.body)).toBe(200)
+    const job = await waitForStatus(api, r.body.jobId, ["completed", "failed", "stopped"])
+    expect(job.status, job.error).toBe("completed")
+    return job
+  }
+
+  beforeAll(async () => {
+    sim = await startSimulator({ archivedWorkItemDetail, workspaces: [{ slug: "arch", projects: 2, workItems: 30, seed: 43 }] })
+    app = await startApp({ dbPath: tmp.dbPath, apiKey: sim.apiKey, integrations: [planeIntegration("arch", sim, "arch")] })
+    api = client(app.url)
+  })
+
+  afterAll(async () => {
+    await app?.close()
+    await sim?.close()
+    tmp.remove()
+  })
+
+  it(cloud ? "marks archived records archived, not deleted; includeArchived mirrors them" : "tombstones an archived work item (CE cannot tell it from a deleted one), marks an archived cycle archived", async () => {
+    await full()
     const items = await sourceRecords(sim, "arch", "work_items")
     const cycles = await sourceRecords(sim, "arch", "cycles")
     await sa().post(`/records/work_items/${items[0]!.id}/archive?workspace=arch`, {})
     await sa().post(`/records/cycles/${cycles[0]!.id}/archive?workspace=arch`, {})
-    const job = await full("arch")
-    expect(job.result.deleted).toBe(0)
-    expect(job.result.updated).toBeGreaterThanOrEqual(2)
+    const job = await full()
+    expect(job.result.deleted).toBe(cloud ? 0 : 1)
+    expect(job.result.updated).toBeGreaterThanOrEqual(cloud ? 2 : 1)
     const item = (await api.get(`/api/sync/integrations/arch/records/work_items/${items[0]!.id}`)).body
-    expect(item.archivedAt).not.toBeNull()
-    expect(item.deletedAt).toBeNull()
+    if (cloud) {
+      expect(item.archivedAt).not.toBeNull()
+      expect(item.deletedAt).toBeNull()
+    } else {
+      expect(item.deletedAt).not.toBeNull()
+      expect(item.payload.archived_at).toBeNull() // its last active payload
+    }
     const cycle = (await api.get(`/api/sync/integrations/arch/records/cycles/${cycles[0]!.id}`)).body
     expect(cycle.archivedAt).not.toBeNull()
+    expect(cycle.deletedAt).toBeNull()
     // The active set equals the source's active set.
     await expectMirrorEqualsSource(api, "arch", sim, "arch")
 
-    const withArchived = await full("arch", { includeArchived: true })
+    const withArchived = await full({ includeArchived: true })
     expect(withArchived.result.deleted).toBe(0)
     const archivedCycle = (await api.get(`/api/sync/integrations/arch/records/cycles/${cycles[0]!.id}`)).body
     expect(archivedCycle.payload.archived_at).not.toBeNull()
     const archivedItem = (await api.get(`/api/sync/integrations/arch/records/work_items/${items[0]!.id}`)).body
-    expect(archivedItem.payload.archived_at).not.toBeNull()
-    expect(archivedItem.deletedAt).toBeNull()
+    if (cloud) {
+      expect(archivedItem.payload.archived_at).not.toBeNull()
+      expect(archivedItem.deletedAt).toBeNull()
+    } else {
+      // CE has no archived work-items list: the item stays a tombstone.
+      expect(archivedItem.deletedAt).not.toBeNull()
+    }
   })
 })

@@ -137,8 +137,7 @@ describe("auth and routing", () => {
       [v1("acme", "projects/not-a-uuid/work-items/"), pageNotFound, null],
       [v1("acme", `projects/${project!.toUpperCase()}/states/`), pageNotFound, null],
       [v1("acme", `projects/${project}/work-items/00000000-0000-4000-8000-000000000000/`), missing, shared.sim.apiKey],
-      [v1("acme", `projects/00000000-0000-4000-8000-000000000000/`), missing, shared.sim.apiKey],
-      [v1("nope", "projects/"), missing, shared.sim.apiKey]
+      [v1("acme", `projects/00000000-0000-4000-8000-000000000000/`), missing, shared.sim.apiKey]
     ]
     for (const [path, body, key] of cases) {
       const res = await shared.get(path, { key })
@@ -149,6 +148,12 @@ describe("auth and routing", () => {
     const forbidden = await shared.get(v1("acme", "projects/00000000-0000-4000-8000-000000000000/work-items/"))
     expect(forbidden.status).toBe(403)
     expect(await forbidden.json()).toEqual({ detail: "You do not have permission to perform this action." })
+    // An unknown workspace fails Plane's workspace-membership check like a foreign one: 403.
+    for (const path of [v1("nope", "projects/"), v1("nope", `projects/${project}/labels/`), v1("nope", "members/")]) {
+      const res = await shared.get(path)
+      expect(res.status, path).toBe(403)
+      expect(await res.json(), path).toEqual({ detail: "You do not have permission to perform this action." })
+    }
   })
 
   it("serves members as bare arrays and details of every entity", async () => {
@@ -283,6 +288,21 @@ describe("pagination (§3.1)", () => {
       expect((await c.getJson(v1("w", `projects/${p}/work-items/`))).count).toBe(100)
     })
   })
+
+  it("with oversizedPerPage clamp, serves a larger per_page as pages of the maximum", async () => {
+    await withSim({ maxPerPage: 20, oversizedPerPage: "clamp", workspaces: [{ slug: "w", projects: 1, workItems: 50 }] }, async (c) => {
+      const [p] = await projectIds(c, "w")
+      const path = v1("w", `projects/${p}/work-items/`)
+      const first = await c.getJson(`${path}?per_page=50&order_by=created_at`)
+      expect(first).toMatchObject({ count: 20, next_page_results: true, next_cursor: "20:1:0", total_pages: 3, total_count: 50 })
+      // The offset is counted in the served size: page 1 of "50" is rows 20..39.
+      const second = await c.getJson(`${path}?per_page=50&cursor=50:1:0&order_by=created_at`)
+      const exact = await c.getJson(`${path}?per_page=20&cursor=20:1:0&order_by=created_at`)
+      expect(second.results.map((r: Json) => r.id)).toEqual(exact.results.map((r: Json) => r.id))
+      expect((await c.admin("PUT", "/settings", { oversizedPerPage: "reject" })).oversizedPerPage).toBe("reject")
+      expect((await c.get(`${path}?per_page=50`)).status).toBe(400)
+    })
+  })
 })
 
 describe("ordering (§8.5)", () => {
@@ -334,6 +354,24 @@ describe("ordering (§8.5)", () => {
     expect(await res.json()).toEqual({ error: "Something went wrong please try again later" })
   })
 
+  it("orders projects by sort_order by default, the same for every project, so pages repeat and skip", async () => {
+    await withSim({ workspaces: [{ slug: "many", projects: 12, workItems: 0, seed: 5 }] }, async (c) => {
+      const path = v1("many", "projects/")
+      const all: Array<Json> = await c.admin("GET", "/records/projects?workspace=many")
+      expect(new Set(all.map((p) => p.sort_order))).toEqual(new Set([65535]))
+      const byDefault = await walk(c, path, 5)
+      expect(byDefault).toHaveLength(12)
+      // Ties come back in a different order on each page: some project is listed twice, another never.
+      expect(new Set(byDefault.map((p) => p.id)).size).toBeLessThan(12)
+      // The same page asked again is the same (deterministic, like one query plan).
+      expect(await walk(c, path, 5)).toEqual(byDefault)
+      const byCreated = await walk(c, path, 5, "&order_by=created_at")
+      expect(new Set(byCreated.map((p) => p.id))).toEqual(new Set(all.map((p) => p.id)))
+      const created = byCreated.map((p) => micros(p.created_at))
+      expect(created).toEqual([...created].sort((a, b) => a - b))
+    })
+  })
+
   it("ignores order_by on labels (fixed -created_at)", async () => {
     const [project] = await projectIds(shared, "acme")
     const path = v1("acme", `projects/${project}/labels/`)
@@ -365,6 +403,84 @@ describe("work-items routes", () => {
       expect(await res.json()).toEqual({ error: "Page not found." })
       expect((await c.getJson(v1("old", `projects/${p}/issues/`))).total_count).toBe(20)
     })
+  })
+})
+
+describe("visibility of projects the key's owner has not joined, and of archived projects", () => {
+  it("refuses every route of a workspace the key's owner is not a member of with 403", async () => {
+    const workspaces = [
+      { slug: "own", projects: 1, workItems: 3 },
+      { slug: "other", projects: 1, workItems: 3, keyOwnerIsMember: false }
+    ]
+    await withSim({ workspaces }, async (c) => {
+      const [p] = (await c.admin("GET", "/records/projects?workspace=other")).map((r: Json) => r.id)
+      const paths = [v1("other", "projects/"), v1("other", "members/"), v1("other", `projects/${p}/labels/`), v1("other", `projects/${p}/`)]
+      for (const path of paths) {
+        const res = await c.get(path)
+        expect(res.status, path).toBe(403)
+        expect(await res.json(), path).toEqual({ detail: "You do not have permission to perform this action." })
+      }
+      expect((await c.getJson(v1("own", "projects/"))).count).toBe(1)
+      expect((await c.getJson("/api/v1/users/me/")).id).toBe(c.sim.store.owner.id)
+    })
+  })
+
+  it("answers labels of a project the owner has not joined with an empty list and 404, its other children with 403", async () => {
+    await withSim({ workspaces: [{ slug: "v", projects: 2, workItems: 20 }] }, async (c) => {
+      const [p] = await projectIds(c, "v")
+      const labels = (await c.getJson(v1("v", `projects/${p}/labels/`))).results
+      expect(labels.length).toBeGreaterThan(0)
+      await c.admin("PATCH", `/records/projects/${p}?workspace=v`, { is_member: false })
+      const list = await c.getJson(`${v1("v", `projects/${p}/labels/`)}?per_page=10`)
+      expect(list).toMatchObject({ count: 0, total_count: 0, next_page_results: false, results: [] })
+      const detail = await c.get(v1("v", `projects/${p}/labels/${labels[0].id}/`))
+      expect(detail.status).toBe(404)
+      expect(await detail.json()).toEqual({ error: "The requested resource does not exist." })
+      for (const resource of ["states", "cycles", "modules", "work-items"]) {
+        const res = await c.get(v1("v", `projects/${p}/${resource}/`))
+        expect(res.status, resource).toBe(403)
+      }
+      // Still listed, with is_member false.
+      const project = (await c.getJson(`${v1("v", "projects/")}?per_page=10`)).results.find((r: Json) => r.id === p)
+      expect(project.is_member).toBe(false)
+    })
+  })
+
+  it("still lists cycles and modules of an archived project, and nothing else below it", async () => {
+    await withSim({ workspaces: [{ slug: "a", projects: 1, workItems: 20 }] }, async (c) => {
+      const [p] = await projectIds(c, "a")
+      const before: Record<string, Array<Json>> = {}
+      for (const resource of ["states", "labels", "cycles", "modules", "work-items"]) {
+        before[resource] = (await c.getJson(v1("a", `projects/${p}/${resource}/`))).results
+        expect(before[resource]!.length, resource).toBeGreaterThan(0)
+      }
+      const archivedCycle = before.cycles![0]
+      await c.admin("POST", `/records/cycles/${archivedCycle.id}/archive?workspace=a`)
+      await c.admin("POST", `/records/projects/${p}/archive?workspace=a`)
+      for (const resource of ["states", "labels", "work-items"]) {
+        expect((await c.getJson(v1("a", `projects/${p}/${resource}/`))).results, resource).toEqual([])
+      }
+      const cycles = (await c.getJson(v1("a", `projects/${p}/cycles/`))).results
+      expect(cycles.map((r: Json) => r.id).sort()).toEqual(before.cycles!.slice(1).map((r: Json) => r.id).sort())
+      const modules = (await c.getJson(v1("a", `projects/${p}/modules/`))).results
+      expect(modules.map((r: Json) => r.id)).toEqual(before.modules!.map((r: Json) => r.id))
+      expect((await c.getJson(v1("a", `projects/${p}/archived-cycles/`))).results.map((r: Json) => r.id)).toEqual([archivedCycle.id])
+      expect((await c.getJson(v1("a", `projects/${p}/cycles/${cycles[0].id}/`))).id).toBe(cycles[0].id)
+      expect((await c.get(v1("a", `projects/${p}/work-items/${before["work-items"]![0].id}/`))).status).toBe(404)
+    })
+  })
+
+  it("answers an archived work item's detail with archived_at (Cloud) or 404 (archivedWorkItemDetail not-found, CE)", async () => {
+    for (const mode of ["ok", "not-found"] as const) {
+      await withSim({ archivedWorkItemDetail: mode, workspaces: [{ slug: "e", projects: 1, workItems: 5 }] }, async (c) => {
+        const [p] = await projectIds(c, "e")
+        const [item] = (await c.getJson(v1("e", `projects/${p}/work-items/`))).results
+        await c.admin("POST", `/records/work_items/${item.id}/archive?workspace=e`)
+        const res = await c.get(v1("e", `projects/${p}/work-items/${item.id}/`))
+        expect(res.status, mode).toBe(mode === "ok" ? 200 : 404)
+        if (mode === "ok") expect(((await res.json()) as Json).archived_at).toMatch(DATE)
+      })
+    }
   })
 })
 
@@ -688,7 +804,7 @@ describe("rate limiting (§4)", () => {
       expect(again.headers.get("x-ratelimit-remaining")).toBe("4")
 
       // headers also on a 404 past auth
-      const missing = await c.get(v1("nope", "projects/"))
+      const missing = await c.get(v1("r", "projects/00000000-0000-4000-8000-000000000000/"))
       expect(missing.status).toBe(404)
       expect(missing.headers.get("x-ratelimit-remaining")).toBe("3")
       expect((await c.admin("GET", "/stats")).byStatus).toMatchObject({ "200": 6, "401": 1, "429": 2, "404": 1 })

@@ -45,6 +45,8 @@ export type Lookup =
   | { readonly _tag: "Found"; readonly record: SourceRecord }
   | { readonly _tag: "Invalid"; readonly invalid: InvalidRecord }
   | { readonly _tag: "Gone" }
+  /** The key may no longer read it (Plane: a project its owner is not a member of): not a deletion. */
+  | { readonly _tag: "Hidden" }
 
 /** The credentials were refused: permanent, the job fails at once. */
 export class SourceAuthFailed extends Schema.TaggedError<SourceAuthFailed>()("SourceAuthFailed", {
@@ -52,9 +54,14 @@ export class SourceAuthFailed extends Schema.TaggedError<SourceAuthFailed>()("So
   status: Schema.Number
 }) {}
 
-/** The key is valid but may not read this project (Plane: public project the key owner has not joined). */
+/**
+ * The key is valid but may not read this: a project (Plane: a public project the key owner has
+ * not joined; skipped) or the whole workspace (a wrong slug, or the key owner is not a member;
+ * permanent).
+ */
 export class SourceForbidden extends Schema.TaggedError<SourceForbidden>()("SourceForbidden", {
-  message: Schema.String
+  message: Schema.String,
+  scope: Schema.Literal("workspace", "project")
 }) {}
 
 /** The workspace (or a project) does not exist at the source. */
@@ -77,7 +84,8 @@ export class SourceUnavailable extends Schema.TaggedError<SourceUnavailable>()("
 export type SourceError = SourceAuthFailed | SourceForbidden | SourceNotFound | SourceRejected | SourceUnavailable
 
 export const isPermanent = (e: SourceError): boolean =>
-  e._tag === "SourceAuthFailed" || e._tag === "SourceRejected" || (e._tag === "SourceNotFound" && e.scope === "workspace")
+  e._tag === "SourceAuthFailed" || e._tag === "SourceRejected" ||
+  ((e._tag === "SourceNotFound" || e._tag === "SourceForbidden") && e.scope === "workspace")
 
 /** What a sync needs from a source: pages of records per entity type, and single lookups. */
 export interface Connector {
@@ -105,6 +113,8 @@ export class RequestObserver extends Context.Tag("synclog/RequestObserver")<Requ
    * job asked to stop or pause may end the wait by interrupting it). `detail` says why.
    */
   readonly wait: (reason: WaitReason, untilMs: number, detail: string) => Effect.Effect<void>
+  /** The source refused a page size; from now on pages are fetched `accepted` rows at a time. */
+  readonly pageSizeLimited: (accepted: number, reason: string) => Effect.Effect<void>
 }>() {}
 
 /** Waits before sending a request: through the job's observer when there is one. */

@@ -265,7 +265,9 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
                 )
               }).pipe(Effect.orDie)
               if (next) doc = next
-            })
+            }),
+          pageSizeLimited: (accepted, reason) =>
+            log("warn", `${reason}; reading pages of ${accepted} records from now on (checkpoints and counters keep batches of ${perPage})`)
         })
 
         /**
@@ -429,7 +431,11 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
             totalPages = result.totalPages ?? totalPages
             const selected = result.records.filter((r) => plan.includesProject(r.id))
             const discovered: Array<string> = []
+            const known = new Set(doc.checkpoint?.projectIds ?? [])
             for (const r of selected) {
+              // Offset pages can list a project twice when the list shifts: walk it once.
+              if (known.has(r.id)) continue
+              known.add(r.id)
               if (r.archived) yield* log("info", `Project ${r.id} is archived: its items are not walked`)
               else if (r.payload.is_member === false) {
                 yield* log("warn", `Project ${r.id} is public but the API key's owner is not a member: skipped`)
@@ -615,14 +621,16 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
                   gone.push(c.sourceId)
                   continue
                 }
-                if (entity !== "projects" && state === "archived" && !walked.has(c.projectId)) {
-                  // Items of an archived project stay as they were: Plane hides them, not deletes them.
+                if (entity !== "projects" && (state === "archived" || state === "hidden") && !walked.has(c.projectId)) {
+                  // Items of an archived project, or of one the key's owner is not a member of,
+                  // stay as they were: Plane hides them from this key, it did not delete them.
                   untouched.push(c.sourceId)
                   continue
                 }
                 const lookup = yield* fetch(connector.lookup(entity, c.projectId, c.sourceId))
                 if (lookup._tag === "Gone") gone.push(c.sourceId)
                 else if (lookup._tag === "Found") found.push(lookup.record)
+                else if (lookup._tag === "Hidden") untouched.push(c.sourceId)
                 else invalid.push(lookup.invalid)
               }
               yield* commit({

@@ -252,14 +252,26 @@ export class Mirror extends Effect.Service<Mirror>()("synclog/Mirror", {
         discard: true
       })
 
-    /** How the mirror holds each project: a child of a deleted project needs no lookup to be tombstoned. */
+    /**
+     * How the mirror holds each project: deleted, archived, hidden (its payload says the key's
+     * owner is not a member, so Plane does not show its children to this key) or active. A
+     * child of a deleted project needs no lookup to be tombstoned, nor one of an archived or
+     * hidden project to be kept.
+     */
     const projectStates = (integrationId: string) =>
       Effect.map(
-        sql<{ source_id: string; deleted_at: string | null; archived_at: string | null }>`
-          SELECT source_id, deleted_at, archived_at FROM mirror_records
+        sql<{ source_id: string; deleted_at: string | null; archived_at: string | null; hidden: number | null }>`
+          SELECT source_id, deleted_at, archived_at, json_extract(payload, '$.is_member') = 0 AS hidden FROM mirror_records
           WHERE integration_id = ${integrationId} AND entity = 'projects'`,
         (rows) =>
-          new Map(rows.map((r) => [r.source_id, r.deleted_at !== null ? "deleted" : r.archived_at !== null ? "archived" : "active"] as const))
+          new Map(
+            rows.map((r) =>
+              [
+                r.source_id,
+                r.deleted_at !== null ? "deleted" : r.archived_at !== null ? "archived" : r.hidden === 1 ? "hidden" : "active"
+              ] as const
+            )
+          )
       )
 
     /** Records per entity type (tombstones included): weights for progress estimates, from an index alone. */

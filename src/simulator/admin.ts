@@ -5,7 +5,7 @@
  *
  *   GET    /__admin                                   info: url, apiKey, workspaces, now, settings
  *   GET    /__admin/workspaces                        [{slug, counts}]
- *   POST   /__admin/workspaces                        {slug, projects?, workItems?, seed?} → generate one more
+ *   POST   /__admin/workspaces                        {slug, projects?, workItems?, seed?, keyOwnerIsMember?} → generate one more
  *   GET    /__admin/counts?workspace=                 WorkspaceCounts
  *   GET    /__admin/records/:entity?workspace=&includeArchived=&project=   every current record (streamed)
  *   POST   /__admin/records/:entity?workspace=        {project?, ...fields} → created record
@@ -20,7 +20,7 @@
  *   GET|PUT /__admin/rate-limit                       {requestsPerMinute, reset?}
  *   GET    /__admin/stats, POST /__admin/stats/reset
  *   GET|POST /__admin/clock                           {advanceMs} or {now: iso | ms}
- *   GET|PUT /__admin/settings                         {maxPerPage?, workItemsRoute?, archivedWorkItemDetail?}
+ *   GET|PUT /__admin/settings                         {maxPerPage?, oversizedPerPage?, workItemsRoute?, archivedWorkItemDetail?}
  */
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { parseFaultSettings } from "./faults.js"
@@ -187,7 +187,8 @@ const route = async (req: IncomingMessage, res: ServerResponse, url: URL, ctx: A
           slug: body.slug,
           ...(projects === undefined ? {} : { projects }),
           ...(workItems === undefined ? {} : { workItems }),
-          ...(seed === undefined ? {} : { seed })
+          ...(seed === undefined ? {} : { seed }),
+          ...(body.keyOwnerIsMember === false ? { keyOwnerIsMember: false } : {})
         })
         return sendJson(res, 201, workspaceSummary(store, ws))
       }
@@ -330,6 +331,12 @@ const route = async (req: IncomingMessage, res: ServerResponse, url: URL, ctx: A
         if (max !== undefined) {
           if (!Number.isInteger(max) || max < 1) throw new SimulatorError(400, `"maxPerPage" must be an integer >= 1`)
           ctx.settings.maxPerPage = max
+        }
+        if (body.oversizedPerPage !== undefined) {
+          if (body.oversizedPerPage !== "reject" && body.oversizedPerPage !== "clamp") {
+            throw new SimulatorError(400, `"oversizedPerPage" must be reject or clamp`)
+          }
+          ctx.settings.oversizedPerPage = body.oversizedPerPage
         }
         if (body.workItemsRoute !== undefined) {
           if (body.workItemsRoute !== "both" && body.workItemsRoute !== "issues-only") {

@@ -22,6 +22,8 @@ export interface WorkspaceSpec {
   readonly projects?: number | undefined
   readonly workItems?: number | undefined
   readonly seed?: number | undefined
+  /** `false`: the key's owner is not a member, so the v1 API refuses the workspace (403). */
+  readonly keyOwnerIsMember?: boolean | undefined
 }
 
 export const DEFAULT_WORKSPACE = { slug: "acme", projects: 10, workItems: 5000, seed: 1 } as const satisfies WorkspaceSpec
@@ -166,6 +168,7 @@ export const generateWorkspace = (spec: WorkspaceSpec, owner: User, clock: SimCl
     { slug, id: idRng.uuid(), name: slug.charAt(0).toUpperCase() + slug.slice(1), seed, owner, members },
     () => clock.nowMicros()
   )
+  ws.keyOwnerIsMember = spec.keyOwnerIsMember ?? true
 
   const nowMicros = clock.now() * 1000
   const yearAgo = nowMicros - 365 * MICROS_PER_DAY
@@ -174,7 +177,9 @@ export const generateWorkspace = (spec: WorkspaceSpec, owner: User, clock: SimCl
     newRecord(entity, { id: idRng.uuid(), workspace: ws.id, created_at: at(createdMicros), created_by: createdBy }, project)
 
   const perProject = distribute(Rng.from(base, "distribution"), itemCount, projectCount)
-  const sortSlots = rng.sample(
+  // Drawn but unused since every project gets Plane's default sort_order (below): keeps
+  // the seeded stream, and so every value generated after this, as it was.
+  rng.sample(
     Array.from({ length: projectCount }, (_, i) => i),
     projectCount
   )
@@ -185,7 +190,9 @@ export const generateWorkspace = (spec: WorkspaceSpec, owner: User, clock: SimCl
     const project = rec("projects", projectCreated, "", owner.id)
     const round = Math.floor(p / PROJECT_NAMES.length)
     Object.assign(project, {
-      sort_order: 65535 + 1000 * sortSlots[p]!,
+      // The caller's per-member sort order: Plane's default, the same for every project
+      // nobody reordered, which is what the projects list orders by when asked nothing.
+      sort_order: 65535,
       name: PROJECT_NAMES[p % PROJECT_NAMES.length]! + (round > 0 ? ` ${round + 1}` : ""),
       description: `Work of the ${PROJECT_NAMES[p % PROJECT_NAMES.length]!} team.`,
       network: rng.chance(0.8) ? 2 : 0,

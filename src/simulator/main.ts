@@ -2,7 +2,8 @@
  * Standalone simulator: `npm run simulator -- [flags]`.
  *
  *   --port 3002 --workspace acme --work-items 5000 --projects 10 --seed 1
- *   --api-key <key> --rate-limit 0 --faults '<json>' --max-per-page 1000 --issues-only
+ *   --api-key <key> --rate-limit 0 --faults '<json>' --max-per-page 1000 --clamp-per-page
+ *   --issues-only --edition cloud|ce
  *
  * `--workspace` accepts a comma-separated list (each gets the same sizes, seeds seed,
  * seed+1, ...). Prints the effective settings, the API key and a curl to try, then serves
@@ -30,7 +31,22 @@ const rateLimit = integer(
   0,
   "requests per minute per key, throttled as Plane does (X-RateLimit-Remaining/X-RateLimit-Reset on answers, 429 with Retry-After past it); 0 = off"
 )
-const maxPerPage = integer("max-per-page", 1000, "largest per_page accepted")
+const maxPerPage = integer(
+  "max-per-page",
+  1000,
+  "largest per_page accepted (self-hosted Plane CE: 1000; Plane Cloud's SDKs: 100); a larger one is a 400"
+)
+const clampPerPage = Options.boolean("clamp-per-page").pipe(
+  Options.withDescription(
+    "serve a per_page above --max-per-page as pages of that maximum (fewer rows than asked, next_page_results true) instead of a 400"
+  )
+)
+const edition = Options.choice("edition", ["cloud", "ce"]).pipe(
+  Options.withDefault("cloud"),
+  Options.withDescription(
+    "cloud: an archived work item's detail is 200 with archived_at; ce: 404, as self-hosted Plane CE answers"
+  )
+)
 const apiKey = Options.text("api-key").pipe(Options.optional, Options.withDescription("accepted API key (default: from seed)"))
 const faults = Options.text("faults").pipe(Options.optional, Options.withDescription("fault settings as JSON"))
 const issuesOnly = Options.boolean("issues-only").pipe(Options.withDescription("simulate CE v1.0.0: no work-items/ routes"))
@@ -47,7 +63,7 @@ const parseFaults = (json: Option.Option<string>): Effect.Effect<FaultSettings, 
 
 const command = Command.make(
   "simulator",
-  { port, workspace, workItems, projects, seed, apiKey, rateLimit, faults, maxPerPage, issuesOnly },
+  { port, workspace, workItems, projects, seed, apiKey, rateLimit, faults, maxPerPage, clampPerPage, issuesOnly, edition },
   (flags) =>
     Effect.gen(function* () {
       const faultSettings = yield* parseFaults(flags.faults)
@@ -60,6 +76,8 @@ const command = Command.make(
         workspaces: slugs.map((slug, i) => ({ slug, projects: flags.projects, workItems: flags.workItems, seed: flags.seed + i })),
         rateLimitPerMinute: flags.rateLimit,
         maxPerPage: flags.maxPerPage,
+        oversizedPerPage: flags.clampPerPage ? "clamp" : "reject",
+        archivedWorkItemDetail: flags.edition === "ce" ? "not-found" : "ok",
         workItemsRoute: flags.issuesOnly ? "issues-only" : "both",
         faults: faultSettings,
         seed: flags.seed,
@@ -73,7 +91,8 @@ const command = Command.make(
           `  seed:         ${flags.seed}`,
           `  api key:      ${sim.apiKey}`,
           `  rate limit:   ${flags.rateLimit > 0 ? `${flags.rateLimit} requests/min per key` : "off"}`,
-          `  max per_page: ${flags.maxPerPage}`,
+          `  max per_page: ${flags.maxPerPage} (${flags.clampPerPage ? "larger ones served as pages of this size" : "larger ones answer 400"})`,
+          `  edition:      ${flags.edition === "ce" ? "self-hosted CE (archived work item detail: 404)" : "Cloud (archived work item detail: 200 with archived_at)"}`,
           `  work items:   ${flags.issuesOnly ? "issues/ routes only (CE v1.0.0)" : "work-items/ and issues/ routes"}`,
           `  faults:       ${JSON.stringify(faultSettings)}`,
           ``,

@@ -15,6 +15,7 @@
  */
 import { FIELD_NAMES, PRIORITY_ORDER, STATE_GROUP_ORDER, TEMPORAL_FIELDS } from "./model.js"
 import type { Entity, Json, Row } from "./model.js"
+import { hashSeed } from "./random.js"
 import { parseTimestamp } from "./time.js"
 
 /** A comparable value: numbers sort before strings; `null` is larger than everything. */
@@ -168,4 +169,29 @@ export const sortRows = (rows: ReadonlyArray<Row>, ordering: Ordering): Array<Ro
   const sign = ordering.desc ? -1 : 1
   decorated.sort((a, b) => sign * compareValues(a.value, b.value) || a.row.seq - b.row.seq)
   return decorated.map((d) => d.row)
+}
+
+/**
+ * `rows` (already sorted by `ordering`) with each run of equal sort values put in an order
+ * that depends on `salt`. PostgreSQL returns tied rows of an `ORDER BY ... LIMIT ... OFFSET`
+ * in whatever order its plan produces, and that order differs between queries with
+ * different offsets: Plane's projects list, ordered by the member's `sort_order` (the same
+ * value for every project), can repeat or skip projects from one page to the next. Salting
+ * with the page reproduces that deterministically.
+ */
+export const shuffleTies = (rows: ReadonlyArray<Row>, ordering: Ordering, salt: string): ReadonlyArray<Row> => {
+  let out: Array<Row> | undefined
+  for (let i = 0; i < rows.length; ) {
+    const value = ordering.valueOf(rows[i]!)
+    let j = i + 1
+    while (j < rows.length && compareValues(ordering.valueOf(rows[j]!), value) === 0) j++
+    if (j - i > 1) {
+      out ??= [...rows]
+      const run = rows.slice(i, j).map((row) => ({ row, key: hashSeed(salt, row.id) }))
+      run.sort((a, b) => a.key - b.key)
+      for (let k = 0; k < run.length; k++) out[i + k] = run[k]!.row
+    }
+    i = j
+  }
+  return out ?? rows
 }

@@ -16,6 +16,13 @@
 
 export const DEFAULT_MAX_PER_PAGE = 1000
 
+/**
+ * What a `per_page` above the maximum gets: `"reject"` is Plane's 400; `"clamp"` serves
+ * pages of the maximum instead (a source that returns fewer rows than asked while saying
+ * there are more, and computes offsets and cursors with its own page size).
+ */
+export type OversizedPerPage = "reject" | "clamp"
+
 /** A query parameter as Django's `request.GET.get` reads it: the last value wins. */
 export const queryParam = (query: URLSearchParams, name: string): string | null => {
   const all = query.getAll(name)
@@ -52,19 +59,22 @@ const pythonFloat = (text: string): number | undefined => {
 
 /**
  * Parses `per_page` and `cursor` exactly as Plane does. `maxPerPage` caps the page size;
- * the default page size is `min(1000, maxPerPage)`.
+ * the default page size is `min(1000, maxPerPage)`. A larger `per_page` is a 400, or with
+ * `oversized: "clamp"` is served as `maxPerPage`.
  */
 export const parsePageRequest = (
   query: URLSearchParams,
-  maxPerPage: number = DEFAULT_MAX_PER_PAGE
+  maxPerPage: number = DEFAULT_MAX_PER_PAGE,
+  oversized: OversizedPerPage = "reject"
 ): PageRequest | PaginationError => {
   const defaultPerPage = Math.min(DEFAULT_MAX_PER_PAGE, maxPerPage)
   const perPageParam = queryParam(query, "per_page")
-  const perPage = perPageParam === null ? defaultPerPage : pythonInt(perPageParam)
-  if (perPage === undefined) return { status: 400, body: { detail: "Invalid per_page parameter." } }
-  if (perPage > maxPerPage) {
+  const asked = perPageParam === null ? defaultPerPage : pythonInt(perPageParam)
+  if (asked === undefined) return { status: 400, body: { detail: "Invalid per_page parameter." } }
+  if (asked > maxPerPage && oversized === "reject") {
     return { status: 400, body: { detail: `Invalid per_page value. Cannot exceed ${maxPerPage}.` } }
   }
+  const perPage = Math.min(asked, maxPerPage)
 
   const cursor = queryParam(query, "cursor") ?? `${perPage}:0:0`
   const bits = cursor.split(":")

@@ -9,9 +9,10 @@
  */
 import type { Entity, RecordData, Row } from "./model.js"
 import { userLite } from "./model.js"
-import { resolveOrdering } from "./ordering.js"
+import { resolveOrdering, shuffleTies } from "./ordering.js"
 import type { Ordering } from "./ordering.js"
 import { isPaginationError, parsePageRequest, queryParam, renderPage } from "./paginate.js"
+import type { OversizedPerPage, PageRequest } from "./paginate.js"
 import type { PageHooks } from "./mutations.js"
 import { parseNameList, renderRow } from "./serialize.js"
 import type { RenderOptions } from "./serialize.js"
@@ -55,6 +56,8 @@ export type WorkItemsRoute = "both" | "issues-only"
 /** Mutable settings of the API behaviour. */
 export interface ApiSettings {
   maxPerPage: number
+  /** A `per_page` above `maxPerPage`: `"reject"` is Plane's 400, `"clamp"` serves pages of `maxPerPage` rows. */
+  oversizedPerPage: OversizedPerPage
   workItemsRoute: WorkItemsRoute
   /** Detail of an archived work item: `"ok"` returns it with `archived_at` set, `"not-found"` is CE's 404. */
   archivedWorkItemDetail: "ok" | "not-found"
@@ -177,7 +180,7 @@ const detail = (ctx: ApiContext, ws: Workspace, row: Row): ApiResponse => ({
 
 /**
  * A paginated list: paging parameters are validated first (400), then the ordering
- * (500 on an unknown field), then `rows(ordering)` builds the ordered result set.
+ * (500 on an unknown field), then `rows(ordering, page)` builds the ordered result set.
  */
 const paginated = (
   ctx: ApiContext,
@@ -185,14 +188,14 @@ const paginated = (
   entity: Entity,
   orderParam: string,
   special: boolean,
-  rows: (ordering: Ordering) => ReadonlyArray<Row>,
+  rows: (ordering: Ordering, page: PageRequest) => ReadonlyArray<Row>,
   hook?: { readonly scope: string }
 ): ApiResponse => {
-  const page = parsePageRequest(ctx.query, ctx.settings.maxPerPage)
+  const page = parsePageRequest(ctx.query, ctx.settings.maxPerPage, ctx.settings.oversizedPerPage)
   if (isPaginationError(page)) return json(page.status, page.body)
   const ordering = resolveOrdering(orderParam, entity, ws, special)
   if (ordering === undefined) return SERVER_ERROR
-  const all = rows(ordering)
+  const all = rows(ordering, page)
   const opts = renderOptions(ctx)
   const body = renderPage(page, all, (row) => renderRow(ws, row, opts))
   if (hook !== undefined && ctx.hooks.pending(entity)) ctx.hooks.afterPage(ws, entity, hook.scope, page.page, all)
@@ -239,8 +242,10 @@ export const handleApi = (match: RouteMatch, ctx: ApiContext): ApiResponse => {
   const { store, query } = ctx
   if (match.name === "users.me") return json(200, userLite(store.owner))
 
+  // Every workspace route first checks that the key's owner is a member of the workspace
+  // (Plane's permission classes): an unknown slug fails that check like a foreign one, 403.
   const ws = store.workspaces.get(match.slug)
-  if (ws === undefined) return OBJECT_NOT_FOUND
+  if (ws === undefined || !ws.keyOwnerIsMember) return NO_PERMISSION
 
   switch (match.name) {
     case "workspace.members":
@@ -249,13 +254,18 @@ export const handleApi = (match: RouteMatch, ctx: ApiContext): ApiResponse => {
         ws.members.map((m) => ({ ...userLite(m), role: m.role }))
       )
     case "projects.list":
+      // Default order: the caller's `sort_order`, the same for every project it has not
+      // reordered, and no tie-breaker: ties come back in a different order on every page.
       return paginated(
         ctx,
         ws,
         "projects",
         queryParam(query, "order_by") ?? "sort_order",
         false,
-        (o) => ws.listView("projects", "", o),
+        (o, page) => {
+          const rows = ws.listView("projects", "", o)
+          return o.key === "sort_order" || o.key === "-sort_order" ? shuffleTies(rows, o, `${page.perPage}:${page.page}`) : rows
+        },
         { scope: "" }
       )
     case "projects.detail": {
@@ -278,9 +288,17 @@ export const handleApi = (match: RouteMatch, ctx: ApiContext): ApiResponse => {
       break
   }
 
-  // Everything below is project-scoped: ProjectEntityPermission first.
+  // Everything below is project-scoped: ProjectEntityPermission first. Labels are the
+  // exception: their views only check workspace membership (ProjectMemberPermission) and
+  // filter rows by project membership, so a project the key's owner has not joined (or
+  // that does not exist) has an empty label list and no label details.
   const access = ws.projectAccess(match.project)
-  if (access === "forbidden") return NO_PERMISSION
+  if (access === "forbidden") {
+    if (match.name === "labels.list") return paginated(ctx, ws, "labels", FIXED_ORDER.labels!, false, () => EMPTY)
+    return match.name === "labels.detail" ? OBJECT_NOT_FOUND : NO_PERMISSION
+  }
+  // States, labels and work items of an archived project are hidden; its cycles and modules
+  // are still listed (their views do not filter on the project's `archived_at`).
   const archivedProject = access === "archived"
   const scope = match.project
 
@@ -298,14 +316,14 @@ export const handleApi = (match: RouteMatch, ctx: ApiContext): ApiResponse => {
     case "labels.list":
     case "modules.list": {
       const entity: Entity = match.name === "states.list" ? "states" : match.name === "labels.list" ? "labels" : "modules"
-      const rows = (o: Ordering) => (archivedProject ? EMPTY : ws.listView(entity, scope, o))
+      const rows = (o: Ordering) => (archivedProject && entity !== "modules" ? EMPTY : ws.listView(entity, scope, o))
       return paginated(ctx, ws, entity, FIXED_ORDER[entity]!, false, rows, { scope })
     }
     case "cycles.list": {
       const filter = cycleViewFilter(queryParam(query, "cycle_view"), ctx.nowMs)
       if (queryParam(query, "cycle_view") === "current") {
         const ordering = resolveOrdering("-created_at", "cycles", ws, false)!
-        const rows = archivedProject ? EMPTY : ws.listView("cycles", scope, ordering).filter(filter!)
+        const rows = ws.listView("cycles", scope, ordering).filter(filter!)
         const opts = renderOptions(ctx)
         return { status: 200, body: `[${rows.map((r) => renderRow(ws, r, opts)).join(",")}]` }
       }
@@ -316,7 +334,6 @@ export const handleApi = (match: RouteMatch, ctx: ApiContext): ApiResponse => {
         "-created_at",
         false,
         (o) => {
-          if (archivedProject) return EMPTY
           const rows = ws.listView("cycles", scope, o)
           return filter === undefined ? rows : rows.filter(filter)
         },
@@ -326,7 +343,7 @@ export const handleApi = (match: RouteMatch, ctx: ApiContext): ApiResponse => {
     case "cycles.archived":
     case "modules.archived": {
       const entity: Entity = match.name === "cycles.archived" ? "cycles" : "modules"
-      return paginated(ctx, ws, entity, "-created_at", false, (o) => (archivedProject ? EMPTY : ws.archivedView(entity, scope, o)))
+      return paginated(ctx, ws, entity, "-created_at", false, (o) => ws.archivedView(entity, scope, o))
     }
 
     case "work_items.list": {
@@ -353,9 +370,10 @@ export const handleApi = (match: RouteMatch, ctx: ApiContext): ApiResponse => {
     case "module.work_items": {
       const kind = match.name === "cycle.work_items" ? "cycles" : "modules"
       const owner = childRow(ws, kind, match)
-      if (owner === undefined || archivedProject) return OBJECT_NOT_FOUND
+      if (owner === undefined) return OBJECT_NOT_FOUND
+      // Work items of an archived project are hidden everywhere (Plane's `issue_objects`).
       return paginated(ctx, ws, "work_items", queryParam(query, "order_by") ?? "created_at", false, (o) =>
-        ws.membershipView(kind, owner.id, scope, o)
+        archivedProject ? EMPTY : ws.membershipView(kind, owner.id, scope, o)
       )
     }
 
@@ -364,8 +382,8 @@ export const handleApi = (match: RouteMatch, ctx: ApiContext): ApiResponse => {
     case "cycles.detail":
     case "modules.detail":
     case "work_items.detail": {
-      if (archivedProject) return OBJECT_NOT_FOUND
       const entity = match.name.slice(0, match.name.indexOf(".")) as Entity
+      if (archivedProject && entity !== "cycles" && entity !== "modules") return OBJECT_NOT_FOUND
       const row = childRow(ws, entity, match)
       if (row === undefined) return OBJECT_NOT_FOUND
       const visible = entity === "work_items" ? workItemVisible(ctx, ws, row) : ws.isListed(row)

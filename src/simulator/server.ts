@@ -23,6 +23,7 @@ import { DEFAULT_WORKSPACE } from "./generate.js"
 import type { WorkspaceSpec } from "./generate.js"
 import { PageHooks } from "./mutations.js"
 import { DEFAULT_MAX_PER_PAGE } from "./paginate.js"
+import type { OversizedPerPage } from "./paginate.js"
 import { defaultApiKey } from "./random.js"
 import { RATE_LIMITED_BODY, rateLimitHeaders, SlidingWindowLimiter } from "./rateLimit.js"
 import {
@@ -51,9 +52,11 @@ export interface SimulatorOptions {
   readonly rateLimitPerMinute?: number | undefined
   /** Largest accepted `per_page` (default 1000; the default page size is min(1000, this)). */
   readonly maxPerPage?: number | undefined
+  /** A larger `per_page`: 400 like Plane (`"reject"`, default) or pages of `maxPerPage` rows (`"clamp"`). */
+  readonly oversizedPerPage?: OversizedPerPage | undefined
   /** `"issues-only"` simulates CE v1.0.0: `work-items/` paths answer 404 `Page not found.`. */
   readonly workItemsRoute?: WorkItemsRoute | undefined
-  /** Detail of an archived work item: 200 with `archived_at` (default) or 404 as CE's `issue_objects`. */
+  /** Detail of an archived work item: 200 with `archived_at` like Plane Cloud (default) or 404 like self-hosted CE. */
   readonly archivedWorkItemDetail?: "ok" | "not-found" | undefined
   readonly faults?: FaultSettings | undefined
   /** Injectable clock (ms since the epoch) for timestamps and the throttle; default `Date.now`. */
@@ -93,6 +96,7 @@ export const startSimulator = async (options: SimulatorOptions = {}): Promise<Ru
 
   const settings: ApiSettings = {
     maxPerPage: options.maxPerPage ?? DEFAULT_MAX_PER_PAGE,
+    oversizedPerPage: options.oversizedPerPage ?? "reject",
     workItemsRoute: options.workItemsRoute ?? "both",
     archivedWorkItemDetail: options.archivedWorkItemDetail ?? "ok"
   }

@@ -23,7 +23,8 @@ export interface EntityCounts {
 /**
  * Counts of a workspace. The top-level numbers are exactly what a full walk of the list
  * endpoints returns (projects include archived ones, as Plane lists them; children of
- * archived or forbidden projects are not counted). `archived` counts what the
+ * archived or forbidden projects are not counted: a sync does not walk them, though Plane
+ * still lists the cycles and modules of an archived project). `archived` counts what the
  * `archived-*` lists return plus archived work items and projects; `deleted` counts
  * soft-deleted records.
  */

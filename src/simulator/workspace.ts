@@ -7,9 +7,10 @@
  *
  * Visibility follows Plane's managers and view filters (plane-api.md §2, §8.6):
  * deleted, archived, draft and triage work items are not listed; cycles and modules
- * lists exclude archived ones; the states list hides triage states; children of an
- * archived project are empty; children of a project the key owner is not a member of
- * (or that does not exist) answer 403.
+ * lists exclude archived ones; the states list hides triage states; states, labels and
+ * work items of an archived project are empty (its cycles and modules are still listed);
+ * children of a project the key owner is not a member of (or that does not exist) answer
+ * 403, except labels, which answer an empty list (routes.ts).
  *
  * Sorted views of visible rows are cached per (project, ordering) and patched with the rows
  * that changed since (see `Collection.sorted`); cycle and module issue counts are counted
@@ -241,6 +242,11 @@ export class Workspace implements OrderingLookups {
   readonly owner: User
   readonly members: ReadonlyArray<Member>
   readonly usersById: ReadonlyMap<string, Member>
+  /**
+   * Whether the key's owner belongs to the workspace (default). When not, every v1 route of
+   * the workspace answers 403 like Plane's; the data stays reachable through the admin API.
+   */
+  keyOwnerIsMember = true
 
   readonly projects = new Collection("projects")
   readonly states = new Collection("states")

@@ -52,6 +52,14 @@ class Transient {
 
 const PAGE_NOT_FOUND = "Page not found."
 
+/** A page size every Plane edition accepts (Cloud's SDKs allow up to 100, CE up to 1000). */
+const SAFE_PER_PAGE = 100
+
+/** The source would not serve `refused` rows per page; it serves `accepted`. */
+class PageSizeRefused {
+  constructor(readonly refused: number, readonly accepted: number, readonly reason: string) {}
+}
+
 const segment: Record<EntityType, string> = {
   projects: "projects",
   states: "states",
@@ -185,14 +193,18 @@ export const makePlaneConnector = (settings: PlaneSettings, policy: RequestPolic
         }
       })
 
+    /** A 401, or a 403 about the token itself (plane-api.md §1): the key is refused, not the resource. */
+    const refusesKey = (reply: Reply) => {
+      const detail = detailOf(reply.body)
+      return reply.status === 401 || (reply.status === 403 && (detail === undefined || /token/i.test(detail)))
+    }
+
     /** Maps the 4xx answers every call shares; 404 is left to the caller. */
     const checkStatus = (reply: Reply): Effect.Effect<Reply, SourceError> => {
       const detail = detailOf(reply.body)
-      if (reply.status === 401) return Effect.fail(authFailed(401, detail))
+      if (refusesKey(reply)) return Effect.fail(authFailed(reply.status, detail))
       if (reply.status === 403) {
-        return detail === undefined || /token/i.test(detail)
-          ? Effect.fail(authFailed(403, detail))
-          : Effect.fail(new SourceForbidden({ message: `Plane denied access (403: ${detail})` }))
+        return Effect.fail(new SourceForbidden({ scope: "project", message: `Plane denied access (403: ${detail})` }))
       }
       if (reply.status >= 400 && reply.status !== 404) {
         return Effect.fail(
@@ -201,6 +213,14 @@ export const makePlaneConnector = (settings: PlaneSettings, policy: RequestPolic
       }
       return Effect.succeed(reply)
     }
+
+    // Plane checks workspace membership before anything else, and an unknown slug fails that
+    // check like a workspace the key's owner is not a member of: both are a 403, not a 404.
+    const workspaceRefused = () =>
+      new SourceForbidden({
+        scope: "workspace",
+        message: `Plane refused access to workspace '${settings.workspaceSlug}': check workspaceSlug and that the key's owner is a member`
+      })
 
     const workspaceMissing = () =>
       new SourceNotFound({
@@ -214,19 +234,52 @@ export const makePlaneConnector = (settings: PlaneSettings, policy: RequestPolic
       return `${base}/projects/${projectId}/${seg}/`
     }
 
-    const listPage = (req: PageRequest): Effect.Effect<SourcePage, SourceError> =>
+    /**
+     * The largest `per_page` the source serves, once it refused a larger one: remembered for
+     * this connector's lifetime (the integration's settings unchanged, in this process), so
+     * only the first request after a start or a settings change finds out again.
+     */
+    let acceptedPerPage: number | undefined
+
+    /** Asks for the order every list that can span pages needs: stable, and unique in practice. */
+    const orderParams = (req: PageRequest): Record<string, string> => {
+      // Projects: Plane's default is the member's sort_order, the same value for every
+      // project, with no tie-breaker, so pages repeat and skip projects. created_at is unique
+      // in practice and puts projects created during a walk after it. States, labels, cycles
+      // and modules have a fixed order Plane does not let a client change.
+      if (req.entity === "projects") return { order_by: "created_at" }
+      if (req.entity === "work_items") return { order_by: req.order === "updated_desc" ? "-updated_at" : "created_at" }
+      return {}
+    }
+
+    /**
+     * A 400 about `per_page`: the size Plane's message names ("Cannot exceed 100."), else 100,
+     * the size every Plane edition accepts.
+     */
+    const pageSizeRefusal = (reply: Reply, perPage: number): PageSizeRefused | undefined => {
+      const detail = detailOf(reply.body)
+      if (reply.status !== 400 || detail === undefined || !/per_page/i.test(detail)) return undefined
+      const named = /exceed\D*(\d+)/i.exec(detail)
+      const accepted = named ? Number(named[1]) : SAFE_PER_PAGE
+      return accepted >= 1 && accepted < perPage
+        ? new PageSizeRefused(perPage, accepted, `Plane refused per_page=${perPage} (400: ${detail})`)
+        : undefined
+    }
+
+    /** One page as the source numbers them: `perPage` rows from row `page * perPage`. */
+    const requestPage = (req: PageRequest, page: number, perPage: number) =>
       Effect.gen(function*() {
-        const params: Record<string, string> = {
-          per_page: String(req.perPage),
-          cursor: `${req.perPage}:${req.page}:0`
-        }
-        if (req.entity === "work_items") params.order_by = req.order === "updated_desc" ? "-updated_at" : "created_at"
-        let reply = yield* Effect.flatMap(getJson(listUrl(req.entity, req.projectId, req.feed), params), checkStatus)
+        const params = { per_page: String(perPage), cursor: `${perPage}:${page}:0`, ...orderParams(req) }
+        let reply = yield* getJson(listUrl(req.entity, req.projectId, req.feed), params)
         if (reply.status === 404 && req.entity === "work_items" && workItemsSegment === "work-items" && detailOf(reply.body) === PAGE_NOT_FOUND) {
           // CE before v1.1 has only issues/ (plane-api.md §2): switch for good and ask again.
           workItemsSegment = "issues"
-          reply = yield* Effect.flatMap(getJson(listUrl(req.entity, req.projectId, req.feed), params), checkStatus)
+          reply = yield* getJson(listUrl(req.entity, req.projectId, req.feed), params)
         }
+        const refusal = pageSizeRefusal(reply, perPage)
+        if (refusal) return refusal
+        if (req.entity === "projects" && reply.status === 403 && !refusesKey(reply)) return yield* workspaceRefused()
+        yield* checkStatus(reply)
         if (reply.status === 404) {
           if (req.entity === "projects") return yield* workspaceMissing()
           return yield* new SourceNotFound({ scope: "project", message: `Plane project ${req.projectId} no longer exists (404)` })
@@ -237,20 +290,74 @@ export const makePlaneConnector = (settings: PlaneSettings, policy: RequestPolic
             message: `Plane sent a list response that is not the v1 pagination envelope: ${describeParseError(envelope.left)}`
           })
         }
-        const page = envelope.right
+        const rows = envelope.right.results.length
+        if (rows > 0 && rows < perPage && envelope.right.next_page_results) {
+          // A source that caps the page size quietly also counts its offsets in its own size:
+          // these rows are not necessarily the ones asked for.
+          return new PageSizeRefused(perPage, rows, `Plane sent ${rows} of the ${perPage} rows asked for and said there were more`)
+        }
+        return envelope.right
+      })
+
+    /**
+     * Rows `[page * perPage, (page + 1) * perPage)` of a list, read in source pages of `size`
+     * rows (`size` <= `perPage`): the caller's pages, checkpoints and counters stay in its own
+     * page size whatever size the source accepts. When `size` does not divide the caller's
+     * offsets, the source page that straddles two of the caller's pages is read for both.
+     */
+    const readRange = (req: PageRequest, size: number) =>
+      Effect.gen(function*() {
+        const start = req.page * req.perPage
+        const end = start + req.perPage
+        const raw: Array<unknown> = []
+        let hasMore = false
+        let totalCount: number | null = null
+        let totalPages: number | null = null
+        for (let page = Math.floor(start / size); ; page++) {
+          const envelope = yield* requestPage(req, page, size)
+          if (envelope instanceof PageSizeRefused) return envelope
+          totalCount = envelope.total_count ?? totalCount
+          if (size === req.perPage) totalPages = envelope.total_pages ?? null
+          const first = page * size
+          for (let i = Math.max(0, start - first); i < Math.min(envelope.results.length, end - first); i++) {
+            raw.push(envelope.results[i])
+          }
+          if (first + size >= end) {
+            // This source page reaches the end of the range: is there a row after it?
+            hasMore = first + size === end ? envelope.next_page_results : envelope.results.length > end - first
+            break
+          }
+          if (!envelope.next_page_results) break
+        }
+        if (size !== req.perPage && totalCount !== null) totalPages = Math.ceil(totalCount / req.perPage)
         const records: Array<SourcePage["records"][number]> = []
         const invalid: Array<SourcePage["invalid"][number]> = []
-        for (const raw of page.results) {
-          const r = toSourceRecord(req.entity, raw)
-          if (isSourceRecord(r)) records.push(r)
-          else invalid.push(r)
+        for (const r of raw) {
+          const record = toSourceRecord(req.entity, r)
+          if (isSourceRecord(record)) records.push(record)
+          else invalid.push(record)
         }
-        return {
-          records,
-          invalid,
-          totalCount: page.total_count ?? null,
-          totalPages: page.total_pages ?? null,
-          hasMore: page.next_page_results
+        return { records, invalid, totalCount, totalPages, hasMore } satisfies SourcePage
+      })
+
+    /**
+     * One page of the caller's size. A source that refuses that size (a 400 about
+     * `per_page`, or fewer rows than asked while saying there are more) is read in the size it
+     * accepts from then on, smaller each time it refuses again, so this ends.
+     */
+    const listPage = (req: PageRequest): Effect.Effect<SourcePage, SourceError> =>
+      Effect.gen(function*() {
+        while (true) {
+          const size = Math.min(req.perPage, acceptedPerPage ?? req.perPage)
+          const result = yield* readRange(req, size)
+          if (!(result instanceof PageSizeRefused)) return result
+          const before = acceptedPerPage
+          acceptedPerPage = Math.min(before ?? result.accepted, result.accepted)
+          // Requests in flight together may all be refused: the job hears of it once.
+          const observer = yield* Effect.serviceOption(RequestObserver)
+          if (acceptedPerPage !== before && Option.isSome(observer)) {
+            yield* observer.value.pageSizeLimited(acceptedPerPage, result.reason)
+          }
         }
       })
 
@@ -270,15 +377,31 @@ export const makePlaneConnector = (settings: PlaneSettings, policy: RequestPolic
         }
       }).pipe(Effect.catchTag("SourceNotFound", (e) => e.scope === "project" ? Effect.succeed({ _tag: "Gone" } as const) : Effect.fail(e)))
 
+    /**
+     * Whether the key's owner is not a member of a project. Plane answers the labels of such a
+     * project with an empty list and 404s instead of a 403: a missing label there is hidden,
+     * not deleted.
+     */
+    const notAMember = (projectId: string) =>
+      Effect.map(
+        Effect.flatMap(getJson(`${base}/projects/${projectId}/`, {}), checkStatus),
+        (reply) => reply.status === 200 && (reply.body as { is_member?: unknown } | null)?.is_member === false
+      )
+
     const lookup = (entity: EntityType, projectId: string, id: string): Effect.Effect<Lookup, SourceError> =>
       Effect.gen(function*() {
         const reply = yield* Effect.flatMap(getJson(detailUrl(entity, projectId, id), {}), checkStatus)
-        if (reply.status === 404) return archivedSegment[entity] ? yield* findArchived(entity, projectId, id) : { _tag: "Gone" } as const
+        if (reply.status === 404) {
+          if (archivedSegment[entity]) return yield* findArchived(entity, projectId, id)
+          if (entity === "labels" && (yield* notAMember(projectId))) return { _tag: "Hidden" } as const
+          return { _tag: "Gone" } as const
+        }
         const r = toSourceRecord(entity, reply.body)
         return isSourceRecord(r) ? { _tag: "Found", record: r } as const : { _tag: "Invalid", invalid: r } as const
       }).pipe(
-        // A record of a project the key may no longer read is as good as gone for this mirror.
-        Effect.catchTag("SourceForbidden", () => Effect.succeed({ _tag: "Gone" } as const))
+        // The key may no longer read the record's project (or workspace): Plane hid it, it did
+        // not delete it, so the mirror keeps it as it was.
+        Effect.catchTag("SourceForbidden", () => Effect.succeed({ _tag: "Hidden" } as const))
       )
 
     const feeds = (entity: EntityType, includeArchived: boolean): ReadonlyArray<Feed> =>
