@@ -27,6 +27,7 @@ import { EventStore } from "../eventlog/EventStore.js"
 import type { IntegrationDoc } from "../eventlog/integrationProjection.js"
 import type { JobDoc } from "../eventlog/jobProjection.js"
 import { Views } from "../eventlog/Views.js"
+import { countRecords } from "../metrics/metrics.js"
 import { Mirror } from "../mirror/Mirror.js"
 import { Integrations } from "./Integrations.js"
 import { JobLog } from "./JobLog.js"
@@ -348,7 +349,7 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
             const stageIndex = plan.stages.indexOf(batch.stage)
             const progress = Math.max(doc.progress, progressOf(weights, stageIndex, batch.fraction))
             const eta = yield* etaAt(now, progress, stageIndex, batch.fraction, batch.discovered?.length ?? 0)
-            const [next] = yield* Effect.gen(function*() {
+            const [next, deltas] = yield* Effect.gen(function*() {
               const applied = batch.mirror && batch.entity !== null && batch.records.length > 0
                 ? yield* mirror.apply({
                   integrationId: integration.id,
@@ -394,6 +395,8 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
             }).pipe(sql.withTransaction)
             doc = next!
             lastProgress.at = now
+            // Counted once committed: a batch rolled back by an immediate stop counts nowhere.
+            yield* countRecords(integration.id, batch.entity, deltas)
           })
 
         const startStage = (stage: Stage, projectIds: ReadonlyArray<string>) =>

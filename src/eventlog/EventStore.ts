@@ -11,8 +11,11 @@ import {
   type SystemEvent
 } from "../domain/events.js"
 import { affectsIntegration, evolveIntegration, evolveIntegrationFromJob, type IntegrationDoc } from "./integrationProjection.js"
-import { evolveJob, type JobDoc } from "./jobProjection.js"
+import { durationOf, evolveJob, type JobDoc } from "./jobProjection.js"
+import { countFinishedJob } from "../metrics/metrics.js"
 import { upcast } from "./upcasters.js"
+
+const FINAL_EVENTS: ReadonlySet<string> = new Set(["JobCompleted", "JobFailed", "JobStopped"])
 
 /** Optimistic concurrency: the stream moved on since the caller read it. */
 export class ConcurrencyConflict extends Schema.TaggedError<ConcurrencyConflict>()("ConcurrencyConflict", {
@@ -141,6 +144,12 @@ export class EventStore extends Effect.Service<EventStore>()("synclog/EventStore
         )
       )
 
+    /** Final statuses reached by these events, counted once their transaction committed. */
+    const countFinished = (doc: JobDoc | undefined, events: ReadonlyArray<JobEvent>) =>
+      doc !== undefined && events.some((e) => FINAL_EVENTS.has(e._tag))
+        ? countFinishedJob({ integrationId: doc.integrationId, type: doc.type, status: doc.status, durationMs: durationOf(doc) })
+        : Effect.void
+
     const writeJob = (jobId: string, current: JobDoc | undefined, events: ReadonlyArray<JobEvent>) =>
       Effect.gen(function*() {
         yield* insertEvents(jobStream(jobId), current?.version ?? 0, events)
@@ -166,7 +175,7 @@ export class EventStore extends Effect.Service<EventStore>()("synclog/EventStore
         const actual = doc?.version ?? 0
         if (actual !== expectedVersion) return yield* conflict(jobStream(jobId), expectedVersion, actual)
         return yield* writeJob(jobId, doc, events)
-      }).pipe(sql.withTransaction, Effect.tap(() => appended.unsafeOpen()))
+      }).pipe(sql.withTransaction, Effect.tap((doc) => (appended.unsafeOpen(), countFinished(doc, events))))
 
     /**
      * Read, decide, append in one transaction: `decide` sees the job as it is and returns the
@@ -181,8 +190,12 @@ export class EventStore extends Effect.Service<EventStore>()("synclog/EventStore
         const doc = yield* loadJob(jobId)
         const [events, result] = yield* decide(doc)
         const next = events.length === 0 ? doc : yield* writeJob(jobId, doc, events)
-        return [next, result] as const
-      }).pipe(sql.withTransaction, Effect.tap(() => appended.unsafeOpen()))
+        return [next, result, events] as const
+      }).pipe(
+        sql.withTransaction,
+        Effect.tap(([next, , events]) => (appended.unsafeOpen(), countFinished(next, events))),
+        Effect.map(([next, result]) => [next, result] as const)
+      )
 
     const appendIntegration = (
       integrationId: string,

@@ -1,4 +1,4 @@
-import { Metric, MetricBoundaries, MetricLabel } from "effect"
+import { Effect, Metric, MetricBoundaries, MetricLabel } from "effect"
 
 /**
  * Every metric synclog exports at `GET /metrics`, built on Effect's `Metric` module. Names start
@@ -80,3 +80,47 @@ export const webhookDeliveries = Metric.counter("synclog_webhook_deliveries_tota
 /** A metric with its labels, e.g. `labelled(recordsCreated, { integration, entity })`. */
 export const labelled = <T, I, O>(metric: Metric.Metric<T, I, O>, labels: Readonly<Record<string, string>>) =>
   Metric.taggedWithLabels(metric, Object.entries(labels).map(([k, v]) => MetricLabel.make(k, v)))
+
+const recordCounters = new Map<string, ReadonlyArray<readonly [keyof RecordDeltas, Metric.Metric.Counter<number>]>>()
+
+interface RecordDeltas {
+  readonly processed: number
+  readonly created: number
+  readonly updated: number
+  readonly deleted: number
+  readonly errors: number
+}
+
+/** A committed batch's counters, per integration and entity (`all` for the finalizing sweep). */
+export const countRecords = (integration: string, entity: string | null, deltas: RecordDeltas) => {
+  const key = `${integration}\u0000${entity}`
+  let counters = recordCounters.get(key)
+  if (counters === undefined) {
+    const labels = { integration, entity: entity ?? "all" }
+    counters = [
+      ["processed", labelled(recordsProcessed, labels)],
+      ["created", labelled(recordsCreated, labels)],
+      ["updated", labelled(recordsUpdated, labels)],
+      ["deleted", labelled(recordsDeleted, labels)],
+      ["errors", labelled(recordsErrors, labels)]
+    ] as const
+    recordCounters.set(key, counters)
+  }
+  return Effect.forEach(counters, ([field, counter]) => deltas[field] > 0 ? Metric.incrementBy(counter, deltas[field]) : Effect.void, {
+    discard: true
+  })
+}
+
+/** A job that reached a final status; completed ones also time the job. */
+export const countFinishedJob = (job: {
+  readonly integrationId: string
+  readonly type: string
+  readonly status: string
+  readonly durationMs: number | null
+}) =>
+  Effect.zipRight(
+    Metric.increment(labelled(jobsFinished, { integration: job.integrationId, type: job.type, status: job.status })),
+    job.status === "completed" && job.durationMs !== null
+      ? Metric.update(labelled(jobDuration, { type: job.type }), job.durationMs / 1000)
+      : Effect.void
+  )

@@ -1,5 +1,5 @@
 import { HttpClient, HttpClientRequest } from "@effect/platform"
-import { Duration, Effect, Option, Random, Redacted } from "effect"
+import { Clock, Duration, Effect, Metric, Option, Random, Redacted } from "effect"
 import type { EntityType } from "../../domain/entities.js"
 import {
   type Connector,
@@ -14,8 +14,10 @@ import {
   type SourcePage,
   SourceRejected,
   SourceUnavailable,
+  type WaitReason,
   waitToSend
 } from "../Connector.js"
+import * as M from "../../metrics/metrics.js"
 import { RateLimiter } from "../RateLimiter.js"
 import { decodeEnvelope, describeParseError, isSourceRecord, toSourceRecord } from "./schemas.js"
 
@@ -80,6 +82,9 @@ const detailOf = (body: unknown): string | undefined => {
   return typeof d === "string" ? d : undefined
 }
 
+/** A bounded label: 2xx, 3xx, 4xx, 429 (it matters apart) or 5xx. */
+const statusClass = (status: number) => (status === 429 ? "429" : `${Math.floor(status / 100)}xx`)
+
 const parseHeaderInt = (value: string | undefined): number | null => {
   if (value === undefined) return null
   const n = Number(value)
@@ -104,10 +109,37 @@ export const makePlaneConnector = (settings: PlaneSettings, policy: RequestPolic
         message: `Plane refused the API key (${status}${detail ? `: ${detail}` : ""}). Check the API key in environment variable ${settings.apiKeyEnv}.`
       })
 
+    const labels = { integration: settings.integrationId }
+    const requestCounters = new Map<string, Metric.Metric.Counter<number>>()
+    const requestsOf = (statusClass: string) => {
+      let counter = requestCounters.get(statusClass)
+      if (counter === undefined) {
+        counter = M.labelled(M.sourceRequests, { ...labels, status_class: statusClass })
+        requestCounters.set(statusClass, counter)
+      }
+      return counter
+    }
+    const latency = M.labelled(M.sourceRequestDuration, labels)
+    const retries = M.labelled(M.sourceRetries, labels)
+    const waits = M.labelled(M.rateLimitWaits, labels)
+    const waitSeconds = M.labelled(M.rateLimitWaitSeconds, labels)
+
+    /** Every wait before a send, counted (budget and Retry-After waits) and then waited. */
+    const waitCounted = (reason: WaitReason, untilMs: number, detail: string) =>
+      Effect.gen(function*() {
+        if (reason !== "backoff") {
+          const now = yield* Clock.currentTimeMillis
+          yield* Metric.increment(waits)
+          yield* Metric.incrementBy(waitSeconds, Math.max(0, untilMs - now) / 1000)
+        }
+        yield* waitToSend(reason, untilMs, detail)
+      })
+
     /** One HTTP exchange: rate-limited, timed out, body parsed. Transient troubles are values. */
     const exchange = (url: string, params: Record<string, string>) =>
       Effect.gen(function*() {
-        const slot = yield* limiter.acquire(settings.integrationId, settings.requestsPerMinute, waitToSend)
+        const slot = yield* limiter.acquire(settings.integrationId, settings.requestsPerMinute, waitCounted)
+        const sentAt = yield* Clock.currentTimeMillis
         const request = HttpClientRequest.get(url).pipe(
           HttpClientRequest.setHeaders({ "X-API-Key": Redacted.value(settings.apiKey), accept: "application/json" }),
           HttpClientRequest.setUrlParams(params)
@@ -127,6 +159,8 @@ export const makePlaneConnector = (settings: PlaneSettings, policy: RequestPolic
           Effect.either,
           Effect.ensuring(limiter.done(slot))
         )
+        yield* Metric.update(latency, ((yield* Clock.currentTimeMillis) - sentAt) / 1000)
+        yield* Metric.increment(requestsOf(outcome._tag === "Left" ? "error" : statusClass(outcome.right.status)))
         if (outcome._tag === "Left") return outcome.left
         const { headers, status, text } = outcome.right
         if (status === 429) {
@@ -187,6 +221,7 @@ export const makePlaneConnector = (settings: PlaneSettings, policy: RequestPolic
           const jitter = yield* Random.nextRange(0.8, 1.2)
           const delay = Math.round(Math.min(Duration.toMillis(policy.maxDelay), exp) * jitter)
           const until = (yield* Effect.clockWith((c) => c.currentTimeMillis)) + delay
+          yield* Metric.increment(retries)
           if (Option.isSome(observer)) yield* observer.value.retrying(result.reason, attempt, delay, until)
           yield* waitToSend("backoff", until, `backoff before retry ${attempt} (${result.reason})`)
           attempt++
