@@ -18,8 +18,11 @@ export class JobLog extends Effect.Service<JobLog>()("synclog/JobLog", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
 
-    /** `quiet` lines (one per batch) reach the process log at debug level only. */
-    const write = (jobId: string, level: LogLevel, message: string, quiet = false) =>
+    /**
+     * `quiet` lines (one per batch) reach the process log at debug level only. `fields` go to the
+     * process log as annotations (e.g. counters), so JSON logs carry them as fields.
+     */
+    const write = (jobId: string, level: LogLevel, message: string, quiet = false, fields: Readonly<Record<string, unknown>> = {}) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         const timestamp = new Date(now).toISOString()
@@ -31,7 +34,7 @@ export class JobLog extends Effect.Service<JobLog>()("synclog/JobLog", {
           : level === "debug" || quiet
           ? Effect.logDebug
           : Effect.logInfo
-        yield* log(message).pipe(Effect.annotateLogs({ jobId }))
+        yield* log(message).pipe(Effect.annotateLogs({ ...fields, jobId }))
       }).pipe(Effect.orDie)
 
     /** Oldest first; `offset` counts from the oldest line. */

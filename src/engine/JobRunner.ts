@@ -122,7 +122,9 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
           return yield* fail(jobId, `Integration ${initial.integrationId} is not registered`, false)
         }
         const lastProgress = { at: yield* Clock.currentTimeMillis }
-        const work = execute(initial, integration, mailbox, lastProgress)
+        const work = execute(initial, integration, mailbox, lastProgress).pipe(
+          Effect.annotateLogs({ integrationId: integration.id })
+        )
         const watchdog = Effect.gen(function*() {
           const limit = engine.jobStallTimeout * 1000
           while (true) {
@@ -196,8 +198,8 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
         const runStartedAt = yield* Clock.currentTimeMillis
         const progressAtRunStart = doc.progress
 
-        const log = (level: "info" | "warn" | "error", message: string, quiet = false) =>
-          jobLog.write(jobId, level, message, quiet)
+        const log = (level: "info" | "warn" | "error", message: string, quiet = false, fields?: Readonly<Record<string, unknown>>) =>
+          jobLog.write(jobId, level, message, quiet, fields)
 
         // Between batches: a command from the mailbox, or one recorded in the log (a stop or a
         // pause requested before a restart is still honoured after it).
@@ -373,7 +375,7 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
               for (const bad of batch.mirror ? batch.invalid : []) {
                 yield* jobLog.write(jobId, "warn", `Skipped ${batch.entity ?? "record"} ${bad.id ?? "(no id)"}: ${bad.message}`)
               }
-              if (batch.note) yield* jobLog.write(jobId, "info", batch.note, true)
+              if (batch.note) yield* jobLog.write(jobId, "info", batch.note, true, { ...deltas, entity: batch.entity })
               return yield* store.updateJob(jobId, () =>
                 Effect.succeed([
                   [
@@ -688,9 +690,12 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
               yield* startStage(stage, stage === "syncing_projects" ? [] : doc.checkpoint?.projectIds ?? [])
               if (si === 1) weights = stageWeights(plan, counts, doc.checkpoint?.projectIds.length ?? 0)
             }
-            if (stage === "syncing_projects") yield* projectsStage
-            else if (stage === "finalizing") yield* finalizing
-            else yield* projectScopedStage(stage, entityOf(stage)!)
+            const run = stage === "syncing_projects"
+              ? projectsStage
+              : stage === "finalizing"
+              ? finalizing
+              : projectScopedStage(stage, entityOf(stage)!)
+            yield* Effect.annotateLogs(run, { stage })
           }
           return yield* finish
         })
@@ -711,7 +716,9 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
           doc = next!
           yield* log(
             "info",
-            `Completed: ${s.processed} processed, ${s.created} created, ${s.updated} updated, ${s.deleted} deleted, ${s.errors} errors`
+            `Completed: ${s.processed} processed, ${s.created} created, ${s.updated} updated, ${s.deleted} deleted, ${s.errors} errors`,
+            false,
+            { ...s }
           )
           return "completed" as Outcome
         })
