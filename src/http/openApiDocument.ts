@@ -76,7 +76,8 @@ const reachableSchemas = (doc: Json): Set<string> => {
 export const finishOpenApiDocument = (generated: Json): Json => {
   const doc = structuredClone(generated)
   const schemes = (doc.components.securitySchemes ??= {}) as Json
-  schemes.bearer = { type: "http", scheme: "bearer", ...schemes.bearer, description: BEARER_DESCRIPTION }
+  // The Authorization middleware declares the scheme (with its description); this covers the rest.
+  schemes.bearer = { type: "http", scheme: "bearer", description: BEARER_DESCRIPTION, ...schemes.bearer }
 
   for (const { method, operation, path } of operationsOf(doc)) {
     const hasBody = !METHODS_WITHOUT_BODY.has(method)
