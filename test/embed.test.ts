@@ -48,7 +48,7 @@ describe("embedding the engine", () => {
       dbPath: tmp.dbPath,
       integrations: IntegrationSource.fixed("file", [integration]),
       engine: makeEngineConfig({ maxConcurrentJobs: 2 }),
-      // Keys are looked up by name: these values first, then the environment.
+      // API keys by variable name: these values first, then the environment (the default).
       secrets: Secrets.make({ values: { ACME_PLANE_API_KEY: sim.apiKey } })
     })
 
