@@ -41,13 +41,20 @@ export interface EngineOptions {
   readonly connectors?: Layer.Layer<ConnectorFactory, never, HttpClient.HttpClient | RateLimiter> | undefined
 }
 
-const engineServices = (options: EngineOptions) => {
+/** The options with their defaults filled in. */
+interface EngineSetup extends EngineOptions {
+  readonly engine: EngineConfig
+  readonly secrets: Layer.Layer<Secrets>
+  readonly mode: "file" | "demo"
+}
+
+const engineServices = (options: EngineSetup) => {
   const transport = Layer.mergeAll(NodeHttpClient.layerUndici, RateLimiter.Default)
   const base = Layer.mergeAll(
-    Layer.succeed(EngineSettings, options.engine ?? defaultEngineConfig),
-    Layer.succeed(AppMode, options.mode ?? "file"),
+    Layer.succeed(EngineSettings, options.engine),
+    Layer.succeed(AppMode, options.mode),
     options.integrations,
-    options.secrets ?? Secrets.make({}),
+    options.secrets,
     (options.connectors ?? ConnectorFactory.Default).pipe(Layer.provide(transport))
   ).pipe(Layer.provideMerge(transport))
   const storage = Layer.mergeAll(
@@ -93,7 +100,14 @@ const startup = (autoInitialize: boolean) =>
  * the database. Build it once per database file.
  */
 export const makeEngineLayer = (options: EngineOptions) =>
-  Layer.effectDiscard(startup(options.autoInitialize ?? true)).pipe(Layer.provideMerge(engineServices(options)))
+  Layer.effectDiscard(startup(options.autoInitialize ?? true)).pipe(
+    Layer.provideMerge(engineServices({
+      ...options,
+      engine: options.engine ?? defaultEngineConfig,
+      secrets: options.secrets ?? Secrets.make({}),
+      mode: options.mode ?? "file"
+    }))
+  )
 
 export interface AppOptions extends EngineOptions {
   readonly port: number

@@ -32,24 +32,19 @@ export { Jobs } from "./engine/Jobs.js"
 export { JobSupervisor } from "./engine/JobSupervisor.js"
 export { Scheduler } from "./engine/Scheduler.js"
 export { EventStore } from "./eventlog/EventStore.js"
-export type { IntegrationDoc } from "./eventlog/integrationProjection.js"
-export type { JobDoc } from "./eventlog/jobProjection.js"
 export { Views } from "./eventlog/Views.js"
-export {
-  IntegrationsGroup,
-  IntegrationStatusView,
-  JobDetail,
-  JobsGroup,
-  JobView,
-  MirrorRecordView,
-  SyncApi,
-  SystemGroup
-} from "./http/Api.js"
-export { presentJob } from "./http/presenters.js"
+export { IntegrationsGroup, JobsGroup, SyncApi, SystemGroup } from "./http/Api.js"
 export { ApiLive, makeHttpLayer } from "./http/Server.js"
-export { type MirroredRecord, MirrorReader, type RecordQuery } from "./mirror/MirrorReader.js"
+export { MirrorReader } from "./mirror/MirrorReader.js"
 export { startSimulator } from "./simulator/server.js"
 export { SimulatorServer, startSimulatorScoped } from "./simulator/layer.js"
+
+// The types an embedder writes its code with (README, "Embedding").
+export type { IntegrationDoc } from "./eventlog/integrationProjection.js"
+export type { JobDoc } from "./eventlog/jobProjection.js"
+export { IntegrationStatusView, JobDetail, JobView, MirrorRecordView } from "./http/Api.js"
+export { presentJob } from "./http/presenters.js"
+export type { MirroredRecord, RecordQuery } from "./mirror/MirrorReader.js"
 
 export interface ClientOptions {
   /** The server's SYNC_API_TOKEN (or a read-only token), sent as `Authorization: Bearer <token>`. */

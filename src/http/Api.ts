@@ -1,6 +1,7 @@
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { ParseResult, Schema } from "effect"
 import { ENTITY_TYPES, EntityType, isEntityType } from "../domain/entities.js"
+import { JobEvent } from "../domain/events.js"
 import pkg from "../../package.json" with { type: "json" }
 import { MAX_INTERVAL, MIN_INTERVAL } from "../config/ConfigFile.js"
 import {
@@ -17,7 +18,6 @@ import {
   UnsupportedMediaType,
   ValidationError
 } from "../domain/errors.js"
-import { JobEvent } from "../domain/events.js"
 import { Counters, JOB_STATUSES, JobOptions, JobStatus, JobTrigger, JobType, JobTypeInput, Stage } from "../domain/job.js"
 import { finishOpenApiDocument } from "./openApiDocument.js"
 
