@@ -4,7 +4,8 @@
  * - request decoding failures answer ValidationError, never HttpApiDecodeError;
  * - the edge's body errors (MalformedJson, 413, 415) only on methods that carry a body;
  * - bodies whose every field is optional (`optionalBody`, which accepts `null`) are not required;
- * - the bearer token: described, required on `/api/` routes, and 401/403 only where it is;
+ * - the bearer token: described, required on `/api/` routes, 401 only where it is, 403 (a
+ *   read-only token) only on writes;
  * - array query parameters are comma lists (`status=queued,running`).
  */
 type Json = Record<string, any>
@@ -94,6 +95,8 @@ export const finishOpenApiDocument = (generated: Json): Json => {
     }
     if (!hasBody) {
       for (const status of EDGE_BODY_STATUSES) delete operation.responses[status]
+      // A read-only token may GET anything: 403 only answers writes.
+      delete operation.responses["403"]
     }
 
     // Nothing to validate without parameters or a payload: a 400 can then only be MalformedJson.
