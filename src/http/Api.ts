@@ -1,9 +1,9 @@
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { ParseResult, Schema } from "effect"
-import { ENTITY_TYPES, EntityType, isEntityType } from "../domain/entities.js"
-import { JobEvent } from "../domain/events.js"
 import pkg from "../../package.json" with { type: "json" }
 import { MAX_INTERVAL, MIN_INTERVAL } from "../config/ConfigFile.js"
+import { ENTITY_TYPES, EntityType, isEntityType } from "../domain/entities.js"
+import { JobEvent } from "../domain/events.js"
 import {
   IntegrationNotFound,
   InternalError,
@@ -96,9 +96,9 @@ const EntityName = Schema.transformOrFail(Schema.String, EntityType, {
 }).annotations({ jsonSchema: { type: "string", enum: ENTITY_TYPES } })
 
 const Timestamp = Schema.String.annotations({ description: "ISO-8601 UTC, milliseconds", jsonSchema: { format: "date-time" } })
-/** A time as the source sent it (Plane: ISO-8601 with a zone). */
+/** A time the source gave, normalised to UTC (the source's precision: microseconds for Plane). */
 const SourceTimestamp = Schema.String.annotations({
-  description: "ISO-8601, as the source sent it",
+  description: "ISO-8601 UTC, the source's time (microseconds for Plane)",
   jsonSchema: { format: "date-time" }
 })
 
@@ -355,7 +355,10 @@ export const MirrorRecordView = Schema.Struct({
   updatedAt: Schema.NullOr(SourceTimestamp),
   firstSeenAt: Timestamp,
   lastSeenAt: Timestamp,
-  archivedAt: Schema.NullOr(SourceTimestamp),
+  archivedAt: Schema.NullOr(Schema.String.annotations({
+    description: "the source's archived_at, as it sent it",
+    jsonSchema: { format: "date-time" }
+  })),
   deletedAt: Schema.NullOr(Timestamp),
   payload: SourcePayload
 }).annotations({ identifier: "MirrorRecord" })
