@@ -99,7 +99,10 @@ const startup = (autoInitialize: boolean) =>
  * running jobs at their next batch boundary (waiting up to `shutdownGracePeriod`) and closes
  * the database. Build it once per database file.
  */
-export const makeEngineLayer = (options: EngineOptions) =>
+export const makeEngineLayer = (options: EngineOptions) => startedEngine(options)
+
+/** The engine's services, with the start-up work done once they are built. */
+const startedEngine = (options: EngineOptions) =>
   Layer.effectDiscard(startup(options.autoInitialize ?? true)).pipe(
     Layer.provideMerge(engineServices({
       ...options,
@@ -119,4 +122,4 @@ export interface AppOptions extends EngineOptions {
 export const makeAppLayer = (options: AppOptions) =>
   // No tracing backend is configured, so spans (one per SQL statement and request) are pure
   // overhead; an embedding service that exports traces builds from makeEngineLayer instead.
-  makeHttpLayer(options).pipe(Layer.provideMerge(makeEngineLayer(options)), Layer.provide(Layer.setTracerEnabled(false)))
+  makeHttpLayer(options).pipe(Layer.provideMerge(startedEngine(options)), Layer.provide(Layer.setTracerEnabled(false)))
