@@ -1,8 +1,8 @@
 import type { HttpClient } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { Effect, Layer, type Option, type Redacted } from "effect"
-import type { EngineConfig } from "./config/ConfigFile.js"
-import { AppMode, EngineSettings, type IntegrationSource, type Secrets } from "./config/Settings.js"
+import { defaultEngineConfig, type EngineConfig } from "./config/ConfigFile.js"
+import { AppMode, EngineSettings, type IntegrationSource, Secrets } from "./config/Settings.js"
 import { ConnectorFactory } from "./connectors/ConnectorFactory.js"
 import { RateLimiter } from "./connectors/RateLimiter.js"
 import { CircuitBreaker } from "./engine/CircuitBreaker.js"
@@ -23,23 +23,34 @@ import { Mirror } from "./mirror/Mirror.js"
 import { MirrorReader } from "./mirror/MirrorReader.js"
 
 export interface EngineOptions {
+  /** The SQLite file (its folder is created). */
   readonly dbPath: string
-  readonly mode: "file" | "demo"
-  readonly engine: EngineConfig
   /** Where integrations come from (IntegrationSource.fromFile / .fixed). */
   readonly integrations: Layer.Layer<IntegrationSource>
-  readonly secrets: Layer.Layer<Secrets>
-  /** Read the config and start the scheduler at start (SYNC_AUTO_INITIALIZE). */
-  readonly autoInitialize: boolean
+  /** Engine settings; `makeEngineConfig({...})` fills in the defaults. Default: all defaults. */
+  readonly engine?: EngineConfig | undefined
+  /** Where API keys are looked up by name. Default: the environment (`Secrets.make({})`). */
+  readonly secrets?: Layer.Layer<Secrets> | undefined
+  /**
+   * At start, load the integrations and start the scheduler (SYNC_AUTO_INITIALIZE). Default true.
+   * When false, call `Integrations.initialize` and `Scheduler.start` yourself. Interrupted jobs
+   * are resumed either way.
+   */
+  readonly autoInitialize?: boolean | undefined
+  /** Reported by `/healthz`: integrations from a config file or the built-in demo. Default "file". */
+  readonly mode?: "file" | "demo" | undefined
   /** How connectors are built; the default speaks Plane over HTTP. */
   readonly connectors?: Layer.Layer<ConnectorFactory, never, HttpClient.HttpClient | RateLimiter> | undefined
 }
 
-/**
- * The engine as layers, for embedding in another Effect service: the event store and views on
- * SQLite, the mirror, connectors, job actors, the scheduler. Build it once per database file.
- */
-export const makeEngineLayer = (options: EngineOptions) => {
+/** The options with their defaults filled in. */
+interface EngineSetup extends EngineOptions {
+  readonly engine: EngineConfig
+  readonly secrets: Layer.Layer<Secrets>
+  readonly mode: "file" | "demo"
+}
+
+const engineServices = (options: EngineSetup) => {
   const transport = Layer.mergeAll(NodeHttpClient.layerUndici, RateLimiter.Default)
   const base = Layer.mergeAll(
     Layer.succeed(EngineSettings, options.engine),
@@ -83,6 +94,27 @@ const startup = (autoInitialize: boolean) =>
     yield* supervisor.recover
   }).pipe(Effect.orDie)
 
+/**
+ * The engine as layers, for embedding in another Effect service: the event store and views on
+ * SQLite, the mirror, connectors, job actors, the scheduler. Building it also does the start-up
+ * work `npm start` does: load the integrations and start the scheduler (unless `autoInitialize`
+ * is false), and resume the jobs a previous process left running. Closing its scope pauses
+ * running jobs at their next batch boundary (waiting up to `shutdownGracePeriod`) and closes
+ * the database. Build it once per database file.
+ */
+export const makeEngineLayer = (options: EngineOptions) => startedEngine(options)
+
+/** The engine's services, with the start-up work done once they are built. */
+const startedEngine = (options: EngineOptions) =>
+  Layer.effectDiscard(startup(options.autoInitialize ?? true)).pipe(
+    Layer.provideMerge(engineServices({
+      ...options,
+      engine: options.engine ?? defaultEngineConfig,
+      secrets: options.secrets ?? Secrets.make({}),
+      mode: options.mode ?? "file"
+    }))
+  )
+
 export interface AppOptions extends EngineOptions {
   readonly port: number
   readonly host: string
@@ -91,11 +123,8 @@ export interface AppOptions extends EngineOptions {
   readonly accessLog?: boolean | undefined
 }
 
-/** The whole server: engine, start-up work, HTTP API. */
-export const makeAppLayer = (options: AppOptions) => {
-  const engine = makeEngineLayer(options)
-  const started = Layer.effectDiscard(startup(options.autoInitialize)).pipe(Layer.provideMerge(engine))
+/** The whole server: the engine (with its start-up work) and the HTTP API. */
+export const makeAppLayer = (options: AppOptions) =>
   // No tracing backend is configured, so spans (one per SQL statement and request) are pure
   // overhead; an embedding service that exports traces builds from makeEngineLayer instead.
-  return makeHttpLayer(options).pipe(Layer.provideMerge(started), Layer.provide(Layer.setTracerEnabled(false)))
-}
+  makeHttpLayer(options).pipe(Layer.provideMerge(startedEngine(options)), Layer.provide(Layer.setTracerEnabled(false)))

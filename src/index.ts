@@ -2,17 +2,28 @@
  * synclog as a library: the engine as Effect layers (embed it in another Effect service), the
  * HttpApi contract and a typed client for it, the domain schemas and the Plane simulator.
  */
-import { HttpApiClient } from "@effect/platform"
+import { HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
+import type { Redacted } from "effect"
 import { SyncApi } from "./http/Api.js"
 
 export { type AppOptions, type EngineOptions, makeAppLayer, makeEngineLayer } from "./app.js"
 export * as ConfigFile from "./config/ConfigFile.js"
+export {
+  defaultEngineConfig,
+  EngineConfig,
+  type EngineConfigInput,
+  IntegrationConfig,
+  type IntegrationConfigInput,
+  makeEngineConfig,
+  makeIntegrationConfig
+} from "./config/ConfigFile.js"
 export { AppMode, EngineSettings, IntegrationSource, Secrets } from "./config/Settings.js"
 export type { Connector, SourcePage, SourceRecord } from "./connectors/Connector.js"
 export { ConnectorFactory } from "./connectors/ConnectorFactory.js"
 export * from "./domain/entities.js"
 export * from "./domain/errors.js"
 export * as Events from "./domain/events.js"
+export { IntegrationId, JobId } from "./domain/ids.js"
 export * from "./domain/job.js"
 export { IntegrationControl } from "./engine/IntegrationControl.js"
 export { Integrations } from "./engine/Integrations.js"
@@ -30,5 +41,27 @@ export { MirrorReader } from "./mirror/MirrorReader.js"
 export { startSimulator } from "./simulator/server.js"
 export { SimulatorServer, startSimulatorScoped } from "./simulator/layer.js"
 
+// The types an embedder writes its code with (README, "Embedding").
+export type { IntegrationDoc } from "./eventlog/integrationProjection.js"
+export type { JobDoc } from "./eventlog/jobProjection.js"
+export { IntegrationStatusView, JobDetail, JobView, MirrorRecordView } from "./http/Api.js"
+export { presentJob } from "./http/presenters.js"
+export type { MirroredRecord, RecordQuery } from "./mirror/MirrorReader.js"
+
+export interface ClientOptions {
+  /** The server's SYNC_API_TOKEN (or a read-only token), sent as `Authorization: Bearer <token>`. */
+  readonly token?: string | Redacted.Redacted<string> | undefined
+  /** Any other change to the HttpClient the calls go through (headers, retries, tracing). */
+  readonly transformClient?: ((client: HttpClient.HttpClient) => HttpClient.HttpClient) | undefined
+}
+
 /** A typed client of the sync API (needs an HttpClient, e.g. FetchHttpClient.layer). */
-export const makeClient = (baseUrl: string) => HttpApiClient.make(SyncApi, { baseUrl })
+export const makeClient = (baseUrl: string, options: ClientOptions = {}) =>
+  HttpApiClient.make(SyncApi, {
+    baseUrl,
+    transformClient: (client) => {
+      const { token, transformClient } = options
+      const authorized = token === undefined ? client : HttpClient.mapRequest(client, HttpClientRequest.bearerToken(token))
+      return transformClient === undefined ? authorized : transformClient(authorized)
+    }
+  })

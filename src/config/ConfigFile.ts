@@ -30,6 +30,15 @@ export const IntegrationConfig = Schema.Struct({
   initialSync: Schema.optionalWith(Schema.Literal("immediate", "scheduled"), { default: () => "immediate" as const })
 })
 export type IntegrationConfig = typeof IntegrationConfig.Type
+/** An integration as written in the config file: `id` a plain string, defaulted keys optional. */
+export type IntegrationConfigInput = typeof IntegrationConfig.Encoded
+
+/**
+ * An integration for code that embeds the engine: the config file's checks and defaults
+ * (`enabled`, `requestsPerMinute`, `initialSync`). Throws a ParseError naming each bad field.
+ */
+export const makeIntegrationConfig = (input: IntegrationConfigInput): IntegrationConfig =>
+  Schema.decodeSync(IntegrationConfig, { errors: "all", onExcessProperty: "error" })(input)
 
 const Retry = Schema.Struct({
   maxAttempts: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 100)), { default: () => 5 }),
@@ -63,6 +72,12 @@ export const EngineConfig = Schema.Struct({
   autoRetry: Schema.optionalWith(AutoRetry, { default: () => Schema.decodeSync(AutoRetry)({}) })
 })
 export type EngineConfig = typeof EngineConfig.Type
+/** Engine settings as written in the config file: every key optional. */
+export type EngineConfigInput = typeof EngineConfig.Encoded
+
+/** Engine settings with the config file's checks and defaults; throws a ParseError naming each bad field. */
+export const makeEngineConfig = (input: EngineConfigInput = {}): EngineConfig =>
+  Schema.decodeSync(EngineConfig, { errors: "all", onExcessProperty: "error" })(input)
 
 export const ConfigFile = Schema.Struct({
   $schema: Schema.optional(Schema.String),

@@ -24,6 +24,16 @@ export class ValidationError extends Schema.Class<ValidationError>("ValidationEr
   }
 }
 
+/** The edge's answer to a request body that is not JSON (before any handler runs). */
+export class MalformedJson extends Schema.Class<MalformedJson>("MalformedJson")(
+  base("MalformedJson"),
+  HttpApiSchema.annotations({ status: 400, description: "The request body is not valid JSON" })
+) {
+  get _tag() {
+    return "MalformedJson" as const
+  }
+}
+
 export class Unauthorized extends Schema.Class<Unauthorized>("Unauthorized")(
   base("Unauthorized"),
   HttpApiSchema.annotations({ status: 401 })
@@ -119,6 +129,16 @@ export class PayloadTooLarge extends Schema.Class<PayloadTooLarge>("PayloadTooLa
 ) {
   get _tag() {
     return "PayloadTooLarge" as const
+  }
+}
+
+/** The edge's answer to a body sent with a content type other than JSON. */
+export class UnsupportedMediaType extends Schema.Class<UnsupportedMediaType>("UnsupportedMediaType")(
+  base("UnsupportedMediaType"),
+  HttpApiSchema.annotations({ status: 415, description: "The request body is not JSON (send Content-Type: application/json)" })
+) {
+  get _tag() {
+    return "UnsupportedMediaType" as const
   }
 }
 

@@ -18,7 +18,7 @@ import {
  * without a decode step, and `replay --verify` still decodes each one with these schemas.
  * A new version of an event gets an upcaster in eventlog/upcasters.ts; history is never edited.
  */
-const at = Schema.String // ISO-8601 UTC with milliseconds
+const at = Schema.String.annotations({ description: "ISO-8601 UTC with milliseconds", jsonSchema: { format: "date-time" } })
 
 // ---- job stream: job-<jobId> ----------------------------------------------------------------
 export class JobQueued extends Schema.TaggedClass<JobQueued>()("JobQueued", {

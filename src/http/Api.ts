@@ -1,20 +1,26 @@
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { ParseResult, Schema } from "effect"
+import pkg from "../../package.json" with { type: "json" }
+import { MAX_INTERVAL, MIN_INTERVAL } from "../config/ConfigFile.js"
 import { ENTITY_TYPES, EntityType, isEntityType } from "../domain/entities.js"
+import { JobEvent } from "../domain/events.js"
 import {
   IntegrationNotFound,
   InternalError,
   InvalidTransition,
   JobConflict,
   JobNotFound,
+  MalformedJson,
   NotFound,
   PayloadTooLarge,
   RecordNotFound,
   Unauthorized,
+  UnsupportedMediaType,
   ValidationError
 } from "../domain/errors.js"
 import { Authorization, StreamAuthorization } from "./Authorization.js"
 import { Counters, JOB_STATUSES, JobOptions, JobStatus, JobTrigger, JobType, JobTypeInput, Stage } from "../domain/job.js"
+import { finishOpenApiDocument } from "./openApiDocument.js"
 
 /**
  * The HTTP contract of `../shared/spec/sync-api.txt` plus CONTRACT.md's extras, shared by the
@@ -23,7 +29,10 @@ import { Counters, JOB_STATUSES, JobOptions, JobStatus, JobTrigger, JobType, Job
 
 const opt = <S extends Schema.Schema.Any>(s: S) => Schema.optionalWith(s, { exact: true })
 
-/** A body every field of which is optional: an empty body (or none) is `{}`. */
+/**
+ * A body every field of which is optional: an empty body (or none) is `{}`. The OpenAPI document
+ * lists such a body as not required (openApiDocument.ts recognises it by the `null` it accepts).
+ */
 const optionalBody = <F extends Schema.Struct.Fields>(fields: F) => {
   const struct = Schema.Struct(fields)
   return Schema.transform(Schema.Union(struct, Schema.Null), Schema.typeSchema(struct), {
@@ -33,11 +42,12 @@ const optionalBody = <F extends Schema.Struct.Fields>(fields: F) => {
   })
 }
 
+/** A whole-number query parameter; documented as an integer with its bounds, as clients send it. */
 const IntFromString = (name: string, min: number, max: number) =>
   Schema.NumberFromString.pipe(
     Schema.int({ message: () => `${name} must be a whole number` }),
     Schema.between(min, max, { message: () => `${name} must be between ${min} and ${max}` })
-  )
+  ).annotations({ jsonSchema: { type: "integer", minimum: min, maximum: max } })
 
 const BooleanFromString = Schema.transformOrFail(Schema.String, Schema.Boolean, {
   strict: true,
@@ -46,12 +56,16 @@ const BooleanFromString = Schema.transformOrFail(Schema.String, Schema.Boolean, 
     : s === "false" || s === "0" ? ParseResult.succeed(false)
     : ParseResult.fail(new ParseResult.Type(ast, s, "expected true or false")),
   encode: (b) => ParseResult.succeed(String(b))
-})
+}).annotations({ jsonSchema: { type: "boolean", description: "true or false (1 and 0 work too)" } })
 
-/** `status=running` or `status=queued,running`; `pending` means queued. */
-const StatusFilter = Schema.transformOrFail(Schema.String, Schema.Array(JobStatus), {
+/**
+ * `status=running`, `status=queued,running` or `status=queued&status=running` (what generated
+ * clients send for an array by default); `pending` means queued.
+ */
+const StatusFilter = Schema.transformOrFail(Schema.Union(Schema.String, Schema.Array(Schema.String)), Schema.Array(JobStatus), {
   strict: true,
-  decode: (s, _, ast) => {
+  decode: (given, _, ast) => {
+    const s = typeof given === "string" ? given : given.join(",")
     const out: Array<JobStatus> = []
     for (const part of s.split(",").map((p) => p.trim()).filter((p) => p !== "")) {
       const status = part === "pending" ? "queued" : part
@@ -65,6 +79,12 @@ const StatusFilter = Schema.transformOrFail(Schema.String, Schema.Array(JobStatu
     return ParseResult.succeed(out)
   },
   encode: (statuses) => ParseResult.succeed(statuses.join(","))
+}).annotations({
+  jsonSchema: {
+    type: "array",
+    items: { type: "string", enum: ["pending", ...JOB_STATUSES] },
+    description: "one status or a comma list (pending = queued)"
+  }
 })
 
 const EntityName = Schema.transformOrFail(Schema.String, EntityType, {
@@ -74,9 +94,34 @@ const EntityName = Schema.transformOrFail(Schema.String, EntityType, {
       ? ParseResult.succeed(s)
       : ParseResult.fail(new ParseResult.Type(ast, s, `unknown entity type '${s}'; valid: ${ENTITY_TYPES.join(", ")}`)),
   encode: ParseResult.succeed
-}).annotations({ description: ENTITY_TYPES.join(" | ") })
+}).annotations({ jsonSchema: { type: "string", enum: ENTITY_TYPES } })
 
-const Timestamp = Schema.String.annotations({ description: "ISO-8601 UTC, milliseconds" })
+const Timestamp = Schema.String.annotations({ description: "ISO-8601 UTC, milliseconds", jsonSchema: { format: "date-time" } })
+/** A time the source gave, normalised to UTC (the source's precision: microseconds for Plane). */
+const SourceTimestamp = Schema.String.annotations({
+  description: "ISO-8601 UTC, the source's time (microseconds for Plane)",
+  jsonSchema: { format: "date-time" }
+})
+
+/**
+ * Served as stored, so not re-validated at run time; documented as the shapes of the current
+ * schema version (`schemaVersion`), each a component named after its event type.
+ */
+const JobEventData = Schema.Unknown.annotations({
+  jsonSchema: {
+    anyOf: JobEvent.members.map((event) => ({ $ref: `#/components/schemas/${event.identifier}` })),
+    description: "the event's payload; its shape is given by `type` and `schemaVersion`"
+  }
+})
+
+/** The record as the source sent it, every field kept. */
+const SourcePayload = Schema.Unknown.annotations({
+  jsonSchema: {
+    type: "object",
+    additionalProperties: true,
+    description: "the record as the source sent it (Plane's JSON, every field kept)"
+  }
+})
 
 // ---- jobs ---------------------------------------------------------------------------------------
 export const LogLine = Schema.Struct({
@@ -144,6 +189,7 @@ const CommandResponse = Schema.Struct({
 })
 
 export class JobsGroup extends HttpApiGroup.make("jobs")
+  .annotate(OpenApi.Description, "Sync jobs: list and inspect them, start, stop, pause, resume and delete them")
   .add(
     HttpApiEndpoint.get("list", "/api/sync/jobs")
       .setUrlParams(Schema.Struct({
@@ -208,7 +254,7 @@ export class JobsGroup extends HttpApiGroup.make("jobs")
             type: Schema.String,
             schemaVersion: Schema.Int,
             recordedAt: Timestamp,
-            data: Schema.Unknown
+            data: JobEventData
           }))
         })
       )
@@ -243,7 +289,13 @@ export class JobsGroup extends HttpApiGroup.make("jobs")
   .add(
     HttpApiEndpoint.put("interval", "/api/sync/jobs/:jobId/interval")
       .setPath(jobIdPath)
-      .setPayload(Schema.Struct({ interval: Schema.Number }))
+      .setPayload(Schema.Struct({
+        // Checked by IntegrationControl (embedders get the same check); documented here.
+        interval: Schema.Number.annotations({
+          jsonSchema: { type: "integer", minimum: MIN_INTERVAL, maximum: MAX_INTERVAL },
+          description: "seconds, 30 (30 s) to 2592000 (30 days)"
+        })
+      }))
       .addSuccess(
         Schema.Struct({
           success: Schema.Literal(true),
@@ -309,15 +361,19 @@ export const MirrorRecordView = Schema.Struct({
   entity: EntityType,
   id: Schema.String,
   projectId: Schema.NullOr(Schema.String),
-  updatedAt: Schema.NullOr(Schema.String),
+  updatedAt: Schema.NullOr(SourceTimestamp),
   firstSeenAt: Timestamp,
   lastSeenAt: Timestamp,
-  archivedAt: Schema.NullOr(Schema.String),
+  archivedAt: Schema.NullOr(Schema.String.annotations({
+    description: "the source's archived_at, as it sent it",
+    jsonSchema: { format: "date-time" }
+  })),
   deletedAt: Schema.NullOr(Timestamp),
-  payload: Schema.Unknown
+  payload: SourcePayload
 }).annotations({ identifier: "MirrorRecord" })
 
 export class IntegrationsGroup extends HttpApiGroup.make("integrations")
+  .annotate(OpenApi.Description, "Integrations: their status and schedule, and the mirror of their data")
   .add(
     HttpApiEndpoint.get("status", "/api/sync/integrations/status")
       .addSuccess(Schema.Struct({ integrations: Schema.Array(IntegrationStatusView) }))
@@ -362,7 +418,10 @@ export class IntegrationsGroup extends HttpApiGroup.make("integrations")
       .setPath(integrationPath)
       .setUrlParams(Schema.Struct({
         entity: EntityName,
-        updatedSince: opt(Schema.String),
+        updatedSince: opt(Schema.String.annotations({
+          description: "only records the source updated at or after this ISO-8601 time",
+          jsonSchema: { format: "date-time" }
+        })),
         includeDeleted: opt(BooleanFromString),
         limit: opt(IntFromString("limit", 1, 1000)),
         cursor: opt(Schema.String)
@@ -446,6 +505,7 @@ export class MetricsGroup extends HttpApiGroup.make("metrics")
 
 // ---- system ----------------------------------------------------------------------------------------
 export class SystemGroup extends HttpApiGroup.make("system")
+  .annotate(OpenApi.Description, "Configuration reload and health")
   .add(
     HttpApiEndpoint.post("initialize", "/api/sync/initialize")
       .addSuccess(
@@ -487,10 +547,18 @@ export class SyncApi extends HttpApi.make("synclog")
   .addError(ValidationError)
   .addError(Unauthorized)
   .addError(NotFound)
+  // Sent by the edge before any handler runs; the document lists them only on methods with a body.
+  .addError(MalformedJson)
   .addError(PayloadTooLarge)
+  .addError(UnsupportedMediaType)
   .addError(InternalError)
   .annotate(OpenApi.Title, "synclog")
+  .annotate(HttpApi.AdditionalSchemas, JobEvent.members)
+  .annotate(OpenApi.Version, pkg.version)
+  .annotate(OpenApi.License, { name: pkg.license, url: `https://spdx.org/licenses/${pkg.license}.html` })
+  .annotate(OpenApi.Servers, [{ url: "/", description: "the server that serves this document" }])
   .annotate(OpenApi.Description, "Sync jobs that mirror a Plane workspace into a local store, with an event log for audit.")
+  .annotate(OpenApi.Transform, finishOpenApiDocument)
 {}
 
 export { HttpApiSchema }

@@ -1,11 +1,10 @@
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import { Effect } from "effect"
 import { RateLimiter } from "../connectors/RateLimiter.js"
-import { normalizeTimestamp } from "../connectors/timestamps.js"
-import { IntegrationNotFound, RecordNotFound, ValidationError } from "../domain/errors.js"
+import { IntegrationNotFound, RecordNotFound } from "../domain/errors.js"
 import { IntegrationControl } from "../engine/IntegrationControl.js"
 import { Views } from "../eventlog/Views.js"
-import { decodeCursor, MirrorReader } from "../mirror/MirrorReader.js"
+import { MirrorReader } from "../mirror/MirrorReader.js"
 import { SyncApi } from "./Api.js"
 import { orDieInfra } from "./infra.js"
 import { presentIntegration } from "./presenters.js"
@@ -48,35 +47,13 @@ export const IntegrationsHttpLive = HttpApiBuilder.group(SyncApi, "integrations"
       .handle("records", ({ path, urlParams }) =>
         Effect.gen(function*() {
           yield* known(path.integrationId)
-          let updatedSince: string | undefined
-          if (urlParams.updatedSince !== undefined) {
-            const normalized = normalizeTimestamp(urlParams.updatedSince)
-            if (normalized === null) {
-              return yield* Effect.fail(
-                new ValidationError({
-                  message: `updatedSince must be an ISO-8601 date-time such as 2024-01-01T12:00:00.000Z; got '${urlParams.updatedSince}'`,
-                  issues: [{ path: "updatedSince", message: "expected an ISO-8601 date-time" }]
-                })
-              )
-            }
-            updatedSince = normalized
-          }
-          const cursor = urlParams.cursor === undefined ? undefined : decodeCursor(urlParams.cursor)
-          if (urlParams.cursor !== undefined && cursor === undefined) {
-            return yield* Effect.fail(
-              new ValidationError({
-                message: "cursor is not one this API returned; pass nextCursor from the previous page unchanged",
-                issues: [{ path: "cursor", message: "unrecognised cursor" }]
-              })
-            )
-          }
           return yield* reader.list({
             integrationId: path.integrationId,
             entity: urlParams.entity,
-            updatedSince,
+            updatedSince: urlParams.updatedSince,
             includeDeleted: urlParams.includeDeleted ?? false,
             limit: urlParams.limit ?? 100,
-            cursor
+            cursor: urlParams.cursor
           })
         }).pipe(orDieInfra))
       .handle("record", ({ path }) =>

@@ -1,16 +1,18 @@
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
+import { normalizeTimestamp } from "../connectors/timestamps.js"
 import type { EntityType } from "../domain/entities.js"
+import { ValidationError } from "../domain/errors.js"
 import type { MirrorRow } from "./Mirror.js"
 
 export interface RecordQuery {
   readonly integrationId: string
   readonly entity: EntityType
-  /** Normalised UTC timestamp; only records whose source `updated_at` is at or after it. */
+  /** An ISO-8601 date-time (any zone); only records whose source `updated_at` is at or after it. */
   readonly updatedSince?: string | undefined
   readonly includeDeleted: boolean
   readonly limit: number
-  /** The last source id of the previous page. */
+  /** The previous page's `nextCursor`, unchanged (none for the first page). */
   readonly cursor?: string | undefined
 }
 
@@ -58,9 +60,30 @@ export class MirrorReader extends Effect.Service<MirrorReader>()("synclog/Mirror
         ...(q.updatedSince !== undefined ? [sql`source_updated_at >= ${q.updatedSince}`] : [])
       ])
 
-    const list = (q: RecordQuery) =>
+    /** A page of records; the filters are checked as the API checks them (ValidationError). */
+    const list = (query: RecordQuery) =>
       Effect.gen(function*() {
-        const after = q.cursor !== undefined ? sql`AND source_id > ${q.cursor}` : sql``
+        // Mirror times are normalised UTC strings, so the bound must be one too to compare.
+        const updatedSince = query.updatedSince === undefined ? undefined : normalizeTimestamp(query.updatedSince)
+        if (updatedSince === null) {
+          return yield* Effect.fail(
+            new ValidationError({
+              message: `updatedSince must be an ISO-8601 date-time such as 2024-01-01T12:00:00.000Z; got '${query.updatedSince}'`,
+              issues: [{ path: "updatedSince", message: "expected an ISO-8601 date-time" }]
+            })
+          )
+        }
+        const q: RecordQuery = { ...query, updatedSince }
+        const lastId = q.cursor === undefined ? undefined : decodeCursor(q.cursor)
+        if (q.cursor !== undefined && lastId === undefined) {
+          return yield* Effect.fail(
+            new ValidationError({
+              message: "cursor is not one this API returned; pass nextCursor from the previous page unchanged",
+              issues: [{ path: "cursor", message: "unrecognised cursor" }]
+            })
+          )
+        }
+        const after = lastId !== undefined ? sql`AND source_id > ${lastId}` : sql``
         const rows = yield* sql<MirrorRow>`SELECT * FROM mirror_records WHERE ${filter(q)} ${after}
           ORDER BY source_id LIMIT ${q.limit + 1}`
         const [{ n }] = yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM mirror_records WHERE ${filter(q)}`
