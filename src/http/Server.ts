@@ -1,7 +1,8 @@
 import { HttpApiBuilder, HttpApiScalar, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Layer, type Option, type Redacted } from "effect"
-import { createServer } from "node:http"
+import { createServer, STATUS_CODES } from "node:http"
+import type { Duplex } from "node:stream"
 import { SyncApi } from "./Api.js"
 import { IntegrationsHttpLive } from "./IntegrationsHttp.js"
 import { JobsHttpLive } from "./JobsHttp.js"
@@ -18,6 +19,49 @@ export interface ServerOptions {
   readonly apiToken: Option.Option<Redacted.Redacted<string>>
 }
 
+/** A whole HTTP/1.1 error answer in the API's error shape, written straight to a socket. */
+const rawErrorResponse = (status: number, error: string, message: string) => {
+  const body = JSON.stringify({ success: false, error, message })
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
+}
+
+/** Answers on a socket no handler will see, then closes it (at the latest a second later). */
+const answerAndClose = (socket: Duplex, response: string) => {
+  socket.end(response, () => socket.destroy())
+  setTimeout(() => socket.destroy(), 1_000).unref()
+}
+
+/**
+ * Requests Node's HTTP parser rejects (a bad method, a space in the path, oversized headers, bad
+ * chunk framing) never reach the app; Node would answer them with an empty body. Same rule as
+ * Node's own handler: answer only if no answer to this connection has started.
+ */
+const onClientError = (err: NodeJS.ErrnoException, socket: Duplex & { _httpMessage?: { headersSent?: boolean } }) => {
+  if (err.code === "ECONNRESET" || !socket.writable || socket._httpMessage?.headersSent) {
+    socket.destroy()
+    return
+  }
+  const response = err.code === "HPE_HEADER_OVERFLOW"
+    ? rawErrorResponse(431, "HeadersTooLarge", "The request headers are larger than the server accepts (16 KB); send fewer or shorter headers")
+    : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+    ? rawErrorResponse(408, "RequestTimeout", "The request was not received in time; send it again")
+    : rawErrorResponse(400, "BadRequest", `The request is not valid HTTP/1.1 (${err.code ?? "parse error"}); check the method, path and headers`)
+  answerAndClose(socket, response)
+}
+
+/** Node hands CONNECT requests to a 'connect' listener (or drops the connection without one). */
+const onConnect = (_request: unknown, socket: Duplex) =>
+  answerAndClose(socket, rawErrorResponse(405, "MethodNotAllowed", "CONNECT is not supported; see /docs for the API"))
+
+/** The Node server, with answers in the error shape for requests that never reach the app. */
+const createNodeServer = () => {
+  const server = createServer()
+  server.on("clientError", onClientError)
+  server.on("connect", onConnect)
+  return server
+}
+
 /** The HTTP edge: the API, OpenAPI at /openapi.json, docs at /docs (served offline). */
 export const makeHttpLayer = (options: ServerOptions) =>
   HttpApiBuilder.serve(serverMiddleware(options.apiToken)).pipe(
@@ -25,5 +69,5 @@ export const makeHttpLayer = (options: ServerOptions) =>
     Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
     Layer.provide(ApiLive),
     HttpServer.withLogAddress,
-    Layer.provideMerge(NodeHttpServer.layer(createServer, { port: options.port, host: options.host }))
+    Layer.provideMerge(NodeHttpServer.layer(createNodeServer, { port: options.port, host: options.host }))
   )

@@ -2,18 +2,14 @@ import {
   HttpApiBuilder,
   type HttpApp,
   HttpApiError,
-  HttpIncomingMessage,
-  HttpMethod,
   HttpServerError,
   HttpServerRequest,
   HttpServerResponse
 } from "@effect/platform"
-import { Cause, Effect, Option, Redacted } from "effect"
+import { Cause, Effect, Either, Option, Redacted } from "effect"
 import { InternalError, NotFound, ValidationError } from "../domain/errors.js"
 import { SyncApi } from "./Api.js"
-
-/** Bodies are small JSON documents; anything larger is refused with 413. */
-export const MAX_BODY_BYTES = 1024 * 1024
+import { checkBody } from "./requestBody.js"
 
 const errorBody = (status: number, error: string, message: string, extra: Record<string, unknown> = {}) =>
   HttpServerResponse.unsafeJson({ success: false, error, message, ...extra }, { status })
@@ -66,15 +62,11 @@ export const ApiErrorsLive = HttpApiBuilder.middleware(SyncApi, (app): HttpApp.D
     })
   ))
 
-const isJsonish = (contentType: string) =>
-  contentType === "" || contentType.includes("json") || contentType.includes("x-www-form-urlencoded") ||
-  contentType.startsWith("text/plain")
-
 /**
- * Around the whole server: optional bearer token, body size and JSON checks before any handler
- * runs (so a bad body loses nothing). A JSON body sent without a JSON content type (curl -d) is
- * read as JSON. (Errors raised inside the API are answered by ApiErrorsLive: by the time a
- * failure reaches this middleware, the server has already responded.)
+ * Around the whole server: optional bearer token, then the body checks of requestBody.ts before
+ * any handler runs (so a bad body loses nothing). (Errors raised inside the API are answered by
+ * ApiErrorsLive: by the time a failure reaches this middleware, the server has already
+ * responded.)
  */
 export const serverMiddleware = (apiToken: Option.Option<Redacted.Redacted<string>>) =>
 (app: HttpApp.Default): HttpApp.Default =>
@@ -88,31 +80,8 @@ export const serverMiddleware = (apiToken: Option.Option<Redacted.Redacted<strin
         return errorBody(401, "Unauthorized", "Missing or wrong API token: send 'Authorization: Bearer <SYNC_API_TOKEN>'")
       }
     }
-    if (HttpMethod.hasBody(request.method)) {
-      const length = Number(request.headers["content-length"] ?? "0")
-      if (length > MAX_BODY_BYTES) {
-        return errorBody(413, "PayloadTooLarge", `The request body is ${length} bytes; the limit is ${MAX_BODY_BYTES}`)
-      }
-      const contentType = (request.headers["content-type"] ?? "").toLowerCase()
-      if (isJsonish(contentType)) {
-        if (!contentType.includes("json")) {
-          request = request.modify({ headers: { ...request.headers, "content-type": "application/json" } })
-        }
-        const text = yield* request.text.pipe(
-          HttpIncomingMessage.withMaxBodySize(Option.some(MAX_BODY_BYTES)),
-          Effect.either
-        )
-        if (text._tag === "Left") {
-          return errorBody(413, "PayloadTooLarge", `The request body could not be read within ${MAX_BODY_BYTES} bytes`)
-        }
-        if (text.right.trim() !== "") {
-          try {
-            JSON.parse(text.right)
-          } catch (e) {
-            return errorBody(400, "MalformedJson", `The request body is not valid JSON: ${(e as Error).message}`)
-          }
-        }
-      }
-    }
+    const checked = yield* checkBody(request)
+    if (Either.isLeft(checked)) return checked.left
+    request = checked.right
     return yield* app.pipe(Effect.provideService(HttpServerRequest.HttpServerRequest, request))
   })
