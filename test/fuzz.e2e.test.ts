@@ -1,3 +1,4 @@
+import fc from "fast-check"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type RunningSimulator, startSimulator } from "../src/simulator/server.js"
 import { type AppHandle, planeIntegration, startApp, tempDir } from "./support/app.js"
@@ -35,6 +36,198 @@ const expectErrorShape = (r: RawReply, status: number, error?: string) => {
 
 const jsonHead = (method: string, path: string, contentType: string, body: string | Buffer) =>
   requestHead(method, path, { "Content-Type": contentType, "Content-Length": String(Buffer.byteLength(body)), Connection: "close" })
+
+/** One request as it goes on the wire: every part may be wrong on purpose. */
+interface FuzzRequest {
+  readonly method: string
+  readonly path: string
+  readonly version: string
+  readonly host: boolean
+  readonly headers: ReadonlyArray<readonly [string, string]>
+  readonly framing: "none" | "length" | "chunked" | "bad-chunks"
+  readonly body: Buffer
+}
+
+const noLineBreaks = (s: string) => s.replace(/[\r\n]/g, "")
+
+/**
+ * Any code point, control characters and non-ASCII included (fast-check's own "binary" unit
+ * builds a table of every code point first, a second of CPU per use).
+ */
+const anyCharArb = fc.oneof(
+  { weight: 4, arbitrary: fc.integer({ min: 0, max: 0xff }) },
+  { weight: 1, arbitrary: fc.integer({ min: 0x100, max: 0x10ffff }) }
+).map((code) => String.fromCodePoint(code))
+const binaryStringArb = (maxLength: number) => fc.string({ maxLength, unit: anyCharArb })
+
+const methodArb = fc.oneof(
+  { weight: 12, arbitrary: fc.constantFrom("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS") },
+  { weight: 1, arbitrary: fc.constantFrom("get", "post", "FOO", "M-SEARCH", "PROPFIND", "TRACE", "CONNECT", "G ET", "", "POST\u0000", "PÖST") },
+  { weight: 1, arbitrary: binaryStringArb(12).map(noLineBreaks) }
+)
+
+const segmentArb = fc.oneof(
+  { weight: 3, arbitrary: fc.constantFrom("sync-job-doesnotexist", "fuzz-integration", "nope", "work_items", "projects", "1") },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom("%zz", "%", "%2F", "%00", "..", ".", "a b", "ü", "%F0%9F%98%80", "😀", "x".repeat(3000), ";", "?", "#", "~")
+  },
+  { weight: 2, arbitrary: fc.string({ maxLength: 16 }) },
+  { weight: 1, arbitrary: binaryStringArb(16).map(noLineBreaks) }
+)
+
+const queryArb = fc.array(
+  fc.oneof(
+    fc.constantFrom("limit=0", "limit=abc", "limit=1e9", "limit=", "offset=-1", "status=sleeping", "status=pending,running", "type=full", "entity=work_items", "updatedSince=yesterday", "includeDeleted=maybe", "cursor=%zz", "integrationId[]=x", "a=%zz", "&&", "="),
+    fc.string({ maxLength: 12 })
+  ),
+  { maxLength: 4 }
+).map((parts) => (parts.length === 0 ? "" : `?${parts.join("&")}`))
+
+const pathArb = fc.tuple(
+  fc.oneof(
+    fc.constantFrom("/healthz", "/openapi.json", "/docs", "/api/sync/jobs", "/api/sync/jobs/stop-all", "/api/sync/integrations/status", "/api/sync/initialize", "/", "*", "//", "/api/sync/jobs/", "/api", "/api/sync/nothing"),
+    segmentArb.map((s) => `/api/sync/jobs/${s}`),
+    fc.tuple(segmentArb, fc.constantFrom("stop", "pause", "resume", "interval", "logs", "events", "")).map(([s, tail]) => `/api/sync/jobs/${s}/${tail}`),
+    fc.tuple(segmentArb, fc.constantFrom("start", "stop", "records")).map(([s, tail]) => `/api/sync/integrations/${s}/${tail}`),
+    fc.tuple(segmentArb, segmentArb).map(([entity, id]) => `/api/sync/integrations/fuzz-integration/records/${entity}/${id}`),
+    fc.string({ maxLength: 30 }).map((s) => `/${s}`)
+  ),
+  queryArb
+).map(([path, query]) => path + query)
+
+const contentTypeArb = fc.oneof(
+  { weight: 6, arbitrary: fc.constantFrom("application/json", "application/json; charset=utf-8", "text/plain", "application/x-www-form-urlencoded") },
+  {
+    weight: 4,
+    arbitrary: fc.constantFrom(
+      "application/problem+json",
+      "application/vnd.api+json",
+      "application/x-ndjson",
+      "multipart/form-data; boundary=fuzz",
+      "multipart/form-data",
+      "multipart/mixed; boundary=fuzz",
+      "application/octet-stream",
+      "application/xml",
+      "text/html",
+      "text/json",
+      "application/json; charset=utf-16",
+      "application/jsonx",
+      ";;;",
+      "*/*",
+      ""
+    )
+  },
+  { weight: 1, arbitrary: fc.string({ maxLength: 30 }) }
+)
+
+const headersArb = fc.tuple(
+  fc.option(contentTypeArb, { freq: 4 }),
+  fc.subarray([
+    ["Accept", "application/json"],
+    ["Accept", "text/html"],
+    ["Accept-Encoding", "gzip, br"],
+    ["Content-Encoding", "gzip"],
+    ["Authorization", "Bearer nonsense"],
+    ["Cookie", "a=b; =; c"],
+    ["Expect", "100-continue"],
+    ["Expect", "200-ok"],
+    ["Upgrade", "websocket"],
+    ["Connection", "Upgrade"],
+    ["Upgrade", "h2c"],
+    ["Origin", "http://evil.example"],
+    ["X-Forwarded-For", "::1, 300.1.1.1"],
+    ["Transfer-Encoding", "gzip"],
+    ["X-Big", "b".repeat(20 * 1024)]
+  ] as Array<[string, string]>, { maxLength: 3 }),
+  fc.array(
+    fc.tuple(
+      fc.stringMatching(/^[A-Za-z][A-Za-z0-9-]{0,15}$/),
+      fc.oneof(fc.string({ maxLength: 40 }), binaryStringArb(20).map(noLineBreaks))
+    ),
+    { maxLength: 3 }
+  )
+).map(([contentType, common, random]) => [
+  ...(contentType === null ? [] : [["Content-Type", contentType] as const]),
+  ...common,
+  // A random name may collide with one that frames the body; the framing headers come last.
+  ...random.filter(([name]) => !/^(content-length|transfer-encoding|host|connection)$/i.test(name))
+])
+
+/** Two large bodies, made once: one just under the 1 MB limit, one over it. */
+const largeBodies = [0.9 * MB, 1.2 * MB].map((size) => Buffer.from(JSON.stringify({ pad: "x".repeat(Math.floor(size)) })))
+
+const nested = (depth: number, open: string, close: string, inner: string) => open.repeat(depth) + inner + close.repeat(depth)
+
+const bodyArb: fc.Arbitrary<string | Uint8Array | Buffer> = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom("", " ", "\n\t ", "null", "[]", "{}", "\"text\"", "42", "true", "{", "}", "\uFEFF{}", "{\"a\":1,}", "[1,2", "{'a': 1}") },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      integrationId: fc.oneof(fc.constantFrom("fuzz-integration", "nope"), fc.string(), fc.integer(), fc.constant(null)),
+      type: fc.oneof(fc.constantFrom("full", "incremental_sync", "selective", "bogus"), fc.string(), fc.boolean()),
+      options: fc.record({
+        force: fc.oneof(fc.boolean(), fc.string()),
+        batchSize: fc.oneof(fc.integer(), fc.double(), fc.string()),
+        entities: fc.oneof(fc.array(fc.constantFrom("work_items", "labels", "pages")), fc.string()),
+        projects: fc.array(fc.string(), { maxLength: 3 })
+      }, { requiredKeys: [] }),
+      interval: fc.oneof(fc.integer(), fc.double(), fc.string(), fc.constant(1e308)),
+      graceful: fc.oneof(fc.boolean(), fc.string()),
+      deleteLogs: fc.oneof(fc.boolean(), fc.integer()),
+      syncType: fc.string(),
+      scheduleImmediate: fc.anything()
+    }, { requiredKeys: [] }).map((o) => JSON.stringify(o))
+  },
+  { weight: 3, arbitrary: fc.jsonValue({ maxDepth: 6 }).map((v) => JSON.stringify(v)) },
+  { weight: 2, arbitrary: binaryStringArb(200) },
+  { weight: 2, arbitrary: fc.uint8Array({ maxLength: 300 }) },
+  {
+    weight: 2,
+    arbitrary: fc.tuple(fc.integer({ min: 20, max: 5000 }), fc.constantFrom(["[", "]"], ["{\"a\":", "}"])).map(([depth, [open, close]]) =>
+      nested(depth, open!, close!, open === "[" ? "" : "1")
+    )
+  },
+  // Large bodies, under and over the 1 MB limit, now and then.
+  { weight: 1, arbitrary: fc.constantFrom(...largeBodies) }
+)
+
+const requestArb: fc.Arbitrary<FuzzRequest> = fc.record({
+  method: methodArb,
+  path: pathArb,
+  version: fc.oneof({ weight: 20, arbitrary: fc.constant("HTTP/1.1") }, { weight: 1, arbitrary: fc.constantFrom("HTTP/1.0", "HTTP/2.0", "HTTP/1.1x", "") }),
+  host: fc.oneof({ weight: 20, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
+  headers: headersArb,
+  framing: fc.constantFrom("none", "length", "length", "chunked", "bad-chunks"),
+  body: bodyArb.map((b) => (Buffer.isBuffer(b) ? b : Buffer.from(b)))
+})
+
+/** The request's bytes: head, then the body framed as `framing` says (or no body). */
+const toWire = (r: FuzzRequest) => {
+  const lines = [`${r.method} ${r.path}${r.version ? ` ${r.version}` : ""}`]
+  if (r.host) lines.push("Host: 127.0.0.1")
+  for (const [name, value] of r.headers) lines.push(`${name}: ${value}`)
+  let body: Buffer = Buffer.alloc(0)
+  if (r.framing === "length") {
+    lines.push(`Content-Length: ${r.body.length}`)
+    body = r.body
+  } else if (r.framing === "chunked") {
+    lines.push("Transfer-Encoding: chunked")
+    const half = Math.floor(r.body.length / 2)
+    body = Buffer.concat([
+      ...[r.body.subarray(0, half), r.body.subarray(half)].filter((part) => part.length > 0).map((part) => chunk(part)),
+      Buffer.from(lastChunk)
+    ])
+  } else if (r.framing === "bad-chunks") {
+    lines.push("Transfer-Encoding: chunked")
+    body = Buffer.concat([Buffer.from("zz\r\n"), r.body, Buffer.from("\r\n0\r\n\r\n")])
+  }
+  lines.push("Connection: close")
+  return { head: Buffer.from(lines.join("\r\n") + "\r\n\r\n", "utf8"), body }
+}
+
+const describeRequest = (r: FuzzRequest) =>
+  JSON.stringify({ ...r, path: r.path.slice(0, 200), headers: r.headers.map(([n, v]) => [n, v.slice(0, 100)]), body: r.body.subarray(0, 200).toString("utf8") + (r.body.length > 200 ? `... (${r.body.length} bytes)` : "") })
 
 describe("bad input gets a 4xx with the error shape, never a 500 or silence", () => {
   let sim: RunningSimulator
@@ -178,6 +371,27 @@ describe("bad input gets a 4xx with the error shape, never a 500 or silence", ()
     small.close()
   })
 
+  it("refuses a 40 MB chunked upload at once while /healthz keeps answering", async () => {
+    const rssBefore = process.memoryUsage().rss
+    for (const contentType of ["application/octet-stream", "application/json"]) {
+      const upload = openRaw(port, requestHead("POST", "/api/sync/jobs", { "Content-Type": contentType, "Transfer-Encoding": "chunked" }))
+      const piece = chunk(Buffer.alloc(256 * 1024, 0x61))
+      let written = 0
+      const writing = (async () => {
+        while (written < 40 * MB && (await upload.write(piece))) written += piece.length
+      })()
+      const health = await rawRequest(port, requestHead("GET", "/healthz", { Connection: "close" }))
+      expect(health.status).toBe(200)
+      expect(health.ms).toBeLessThan(2_000)
+      expectErrorShape(await upload.reply, contentType === "application/json" ? 413 : 415)
+      await writing
+      upload.close()
+      // The server closed the connection long before the client could send it all.
+      expect(written).toBeLessThan(40 * MB)
+    }
+    expect((process.memoryUsage().rss - rssBefore) / MB).toBeLessThan(100)
+  })
+
   it("answers requests Node's HTTP parser rejects with the error shape", async () => {
     const cases: ReadonlyArray<readonly [string, number]> = [
       ["FOO / HTTP/1.1\r\nHost: x\r\n\r\n", 400],
@@ -194,5 +408,96 @@ describe("bad input gets a 4xx with the error shape, never a 500 or silence", ()
       const r = await rawRequest(port, request)
       expectErrorShape(r, status)
     }
+  })
+
+  it("answers what Node itself would answer with an empty body: no Host, an unknown Expect, CONNECT", async () => {
+    expectErrorShape(await rawRequest(port, "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n"), 400, "MissingHost")
+    const http10 = await rawRequest(port, "GET /healthz HTTP/1.0\r\n\r\n")
+    expect(http10.status).toBe(200)
+    expectErrorShape(await rawRequest(port, requestHead("GET", "/healthz", { Expect: "200-ok", Connection: "close" })), 417, "ExpectationFailed")
+    expectErrorShape(await rawRequest(port, "CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n"), 405, "MethodNotAllowed")
+    // 100-continue still works: the body follows the interim answer.
+    const body = JSON.stringify({ integrationId: "fuzz-integration", type: "incremental" })
+    const continued = openRaw(port, requestHead("POST", "/api/sync/jobs", { "Content-Type": "application/json", "Content-Length": String(body.length), Expect: "100-continue", Connection: "close" }))
+    await continued.write(body)
+    expectErrorShape(await continued.reply, 409, "BaselineRequired")
+    continued.close()
+  })
+
+  it("serves a request with an Upgrade header as an ordinary one: its body is read", async () => {
+    const body = JSON.stringify({ integrationId: "fuzz-integration", type: "incremental" })
+    for (const upgrade of ["websocket", "h2c"]) {
+      const head = requestHead("POST", "/api/sync/jobs", { Upgrade: upgrade, Connection: "Upgrade", "Content-Type": "application/json", "Content-Length": String(body.length) })
+      expectErrorShape(await rawRequest(port, head, body), 409, "BaselineRequired")
+    }
+    // With a chunked body it is refused: Node would drop a framing error in it without a word.
+    const chunked = openRaw(port, requestHead("POST", "/api/sync/jobs", { Upgrade: "h2c", Connection: "Upgrade", "Transfer-Encoding": "chunked" }))
+    await chunked.write(Buffer.concat([Buffer.from("zz\r\n"), chunk(body), Buffer.from(lastChunk)]))
+    expectErrorShape(await chunked.reply, 400, "BadRequest")
+    chunked.close()
+    // An oversized one is refused like any other, and its connection closes (the server can stop).
+    const big = openRaw(port, requestHead("POST", "/api/sync/jobs", { Upgrade: "websocket", Connection: "Upgrade", "Content-Type": "application/json", "Content-Length": String(2 * MB) }))
+    void big.write(Buffer.alloc(2 * MB, 0x20))
+    expectErrorShape(await big.reply, 413, "PayloadTooLarge")
+    big.close()
+  })
+
+  it("survives a bounded fuzz of methods, paths, headers, content types and bodies", async () => {
+    /** What is wrong with an answer, if anything (plain checks: 2,000 expect() calls cost seconds). */
+    const problem = (r: FuzzRequest, reply: RawReply): string | undefined => {
+      if (reply.status >= 500) return "a 5xx"
+      // The liveness bound (openRaw also gives up after 2 s): never a hang, whatever the input.
+      if (reply.ms >= 2_000) return `answered after ${reply.ms.toFixed(0)} ms`
+      if (reply.status < 300) return undefined
+      // Only a HEAD request or a bodiless status may come back without the error body.
+      if (reply.body === "") return r.method === "HEAD" || reply.status === 304 ? undefined : "an error without a body"
+      let body: any
+      try {
+        body = JSON.parse(reply.body)
+      } catch {
+        return "an error body that is not JSON"
+      }
+      const shaped = body?.success === false && typeof body.error === "string" && typeof body.message === "string"
+      return shaped ? undefined : "an error body without success/error/message"
+    }
+
+    // Every failing request is collected (not just the first), with a readable description.
+    const failures: Array<string> = []
+    const rssBefore = process.memoryUsage().rss
+    let sent = 0
+    let slowest = 0
+    await fc.assert(
+      // Four at a time: concurrent requests, each still answered promptly on a busy machine.
+      fc.asyncProperty(fc.array(requestArb, { minLength: 4, maxLength: 4 }), async (batch) => {
+        await Promise.all(batch.map(async (r) => {
+          const { head, body } = toWire(r)
+          const exchange = openRaw(port, head)
+          if (body.length > 0) void exchange.write(body)
+          try {
+            const reply = await exchange.reply
+            slowest = Math.max(slowest, reply.ms)
+            const wrong = problem(r, reply)
+            if (wrong) failures.push(`${wrong}: ${reply.status} ${reply.body.slice(0, 300)}\nrequest: ${describeRequest(r)}`)
+          } catch (e) {
+            failures.push(`${(e as Error).message}\nrequest: ${describeRequest(r)}`)
+          } finally {
+            exchange.close()
+          }
+        }))
+        sent += batch.length
+      }),
+      { seed: 20261130, numRuns: 500 }
+    )
+    expect(failures.slice(0, 10).join("\n\n"), `${failures.length} of ${sent} requests failed`).toBe("")
+    expect(sent).toBe(2000)
+
+    // The server is still well: memory did not run away, /healthz answers at once.
+    const rssGrowthMb = (process.memoryUsage().rss - rssBefore) / MB
+    expect(rssGrowthMb, `RSS grew by ${rssGrowthMb.toFixed(0)} MB`).toBeLessThan(256)
+    const health = await rawRequest(port, requestHead("GET", "/healthz", { Connection: "close" }))
+    expect(health.status).toBe(200)
+    expect(health.ms).toBeLessThan(2_000)
+    expect(JSON.parse(health.body)).toMatchObject({ status: "ok" })
+    expect(slowest).toBeLessThan(2_000)
   })
 })

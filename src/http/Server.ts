@@ -1,7 +1,7 @@
 import { HttpApiBuilder, HttpApiScalar, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Layer, type Option, type Redacted } from "effect"
-import { createServer, STATUS_CODES } from "node:http"
+import { createServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from "node:http"
 import type { Duplex } from "node:stream"
 import { SyncApi } from "./Api.js"
 import { IntegrationsHttpLive } from "./IntegrationsHttp.js"
@@ -54,11 +54,38 @@ const onClientError = (err: NodeJS.ErrnoException, socket: Duplex & { _httpMessa
 const onConnect = (_request: unknown, socket: Duplex) =>
   answerAndClose(socket, rawErrorResponse(405, "MethodNotAllowed", "CONNECT is not supported; see /docs for the API"))
 
-/** The Node server, with answers in the error shape for requests that never reach the app. */
+/** An `Expect` header other than 100-continue: Node would answer 417 with an empty body. */
+const onCheckExpectation = (_request: IncomingMessage, response: ServerResponse) => {
+  const body = JSON.stringify({
+    success: false,
+    error: "ExpectationFailed",
+    message: "The server supports no Expect header other than '100-continue'; send the request without it"
+  })
+  response.writeHead(417, { "content-type": "application/json", "content-length": Buffer.byteLength(body), connection: "close" })
+  response.end(body)
+}
+
+/**
+ * No endpoint upgrades a connection (WebSocket, h2c), and Node serves a request with an Upgrade
+ * header as an ordinary one while nobody listens for 'upgrade'. So the platform's 'upgrade'
+ * listener is not attached: through it such a request's body stayed unread on the socket (the
+ * API saw none) and the socket was never closed, which also held up the server's shutdown.
+ */
+const ignoringUpgradeListeners = (server: Server): Server => {
+  const on = server.on.bind(server)
+  server.on = ((event: string, listener: (...args: Array<any>) => void) => event === "upgrade" ? server : on(event, listener)) as Server["on"]
+  return server
+}
+
+/**
+ * The Node server, with answers in the error shape for requests that never reach the app. A
+ * request without Host does reach it (serverMiddleware answers it), instead of Node's empty 400.
+ */
 const createNodeServer = () => {
-  const server = createServer()
+  const server = ignoringUpgradeListeners(createServer({ requireHostHeader: false }))
   server.on("clientError", onClientError)
   server.on("connect", onConnect)
+  server.on("checkExpectation", onCheckExpectation)
   return server
 }
 

@@ -6,6 +6,7 @@ import {
   HttpServerRequest,
   HttpServerResponse
 } from "@effect/platform"
+import { NodeHttpServerRequest } from "@effect/platform-node"
 import { Cause, Effect, Either, Option, Redacted } from "effect"
 import { InternalError, NotFound, ValidationError } from "../domain/errors.js"
 import { SyncApi } from "./Api.js"
@@ -79,6 +80,10 @@ export const serverMiddleware = (apiToken: Option.Option<Redacted.Redacted<strin
       if (given !== Redacted.value(apiToken.value)) {
         return errorBody(401, "Unauthorized", "Missing or wrong API token: send 'Authorization: Bearer <SYNC_API_TOKEN>'")
       }
+    }
+    // HTTP/1.1 requires Host; Node's own answer would be an empty 400 (Server.ts turns it off).
+    if (request.headers["host"] === undefined && NodeHttpServerRequest.toIncomingMessage(request).httpVersion === "1.1") {
+      return errorBody(400, "MissingHost", "HTTP/1.1 requests need a Host header; send one (e.g. 'Host: localhost')")
     }
     const checked = yield* checkBody(request)
     if (Either.isLeft(checked)) return checked.left

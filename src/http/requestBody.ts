@@ -144,6 +144,16 @@ export const checkBody = (
         true
       ))
     }
+    // Node parses the body of a request asking for an Upgrade, but drops framing errors in a
+    // chunked one silently (it expects another protocol to follow): the body would never end.
+    if (request.headers["upgrade"] !== undefined && request.headers["transfer-encoding"] !== undefined) {
+      return Either.left(refuse(
+        400,
+        "BadRequest",
+        "A request asking to upgrade the connection cannot send a chunked body here; send it with Content-Length, or without the Upgrade header",
+        true
+      ))
+    }
     const read = yield* Effect.either(readUpTo(NodeHttpServerRequest.toIncomingMessage(request), MAX_BODY_BYTES))
     if (Either.isLeft(read)) {
       return Either.left(
