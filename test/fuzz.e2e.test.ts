@@ -88,6 +88,20 @@ describe("bad input gets a 4xx with the error shape, never a 500 or silence", ()
     expect(expectErrorShape(r, 400, "ValidationError").message).toContain("integrationId")
   })
 
+  it("quotes only the start of a large rejected value in a validation error", async () => {
+    const pad = "x".repeat(900 * 1024)
+    for (const [method, path, body] of [
+      ["PUT", "/api/sync/jobs/x/interval", { interval: pad }],
+      ["POST", "/api/sync/jobs", { integrationId: "fuzz-integration", type: pad }],
+      ["POST", "/api/sync/jobs", [pad]]
+    ] as const) {
+      const r = await send(method, path, "application/json", JSON.stringify(body))
+      const shape = expectErrorShape(r, 400, "ValidationError")
+      expect(r.body.length).toBeLessThan(4_000)
+      expect(shape.message).toMatch(/actual \[?"x{198}.*\(92160\d characters\)/s)
+    }
+  })
+
   it("answers a content type no endpoint takes with 415, multipart too, without reading the body", async () => {
     const boundary = "----fuzzboundary"
     const multipart = `--${boundary}\r\nContent-Disposition: form-data; name="integrationId"\r\n\r\nfuzz-integration\r\n--${boundary}--\r\n`
@@ -308,5 +322,6 @@ describe("bad input gets a 4xx with the error shape, never a 500 or silence", ()
     expect(health.ms).toBeLessThan(2_000)
     expect(JSON.parse(health.body)).toMatchObject({ status: "ok" })
     expect(slowest).toBeLessThan(2_000)
-  })
+    // A few seconds on an idle machine; the limit only stops a run on a badly overloaded one.
+  }, 180_000)
 })

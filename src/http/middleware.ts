@@ -15,6 +15,13 @@ import { checkBody } from "./requestBody.js"
 const errorBody = (status: number, error: string, message: string, extra: Record<string, unknown> = {}) =>
   HttpServerResponse.unsafeJson({ success: false, error, message, ...extra }, { status })
 
+/** How much of a rejected value an error message quotes: a body may hold a megabyte of it. */
+const MAX_QUOTED_VALUE = 200
+
+const clipActual = (message: string) =>
+  message.replace(/^(Expected .+?, actual )(.+)$/s, (whole, expected: string, actual: string) =>
+    actual.length > MAX_QUOTED_VALUE ? `${expected}${actual.slice(0, MAX_QUOTED_VALUE)}... (${actual.length} characters)` : whole)
+
 /**
  * One issue per field: a literal union reports each member it tried ("Expected "full", actual
  * "x"" six times); merge those into "Expected one of ..., actual ...".
@@ -23,7 +30,7 @@ const describeIssues = (issues: ReadonlyArray<{ readonly path: ReadonlyArray<Pro
   const byPath = new Map<string, Array<string>>()
   for (const issue of issues) {
     const path = issue.path.map(String).join(".") || "(body)"
-    byPath.set(path, [...(byPath.get(path) ?? []), issue.message])
+    byPath.set(path, [...(byPath.get(path) ?? []), clipActual(issue.message)])
   }
   return [...byPath].map(([path, messages]) => {
     const expected = messages.map((m) => /^Expected (.+), actual (.+)$/s.exec(m))

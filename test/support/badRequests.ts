@@ -133,9 +133,9 @@ const largeBodies = [0.9 * MB, 1.2 * MB].map((size) => Buffer.from(JSON.stringif
 const nested = (depth: number, open: string, close: string, inner: string) => open.repeat(depth) + inner + close.repeat(depth)
 
 const bodyArb: fc.Arbitrary<string | Uint8Array | Buffer> = fc.oneof(
-  { weight: 4, arbitrary: fc.constantFrom("", " ", "\n\t ", "null", "[]", "{}", "\"text\"", "42", "true", "{", "}", "\uFEFF{}", "{\"a\":1,}", "[1,2", "{'a': 1}") },
+  { weight: 8, arbitrary: fc.constantFrom("", " ", "\n\t ", "null", "[]", "{}", "\"text\"", "42", "true", "{", "}", "\uFEFF{}", "{\"a\":1,}", "[1,2", "{'a': 1}") },
   {
-    weight: 6,
+    weight: 12,
     arbitrary: fc.record({
       integrationId: fc.oneof(fc.constantFrom("fuzz-integration", "nope"), fc.string(), fc.integer(), fc.constant(null)),
       type: fc.oneof(fc.constantFrom("full", "incremental_sync", "selective", "bogus"), fc.string(), fc.boolean()),
@@ -152,16 +152,16 @@ const bodyArb: fc.Arbitrary<string | Uint8Array | Buffer> = fc.oneof(
       scheduleImmediate: fc.anything()
     }, { requiredKeys: [] }).map((o) => JSON.stringify(o))
   },
-  { weight: 3, arbitrary: fc.jsonValue({ maxDepth: 6 }).map((v) => JSON.stringify(v)) },
-  { weight: 2, arbitrary: binaryStringArb(200) },
-  { weight: 2, arbitrary: fc.uint8Array({ maxLength: 300 }) },
+  { weight: 6, arbitrary: fc.jsonValue({ maxDepth: 6 }).map((v) => JSON.stringify(v)) },
+  { weight: 4, arbitrary: binaryStringArb(200) },
+  { weight: 4, arbitrary: fc.uint8Array({ maxLength: 300 }) },
   {
-    weight: 2,
+    weight: 4,
     arbitrary: fc.tuple(fc.integer({ min: 20, max: 5000 }), fc.constantFrom(["[", "]"], ["{\"a\":", "}"])).map(([depth, [open, close]]) =>
       nested(depth, open!, close!, open === "[" ? "" : "1")
     )
   },
-  // Large bodies, under and over the 1 MB limit, now and then.
+  // Large bodies, under and over the 1 MB limit, now and then (one request in forty).
   { weight: 1, arbitrary: fc.constantFrom(...largeBodies) }
 )
 
