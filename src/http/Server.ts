@@ -1,7 +1,8 @@
 import { HttpApiBuilder, HttpApiScalar, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Layer, Option, type Redacted } from "effect"
-import { createServer } from "node:http"
+import { createServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from "node:http"
+import type { Duplex } from "node:stream"
 import { SyncApi } from "./Api.js"
 import { IntegrationsHttpLive } from "./IntegrationsHttp.js"
 import { JobsHttpLive } from "./JobsHttp.js"
@@ -27,6 +28,76 @@ export interface ServerOptions {
   readonly readToken?: Option.Option<Redacted.Redacted<string>> | undefined
 }
 
+/** A whole HTTP/1.1 error answer in the API's error shape, written straight to a socket. */
+const rawErrorResponse = (status: number, error: string, message: string) => {
+  const body = JSON.stringify({ success: false, error, message })
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
+}
+
+/** Answers on a socket no handler will see, then closes it (at the latest a second later). */
+const answerAndClose = (socket: Duplex, response: string) => {
+  socket.end(response, () => socket.destroy())
+  setTimeout(() => socket.destroy(), 1_000).unref()
+}
+
+/**
+ * Requests Node's HTTP parser rejects (a bad method, a space in the path, oversized headers, bad
+ * chunk framing) never reach the app; Node would answer them with an empty body. Same rule as
+ * Node's own handler: answer only if no answer to this connection has started.
+ */
+const onClientError = (err: NodeJS.ErrnoException, socket: Duplex & { _httpMessage?: { headersSent?: boolean } }) => {
+  if (err.code === "ECONNRESET" || !socket.writable || socket._httpMessage?.headersSent) {
+    socket.destroy()
+    return
+  }
+  const response = err.code === "HPE_HEADER_OVERFLOW"
+    ? rawErrorResponse(431, "HeadersTooLarge", "The request headers are larger than the server accepts (16 KB); send fewer or shorter headers")
+    : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+    ? rawErrorResponse(408, "RequestTimeout", "The request was not received in time; send it again")
+    : rawErrorResponse(400, "BadRequest", `The request is not valid HTTP/1.1 (${err.code ?? "parse error"}); check the method, path and headers`)
+  answerAndClose(socket, response)
+}
+
+/** Node hands CONNECT requests to a 'connect' listener (or drops the connection without one). */
+const onConnect = (_request: unknown, socket: Duplex) =>
+  answerAndClose(socket, rawErrorResponse(405, "MethodNotAllowed", "CONNECT is not supported; see /docs for the API"))
+
+/** An `Expect` header other than 100-continue: Node would answer 417 with an empty body. */
+const onCheckExpectation = (_request: IncomingMessage, response: ServerResponse) => {
+  const body = JSON.stringify({
+    success: false,
+    error: "ExpectationFailed",
+    message: "The server supports no Expect header other than '100-continue'; send the request without it"
+  })
+  response.writeHead(417, { "content-type": "application/json", "content-length": Buffer.byteLength(body), connection: "close" })
+  response.end(body)
+}
+
+/**
+ * No endpoint upgrades a connection (WebSocket, h2c), and Node serves a request with an Upgrade
+ * header as an ordinary one while nobody listens for 'upgrade'. So the platform's 'upgrade'
+ * listener is not attached: through it such a request's body stayed unread on the socket (the
+ * API saw none) and the socket was never closed, which also held up the server's shutdown.
+ */
+const ignoringUpgradeListeners = (server: Server): Server => {
+  const on = server.on.bind(server)
+  server.on = ((event: string, listener: (...args: Array<any>) => void) => event === "upgrade" ? server : on(event, listener)) as Server["on"]
+  return server
+}
+
+/**
+ * The Node server, with answers in the error shape for requests that never reach the app. A
+ * request without Host does reach it (serverMiddleware answers it), instead of Node's empty 400.
+ */
+const createNodeServer = () => {
+  const server = ignoringUpgradeListeners(createServer({ requireHostHeader: false }))
+  server.on("clientError", onClientError)
+  server.on("connect", onConnect)
+  server.on("checkExpectation", onCheckExpectation)
+  return server
+}
+
 /** The HTTP edge: the API, OpenAPI at /openapi.json, docs at /docs (served offline). */
 export const makeHttpLayer = (options: ServerOptions) =>
   HttpApiBuilder.serve((app) => observeRequests(options.accessLog ?? false)(serverMiddleware(app))).pipe(
@@ -37,5 +108,5 @@ export const makeHttpLayer = (options: ServerOptions) =>
     Layer.provide([AuthorizationLive, StreamAuthorizationLive]),
     Layer.provide(Layer.succeed(ApiTokens, { write: options.apiToken, read: options.readToken ?? Option.none() })),
     HttpServer.withLogAddress,
-    Layer.provideMerge(NodeHttpServer.layer(createServer, { port: options.port, host: options.host }))
+    Layer.provideMerge(NodeHttpServer.layer(createNodeServer, { port: options.port, host: options.host }))
   )

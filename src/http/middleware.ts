@@ -2,21 +2,25 @@ import {
   HttpApiBuilder,
   type HttpApp,
   HttpApiError,
-  HttpIncomingMessage,
-  HttpMethod,
   HttpServerError,
   HttpServerRequest,
   HttpServerResponse
 } from "@effect/platform"
-import { Cause, Effect, Option } from "effect"
+import { NodeHttpServerRequest } from "@effect/platform-node"
+import { Cause, Effect, Either, Option } from "effect"
 import { InternalError, NotFound, ValidationError } from "../domain/errors.js"
 import { SyncApi } from "./Api.js"
-
-/** Bodies are small JSON documents; anything larger is refused with 413. */
-export const MAX_BODY_BYTES = 1024 * 1024
+import { checkBody } from "./requestBody.js"
 
 const errorBody = (status: number, error: string, message: string, extra: Record<string, unknown> = {}) =>
   HttpServerResponse.unsafeJson({ success: false, error, message, ...extra }, { status })
+
+/** How much of a rejected value an error message quotes: a body may hold a megabyte of it. */
+const MAX_QUOTED_VALUE = 200
+
+const clipActual = (message: string) =>
+  message.replace(/^(Expected .+?, actual )(.+)$/s, (whole, expected: string, actual: string) =>
+    actual.length > MAX_QUOTED_VALUE ? `${expected}${actual.slice(0, MAX_QUOTED_VALUE)}... (${actual.length} characters)` : whole)
 
 /**
  * One issue per field: a literal union reports each member it tried ("Expected "full", actual
@@ -26,7 +30,7 @@ const describeIssues = (issues: ReadonlyArray<{ readonly path: ReadonlyArray<Pro
   const byPath = new Map<string, Array<string>>()
   for (const issue of issues) {
     const path = issue.path.map(String).join(".") || "(body)"
-    byPath.set(path, [...(byPath.get(path) ?? []), issue.message])
+    byPath.set(path, [...(byPath.get(path) ?? []), clipActual(issue.message)])
   }
   return [...byPath].map(([path, messages]) => {
     const expected = messages.map((m) => /^Expected (.+), actual (.+)$/s.exec(m))
@@ -66,44 +70,21 @@ export const ApiErrorsLive = HttpApiBuilder.middleware(SyncApi, (app): HttpApp.D
     })
   ))
 
-const isJsonish = (contentType: string) =>
-  contentType === "" || contentType.includes("json") || contentType.includes("x-www-form-urlencoded") ||
-  contentType.startsWith("text/plain")
-
 /**
- * Around the whole server: body size and JSON checks before any handler
- * runs (so a bad body loses nothing). A JSON body sent without a JSON content type (curl -d) is
- * read as JSON. (Errors raised inside the API are answered by ApiErrorsLive: by the time a
- * failure reaches this middleware, the server has already responded.)
+ * Around the whole server: the body checks of requestBody.ts before any handler runs (so a bad
+ * body loses nothing). Auth is not here: it is declared on the API's routes (Authorization.ts).
+ * (Errors raised inside the API are answered by ApiErrorsLive: by the time a failure reaches
+ * this middleware, the server has already responded.)
  */
 export const serverMiddleware = (app: HttpApp.Default): HttpApp.Default =>
   Effect.gen(function*() {
     let request = yield* HttpServerRequest.HttpServerRequest
-    if (HttpMethod.hasBody(request.method)) {
-      const length = Number(request.headers["content-length"] ?? "0")
-      if (length > MAX_BODY_BYTES) {
-        return errorBody(413, "PayloadTooLarge", `The request body is ${length} bytes; the limit is ${MAX_BODY_BYTES}`)
-      }
-      const contentType = (request.headers["content-type"] ?? "").toLowerCase()
-      if (isJsonish(contentType)) {
-        if (!contentType.includes("json")) {
-          request = request.modify({ headers: { ...request.headers, "content-type": "application/json" } })
-        }
-        const text = yield* request.text.pipe(
-          HttpIncomingMessage.withMaxBodySize(Option.some(MAX_BODY_BYTES)),
-          Effect.either
-        )
-        if (text._tag === "Left") {
-          return errorBody(413, "PayloadTooLarge", `The request body could not be read within ${MAX_BODY_BYTES} bytes`)
-        }
-        if (text.right.trim() !== "") {
-          try {
-            JSON.parse(text.right)
-          } catch (e) {
-            return errorBody(400, "MalformedJson", `The request body is not valid JSON: ${(e as Error).message}`)
-          }
-        }
-      }
+    // HTTP/1.1 requires Host; Node's own answer would be an empty 400 (Server.ts turns it off).
+    if (request.headers["host"] === undefined && NodeHttpServerRequest.toIncomingMessage(request).httpVersion === "1.1") {
+      return errorBody(400, "MissingHost", "HTTP/1.1 requests need a Host header; send one (e.g. 'Host: localhost')")
     }
+    const checked = yield* checkBody(request)
+    if (Either.isLeft(checked)) return checked.left
+    request = checked.right
     return yield* app.pipe(Effect.provideService(HttpServerRequest.HttpServerRequest, request))
   })
