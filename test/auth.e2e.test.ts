@@ -1,7 +1,7 @@
 import { HttpApi } from "@effect/platform"
 import { request as httpRequest } from "node:http"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { Authorization } from "../src/http/Authorization.js"
+import { Authorization, StreamAuthorization } from "../src/http/Authorization.js"
 import { SyncApi } from "../src/http/Api.js"
 import { type RunningSimulator, startSimulator } from "../src/simulator/server.js"
 import { type AppHandle, planeIntegration, startApp, tempDir } from "./support/app.js"
@@ -21,7 +21,7 @@ const routes: Array<Route> = []
 HttpApi.reflect(SyncApi, {
   onGroup: () => {},
   onEndpoint: ({ endpoint, middleware }) => {
-    routes.push({ method: endpoint.method, path: endpoint.path, protected: [...middleware].some((m) => m.key === Authorization.key) })
+    routes.push({ method: endpoint.method, path: endpoint.path, protected: [...middleware].some((m) => m.key === Authorization.key || m.key === StreamAuthorization.key) })
   }
 })
 
