@@ -20,6 +20,8 @@ import { Views } from "./eventlog/Views.js"
 import { makeHttpLayer } from "./http/Server.js"
 import { Mirror } from "./mirror/Mirror.js"
 import { MirrorReader } from "./mirror/MirrorReader.js"
+import { type NotificationEndpointConfig, NotificationSettings } from "./notifications/config.js"
+import { Notifier } from "./notifications/Notifier.js"
 
 export interface EngineOptions {
   readonly dbPath: string
@@ -32,6 +34,8 @@ export interface EngineOptions {
   readonly autoInitialize: boolean
   /** How connectors are built; the default speaks Plane over HTTP. */
   readonly connectors?: Layer.Layer<ConnectorFactory, never, HttpClient.HttpClient | RateLimiter> | undefined
+  /** Webhook endpoints (the config file's `notifications`); none when absent. */
+  readonly notifications?: ReadonlyArray<NotificationEndpointConfig> | undefined
 }
 
 /**
@@ -43,6 +47,7 @@ export const makeEngineLayer = (options: EngineOptions) => {
   const base = Layer.mergeAll(
     Layer.succeed(EngineSettings, options.engine),
     Layer.succeed(AppMode, options.mode),
+    Layer.succeed(NotificationSettings, options.notifications ?? []),
     options.integrations,
     options.secrets,
     (options.connectors ?? ConnectorFactory.Default).pipe(Layer.provide(transport))
@@ -54,7 +59,7 @@ export const makeEngineLayer = (options: EngineOptions) => {
     MirrorReader.Default,
     JobLog.Default
   ).pipe(Layer.provideMerge(Database.layer(options.dbPath, { checkpointInBackground: true })))
-  return Layer.mergeAll(IntegrationControl.Default).pipe(
+  return Layer.mergeAll(IntegrationControl.Default, Notifier.Default).pipe(
     Layer.provideMerge(Scheduler.Default),
     Layer.provideMerge(Layer.mergeAll(Jobs.Default, CircuitBreaker.Default)),
     Layer.provideMerge(JobSupervisor.Default),

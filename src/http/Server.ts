@@ -5,13 +5,14 @@ import { createServer } from "node:http"
 import { SyncApi } from "./Api.js"
 import { IntegrationsHttpLive } from "./IntegrationsHttp.js"
 import { JobsHttpLive } from "./JobsHttp.js"
+import { NotificationsHttpLive } from "./NotificationsHttp.js"
 import { ApiTokens, AuthorizationLive, StreamAuthorizationLive } from "./Authorization.js"
 import { ApiErrorsLive, serverMiddleware } from "./middleware.js"
 import { StreamsHttpLive } from "./StreamsHttp.js"
 import { SystemHttpLive } from "./SystemHttp.js"
 
 export const ApiLive = HttpApiBuilder.api(SyncApi).pipe(
-  Layer.provide([JobsHttpLive, IntegrationsHttpLive, StreamsHttpLive, SystemHttpLive, ApiErrorsLive])
+  Layer.provide([JobsHttpLive, IntegrationsHttpLive, StreamsHttpLive, SystemHttpLive, NotificationsHttpLive, ApiErrorsLive])
 )
 
 export interface ServerOptions {
