@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from "node:crypto"
+import { readFileSync } from "node:fs"
 import type { IncomingHttpHeaders } from "node:http"
 import { Schema } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -329,6 +330,14 @@ describe("the notifications config", () => {
         timeout: 10,
         retry: { baseDelay: 1, maxDelay: 600, giveUpAfter: 86_400 }
       }])
+    }
+  })
+
+  it("accepts the documented example (synclog.config.example.json)", () => {
+    const example = parseConfig("synclog.config.example.json", readFileSync("synclog.config.example.json", "utf8"))
+    expect(example._tag).toBe("Right")
+    if (example._tag === "Right") {
+      expect(example.right.notifications.map((n) => [n.id, n.format])).toEqual([["ops", "json"], ["team-chat", "slack"]])
     }
   })
 
