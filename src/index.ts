@@ -26,6 +26,8 @@ export { IntegrationsGroup, JobsGroup, SyncApi, SystemGroup } from "./http/Api.j
 export { ApiLive, makeHttpLayer } from "./http/Server.js"
 export { ApiTokens, Authorization, AuthorizationLive } from "./http/Authorization.js"
 export { MirrorReader } from "./mirror/MirrorReader.js"
+export { NotificationEndpointConfig, NotificationSettings } from "./notifications/config.js"
+export { Notifier } from "./notifications/Notifier.js"
 export { startSimulator } from "./simulator/server.js"
 export { SimulatorServer, startSimulatorScoped } from "./simulator/layer.js"
 

@@ -301,6 +301,9 @@ describe("webhooks", () => {
     const bad = await api.post("/api/sync/notifications/test", { endpointId: 12 })
     expect(bad.status).toBe(400)
     expect(bad.body).toMatchObject({ success: false, error: "ValidationError" })
+
+    const spec = (await api.get("/openapi.json")).body
+    expect(Object.keys(spec.paths)).toEqual(expect.arrayContaining(["/api/sync/notifications", "/api/sync/notifications/test"]))
   })
 
   it("answers the routes without endpoints: an empty list, and a test that says what to configure", async () => {
