@@ -249,7 +249,8 @@ describe("webhooks", () => {
     const { api, app } = await boot(tmp.dbPath, [
       endpoint({ id: "ops", url: `http://hook-user:hook-pass@127.0.0.1:${receiver.port}/hook?token=abc123`, secretEnv: SECRET_ENV }),
       endpoint({ url: `${receiver.url}/services/T0001/B0001/abcdefghijklmnopqrstuvwx`, format: "slack" }),
-      endpoint({ id: "down", url: `http://127.0.0.1:${downPort}/hook`, events: ["circuit.opened"] })
+      endpoint({ id: "down", url: `http://127.0.0.1:${downPort}/hook`, events: ["circuit.opened"] }),
+      endpoint({ id: "no-secret", url: `${receiver.url}/unsigned`, secretEnv: "SYNCLOG_TEST_UNSET_SECRET" })
     ])
     cleanups.push(app.close)
 
@@ -276,8 +277,16 @@ describe("webhooks", () => {
     expect(all.body.results).toEqual([
       { endpointId: "ops", delivered: true, status: 200, error: null },
       { endpointId: slack.id, delivered: true, status: 200, error: null },
-      { endpointId: "down", delivered: false, status: null, error: "connection refused" }
+      { endpointId: "down", delivered: false, status: null, error: "connection refused" },
+      {
+        endpointId: "no-secret",
+        delivered: false,
+        status: null,
+        error: "the signing secret is missing: environment variable SYNCLOG_TEST_UNSET_SECRET is not set"
+      }
     ])
+    // Never sent unsigned.
+    expect(receiver.received.some((r) => r.path.startsWith("/unsigned"))).toBe(false)
     const toOps = receiver.received.find((r) => r.path.startsWith("/hook"))!
     expect(toOps.headers["x-synclog-event"]).toBe("test")
     expect(toOps.headers.authorization).toBe(`Basic ${Buffer.from("hook-user:hook-pass").toString("base64")}`)

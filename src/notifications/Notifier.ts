@@ -1,7 +1,7 @@
 import type { HttpClient } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
-import { Clock, Duration, Effect, Queue, Ref, Schedule, Stream, SubscriptionRef } from "effect"
-import type { Secrets } from "../config/Settings.js"
+import { Clock, Duration, Effect, Option, Queue, Ref, Schedule, Stream, SubscriptionRef } from "effect"
+import { Secrets } from "../config/Settings.js"
 import { jobStream } from "../domain/events.js"
 import { EventFeed } from "../eventlog/EventFeed.js"
 import { decodeStored, EventStore, isIntegrationEvent, isJobEvent, type StoredEvent } from "../eventlog/EventStore.js"
@@ -93,6 +93,7 @@ export class Notifier extends Effect.Service<Notifier>()("synclog/Notifier", {
     const sql = yield* SqlClient.SqlClient
     const outbox = yield* outboxState
     const services = yield* Effect.context<HttpClient.HttpClient | Secrets>()
+    const secrets = yield* Secrets
 
     const states = new Map<string, Ref.Ref<DeliveryState>>()
     for (const endpoint of endpoints) {
@@ -300,6 +301,11 @@ export class Notifier extends Effect.Service<Notifier>()("synclog/Notifier", {
           lastError: stored.lastError,
           givenUp: stored.givenUp
         })
+        if (endpoint.secretEnv !== undefined && Option.isNone(yield* secrets.get(endpoint.secretEnv))) {
+          yield* Effect.logWarning(
+            `Webhook ${id}: its signing secret variable ${endpoint.secretEnv} is not set; deliveries fail until it is`
+          )
+        }
         const queue = yield* Queue.bounded<Item>(QUEUE_CAPACITY)
         yield* Effect.all([
           reader(endpoint, stored.checkpoint, queue, state),
