@@ -21,6 +21,8 @@ import { Views } from "./eventlog/Views.js"
 import { makeHttpLayer } from "./http/Server.js"
 import { Mirror } from "./mirror/Mirror.js"
 import { MirrorReader } from "./mirror/MirrorReader.js"
+import { type NotificationEndpointConfig, NotificationSettings } from "./notifications/config.js"
+import { Notifier } from "./notifications/Notifier.js"
 
 export interface EngineOptions {
   /** The SQLite file (its folder is created). */
@@ -41,6 +43,8 @@ export interface EngineOptions {
   readonly mode?: "file" | "demo" | undefined
   /** How connectors are built; the default speaks Plane over HTTP. */
   readonly connectors?: Layer.Layer<ConnectorFactory, never, HttpClient.HttpClient | RateLimiter> | undefined
+  /** Webhook endpoints (the config file's `notifications`); none when absent. */
+  readonly notifications?: ReadonlyArray<NotificationEndpointConfig> | undefined
 }
 
 /** The options with their defaults filled in. */
@@ -55,6 +59,7 @@ const engineServices = (options: EngineSetup) => {
   const base = Layer.mergeAll(
     Layer.succeed(EngineSettings, options.engine),
     Layer.succeed(AppMode, options.mode),
+    Layer.succeed(NotificationSettings, options.notifications ?? []),
     options.integrations,
     options.secrets,
     JobWaits.Default,
@@ -67,7 +72,7 @@ const engineServices = (options: EngineSetup) => {
     MirrorReader.Default,
     JobLog.Default
   ).pipe(Layer.provideMerge(Database.layer(options.dbPath, { checkpointInBackground: true })))
-  return Layer.mergeAll(IntegrationControl.Default).pipe(
+  return Layer.mergeAll(IntegrationControl.Default, Notifier.Default).pipe(
     Layer.provideMerge(Scheduler.Default),
     Layer.provideMerge(Layer.mergeAll(Jobs.Default, CircuitBreaker.Default)),
     Layer.provideMerge(JobSupervisor.Default),

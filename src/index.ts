@@ -38,6 +38,8 @@ export { IntegrationsGroup, JobsGroup, StreamsGroup, SyncApi, SystemGroup } from
 export { ApiLive, makeHttpLayer } from "./http/Server.js"
 export { ApiTokens, Authorization, AuthorizationLive, StreamAuthorization, StreamAuthorizationLive } from "./http/Authorization.js"
 export { MirrorReader } from "./mirror/MirrorReader.js"
+export { NotificationEndpointConfig, NotificationSettings } from "./notifications/config.js"
+export { Notifier } from "./notifications/Notifier.js"
 export { startSimulator } from "./simulator/server.js"
 export { SimulatorServer, startSimulatorScoped } from "./simulator/layer.js"
 

@@ -26,6 +26,7 @@ const main = Effect.gen(function*() {
       ...common,
       mode: "file",
       engine: file.engine,
+      notifications: file.notifications,
       integrations: IntegrationSource.fromFile(env.configPath),
       secrets: Secrets.make({ secretsFile: env.secretsFile })
     }))

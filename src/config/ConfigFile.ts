@@ -1,6 +1,7 @@
 import { Effect, Either, ParseResult, Schema } from "effect"
 import { readFileSync } from "node:fs"
 import { IntegrationId } from "../domain/ids.js"
+import { NotificationsConfig } from "../notifications/config.js"
 
 /** Interval bounds shared by the config file and `PUT /jobs/:jobId/interval`. */
 export const MIN_INTERVAL = 30
@@ -93,7 +94,9 @@ export const ConfigFile = Schema.Struct({
       return true
     })
   ),
-  engine: Schema.optionalWith(EngineConfig, { default: () => Schema.decodeSync(EngineConfig)({}) })
+  engine: Schema.optionalWith(EngineConfig, { default: () => Schema.decodeSync(EngineConfig)({}) }),
+  /** Webhook endpoints (see notifications/config.ts). */
+  notifications: Schema.optionalWith(NotificationsConfig, { default: () => [] })
 })
 export type ConfigFile = typeof ConfigFile.Type
 

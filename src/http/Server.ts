@@ -6,6 +6,7 @@ import type { Duplex } from "node:stream"
 import { SyncApi } from "./Api.js"
 import { IntegrationsHttpLive } from "./IntegrationsHttp.js"
 import { JobsHttpLive } from "./JobsHttp.js"
+import { NotificationsHttpLive } from "./NotificationsHttp.js"
 import { ApiTokens, AuthorizationLive, StreamAuthorizationLive } from "./Authorization.js"
 import { ApiErrorsLive, serverMiddleware } from "./middleware.js"
 import { observeRequests } from "./observe.js"
@@ -14,7 +15,15 @@ import { StreamsHttpLive } from "./StreamsHttp.js"
 import { SystemHttpLive } from "./SystemHttp.js"
 
 export const ApiLive = HttpApiBuilder.api(SyncApi).pipe(
-  Layer.provide([JobsHttpLive, IntegrationsHttpLive, StreamsHttpLive, MetricsHttpLive, SystemHttpLive, ApiErrorsLive])
+  Layer.provide([
+    JobsHttpLive,
+    IntegrationsHttpLive,
+    StreamsHttpLive,
+    MetricsHttpLive,
+    NotificationsHttpLive,
+    SystemHttpLive,
+    ApiErrorsLive
+  ])
 )
 
 export interface ServerOptions {

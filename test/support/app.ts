@@ -50,6 +50,7 @@ export const startApp = async (options: {
   readonly apiToken?: string
   readonly readToken?: string
   readonly connectors?: EngineOptions["connectors"]
+  readonly notifications?: EngineOptions["notifications"]
 }): Promise<AppHandle> => {
   const layer = makeAppLayer({
     dbPath: options.dbPath,
@@ -62,7 +63,8 @@ export const startApp = async (options: {
     integrations: IntegrationSource.fixed("file", options.integrations),
     secrets: Secrets.make({ values: { [KEY_ENV]: options.apiKey, ...options.secrets } }),
     autoInitialize: options.autoInitialize ?? true,
-    connectors: options.connectors
+    connectors: options.connectors,
+    notifications: options.notifications
   }).pipe(Layer.provide(Logger.minimumLogLevel(process.env.SYNCLOG_TEST_LOGS ? LogLevel.Debug : LogLevel.Warning)))
   const runtime = ManagedRuntime.make(layer)
   const server = await runtime.runPromise(HttpServer.HttpServer)
