@@ -1,12 +1,13 @@
 import type { HttpClient } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
-import { Clock, Duration, Effect, Option, Queue, Ref, Schedule, Stream, SubscriptionRef } from "effect"
+import { Clock, Duration, Effect, Metric, Option, Queue, Ref, Schedule, Stream, SubscriptionRef } from "effect"
 import { Secrets } from "../config/Settings.js"
 import { jobStream } from "../domain/events.js"
 import { EventFeed } from "../eventlog/EventFeed.js"
 import { decodeStored, EventStore, isIntegrationEvent, isJobEvent, type StoredEvent } from "../eventlog/EventStore.js"
 import { evolveJob, type JobDoc } from "../eventlog/jobProjection.js"
 import { endpointId, maskUrl, type NotificationEndpointConfig, NotificationSettings } from "./config.js"
+import * as M from "../metrics/metrics.js"
 import { deliverOnce } from "./delivery.js"
 import {
   type EventContext,
@@ -249,6 +250,7 @@ export class Notifier extends Effect.Service<Notifier>()("synclog/Notifier", {
             onFailure: (failure) =>
               Effect.gen(function*() {
                 failures++
+                yield* Metric.increment(M.labelled(M.webhookDeliveries, { endpoint: id, outcome: "failed" }))
                 yield* outbox.failed(id, failure.failingSince, failure.at, failure.reason)
                 yield* Ref.update(state, (s) => ({ ...s, lastErrorAt: iso(failure.at), lastError: failure.reason }))
                 const what = `Webhook ${id}: delivery ${notification.id} (${notification.event}) failed: ${failure.reason}`
@@ -258,6 +260,9 @@ export class Notifier extends Effect.Service<Notifier>()("synclog/Notifier", {
               })
           }).pipe(Effect.provide(services))
           failingSince = null
+          yield* Metric.increment(
+            M.labelled(M.webhookDeliveries, { endpoint: id, outcome: settled._tag === "Delivered" ? "delivered" : "given_up" })
+          )
           if (settled._tag === "Delivered") {
             yield* outbox.delivered(id, item.after, settled.at)
             if (failures > 0) yield* Effect.logInfo(`Webhook ${id}: delivery ${notification.id} succeeded after ${failures} failed attempts`)
