@@ -16,7 +16,8 @@ import { Scheduler } from "./engine/Scheduler.js"
 import * as Database from "./eventlog/Database.js"
 import { EventStore } from "./eventlog/EventStore.js"
 import { Views } from "./eventlog/Views.js"
-import { makeHttpLayer } from "./http/Server.js"
+import * as WriterLock from "./eventlog/WriterLock.js"
+import { makeListenerLayer, makeServeLayer } from "./http/Server.js"
 import { Mirror } from "./mirror/Mirror.js"
 import { MirrorReader } from "./mirror/MirrorReader.js"
 
@@ -33,11 +34,19 @@ export interface EngineOptions {
   readonly connectors?: Layer.Layer<ConnectorFactory, never, HttpClient.HttpClient | RateLimiter> | undefined
 }
 
+/** Holds the database's writer lock for the layer's lifetime (see WriterLock.ts). */
+const writerLock = (dbPath: string) =>
+  dbPath === ":memory:" ? Layer.empty : Layer.scopedDiscard(WriterLock.acquire(dbPath))
+
 /**
  * The engine as layers, for embedding in another Effect service: the event store and views on
- * SQLite, the mirror, connectors, job actors, the scheduler. Build it once per database file.
+ * SQLite, the mirror, connectors, job actors, the scheduler. One per database file: it holds
+ * the file's writer lock, and a second engine or server on the same file is refused.
  */
-export const makeEngineLayer = (options: EngineOptions) => {
+export const makeEngineLayer = (options: EngineOptions) =>
+  engineLayer(options).pipe(Layer.provideMerge(writerLock(options.dbPath)))
+
+const engineLayer = (options: EngineOptions) => {
   const transport = Layer.mergeAll(NodeHttpClient.layerUndici, RateLimiter.Default)
   const base = Layer.mergeAll(
     Layer.succeed(EngineSettings, options.engine),
@@ -86,11 +95,19 @@ export interface AppOptions extends EngineOptions {
   readonly apiToken: Option.Option<Redacted.Redacted<string>>
 }
 
-/** The whole server: engine, start-up work, HTTP API. */
+/**
+ * The whole server, built in this order: the writer lock, the port, the engine (database,
+ * migrations), the start-up work, the API. A second server on the same file or a taken port
+ * stops the start before any job starts or any event is appended.
+ */
 export const makeAppLayer = (options: AppOptions) => {
-  const engine = makeEngineLayer(options)
-  const started = Layer.effectDiscard(startup(options.autoInitialize)).pipe(Layer.provideMerge(engine))
+  const started = Layer.effectDiscard(startup(options.autoInitialize)).pipe(Layer.provideMerge(engineLayer(options)))
   // No tracing backend is configured, so spans (one per SQL statement and request) are pure
   // overhead; an embedding service that exports traces builds from makeEngineLayer instead.
-  return makeHttpLayer(options).pipe(Layer.provideMerge(started), Layer.provide(Layer.setTracerEnabled(false)))
+  return makeServeLayer(options).pipe(
+    Layer.provideMerge(started),
+    Layer.provideMerge(makeListenerLayer(options)),
+    Layer.provideMerge(writerLock(options.dbPath)),
+    Layer.provide(Layer.setTracerEnabled(false))
+  )
 }

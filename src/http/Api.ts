@@ -10,7 +10,9 @@ import {
   NotFound,
   PayloadTooLarge,
   RecordNotFound,
+  StorageUnavailable,
   Unauthorized,
+  Unhealthy,
   ValidationError
 } from "../domain/errors.js"
 import { Counters, JOB_STATUSES, JobOptions, JobStatus, JobTrigger, JobType, JobTypeInput, Stage } from "../domain/job.js"
@@ -402,6 +404,7 @@ export class SystemGroup extends HttpApiGroup.make("system")
           mode: Schema.Literal("file", "demo")
         })
       )
+      .addError(Unhealthy)
       .annotate(OpenApi.Summary, "Liveness and readiness")
   )
   .annotate(OpenApi.Title, "System")
@@ -416,6 +419,7 @@ export class SyncApi extends HttpApi.make("synclog")
   .addError(NotFound)
   .addError(PayloadTooLarge)
   .addError(InternalError)
+  .addError(StorageUnavailable)
   .annotate(OpenApi.Title, "synclog")
   .annotate(OpenApi.Description, "Sync jobs that mirror a Plane workspace into a local store, with an event log for audit.")
 {}
