@@ -62,11 +62,11 @@ export const acquire = (dbPath: string, advice = SERVER_ADVICE) =>
         try {
           // Never wait: a held lock is an answer, not contention to ride out.
           db.pragma("busy_timeout = 0")
-          db.exec("CREATE TABLE IF NOT EXISTS holder (id INTEGER PRIMARY KEY CHECK (id = 1), pid INTEGER NOT NULL, since TEXT NOT NULL)")
           for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
             try {
               // Publish this pid (a committed write), then take the lock and keep it.
               db.exec("BEGIN IMMEDIATE")
+              db.exec("CREATE TABLE IF NOT EXISTS holder (id INTEGER PRIMARY KEY CHECK (id = 1), pid INTEGER NOT NULL, since TEXT NOT NULL)")
               db.prepare("INSERT OR REPLACE INTO holder (id, pid, since) VALUES (1, ?, ?)").run(process.pid, new Date().toISOString())
               db.exec("COMMIT")
               db.exec("BEGIN IMMEDIATE")
