@@ -18,7 +18,8 @@ import * as Database from "./eventlog/Database.js"
 import { EventFeed } from "./eventlog/EventFeed.js"
 import { EventStore } from "./eventlog/EventStore.js"
 import { Views } from "./eventlog/Views.js"
-import { makeHttpLayer } from "./http/Server.js"
+import * as WriterLock from "./eventlog/WriterLock.js"
+import { makeListenerLayer, makeServeLayer } from "./http/Server.js"
 import { Mirror } from "./mirror/Mirror.js"
 import { MirrorReader } from "./mirror/MirrorReader.js"
 import { type NotificationEndpointConfig, NotificationSettings } from "./notifications/config.js"
@@ -53,6 +54,10 @@ interface EngineSetup extends EngineOptions {
   readonly secrets: Layer.Layer<Secrets>
   readonly mode: "file" | "demo"
 }
+
+/** Holds the database's writer lock for the layer's lifetime (see WriterLock.ts). */
+const writerLock = (dbPath: string) =>
+  dbPath === ":memory:" ? Layer.empty : Layer.scopedDiscard(WriterLock.acquire(dbPath))
 
 const engineServices = (options: EngineSetup) => {
   const transport = Layer.mergeAll(NodeHttpClient.layerUndici, RateLimiter.Default)
@@ -107,7 +112,9 @@ const startup = (autoInitialize: boolean) =>
  * running jobs at their next batch boundary (waiting up to `shutdownGracePeriod`) and closes
  * the database. Build it once per database file.
  */
-export const makeEngineLayer = (options: EngineOptions) => startedEngine(options)
+export const makeEngineLayer = (options: EngineOptions) =>
+  // One per database file: it holds the file's writer lock; a second engine or server is refused.
+  startedEngine(options).pipe(Layer.provideMerge(writerLock(options.dbPath)))
 
 /** The engine's services, with the start-up work done once they are built. */
 const startedEngine = (options: EngineOptions) =>
@@ -128,8 +135,17 @@ export interface AppOptions extends EngineOptions {
   readonly accessLog?: boolean | undefined
 }
 
-/** The whole server: the engine (with its start-up work) and the HTTP API. */
+/**
+ * The whole server, built in this order: the writer lock, the port, the engine (database,
+ * migrations), the start-up work, the API. A second server on the same file or a taken port
+ * stops the start before any job starts or any event is appended.
+ */
 export const makeAppLayer = (options: AppOptions) =>
   // No tracing backend is configured, so spans (one per SQL statement and request) are pure
   // overhead; an embedding service that exports traces builds from makeEngineLayer instead.
-  makeHttpLayer(options).pipe(Layer.provideMerge(startedEngine(options)), Layer.provide(Layer.setTracerEnabled(false)))
+  makeServeLayer(options).pipe(
+    Layer.provideMerge(startedEngine(options)),
+    Layer.provideMerge(makeListenerLayer(options)),
+    Layer.provideMerge(writerLock(options.dbPath)),
+    Layer.provide(Layer.setTracerEnabled(false))
+  )

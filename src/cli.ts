@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as Database from "./eventlog/Database.js"
+import * as WriterLock from "./eventlog/WriterLock.js"
 import { compare, rebuild, snapshot } from "./eventlog/replay.js"
 
 const dbOption = Options.text("db").pipe(
@@ -23,15 +24,16 @@ const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     return [result, (yield* Clock.currentTimeMillis) - start] as const
   })
 
-/** Rebuilds every view from the event log, in place. */
+/** Rebuilds every view from the event log, in place: a writer, so never beside a running server. */
 const replayInPlace = (db: string) =>
   Effect.gen(function*() {
+    yield* WriterLock.acquire(db, "stop it first to replay in place; replay --verify works beside it")
     const [result, ms] = yield* timed(rebuild)
     const rate = ms > 0 ? Math.round(result.events / (ms / 1000)) : result.events
     yield* Console.log(
       `Replayed ${result.events} events into ${result.jobs} jobs and ${result.integrations} integrations in ${ms} ms (${rate} events/s)`
     )
-  }).pipe(Effect.provide(Database.layer(db)))
+  }).pipe(Effect.provide(Database.layer(db)), Effect.scoped)
 
 /**
  * Copies the database (VACUUM INTO: a consistent snapshot, safe while the server runs), rebuilds
@@ -72,8 +74,17 @@ const replay = Command.make("replay", { db: dbOption, verify: verifyOption }, ({
       process.exitCode = 2
       return
     }
-    yield* check ? verify(db) : replayInPlace(db)
+    yield* (check ? verify(db) : replayInPlace(db)).pipe(
+      // One line and exit 1: a running server (in place only), a database that cannot be opened.
+      Effect.catchTags({
+        DatabaseInUse: (e) => refuse(e.message),
+        LockUnavailable: (e) => refuse(e.message),
+        DatabaseUnavailable: (e) => refuse(e.message)
+      })
+    )
   })).pipe(Command.withDescription("Rebuild every view from the event log"))
+
+const refuse = (line: string) => Effect.zipRight(Console.error(line), Effect.sync(() => void (process.exitCode = 1)))
 
 const cli = Command.make("synclog").pipe(Command.withSubcommands([replay]))
 

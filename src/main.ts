@@ -1,11 +1,19 @@
 import { NodeRuntime } from "@effect/platform-node"
-import { Console, Effect, Layer, Logger, LogLevel } from "effect"
+import { Cause, Console, Effect, Layer, Logger, LogLevel } from "effect"
 import { existsSync } from "node:fs"
 import { makeAppLayer } from "./app.js"
 import { defaultEngineConfig, readConfigFile } from "./config/ConfigFile.js"
 import { startDemo } from "./config/demo.js"
 import { Env } from "./config/Env.js"
 import { IntegrationSource, Secrets } from "./config/Settings.js"
+
+/** A start-up failure: one line on stderr, no stack trace, a non-zero exit. */
+const refuse = (line: string) => Effect.zipRight(Console.error(line), Effect.sync(() => void (process.exitCode = 1)))
+
+const describeCause = (cause: Cause.Cause<unknown>) => {
+  const error = Cause.squash(cause)
+  return error instanceof Error ? error.message : String(error)
+}
 
 /** `npm start`: the config file when there is one, else the built-in demo. */
 const main = Effect.gen(function*() {
@@ -47,10 +55,21 @@ const main = Effect.gen(function*() {
   }))
 }).pipe(
   Effect.scoped,
-  Effect.catchTag("ConfigFileError", (e) =>
-    Effect.zipRight(Console.error(e.message), Effect.sync(() => void (process.exitCode = 1)))),
-  Effect.catchTag("ConfigError", (e) =>
-    Effect.zipRight(Console.error(`Invalid environment: ${e.message}`), Effect.sync(() => void (process.exitCode = 1))))
+  Effect.catchTags({
+    ConfigFileError: (e) => refuse(e.message),
+    ConfigError: (e) => refuse(`Invalid environment: ${e.message}`),
+    // A second server on the same database, a taken port, a database that cannot be opened.
+    DatabaseInUse: (e) => refuse(e.message),
+    LockUnavailable: (e) => refuse(e.message),
+    PortUnavailable: (e) => refuse(e.message),
+    DatabaseUnavailable: (e) => refuse(e.message)
+  }),
+  // Anything else that stops the start (a bug): still one line; the details at debug level.
+  Effect.catchAllCause((cause) =>
+    Cause.isInterruptedOnly(cause) ? Effect.failCause(cause) : Effect.zipRight(
+      Effect.logDebug("start-up failure", cause),
+      refuse(`synclog could not start: ${describeCause(cause)}`)
+    ))
 )
 
 const LoggerLive = Layer.unwrapEffect(Effect.map(Env, (env) =>

@@ -159,3 +159,30 @@ export class NotFound extends Schema.Class<NotFound>("NotFound")(
     return "NotFound" as const
   }
 }
+
+/** The database cannot take the request now (a full disk, a read-only or locked file): 503. */
+export class StorageUnavailable extends Schema.Class<StorageUnavailable>("StorageUnavailable")(
+  base("StorageUnavailable"),
+  HttpApiSchema.annotations({ status: 503, description: "The database cannot serve the request now; the message says why and what to do" })
+) {
+  get _tag() {
+    return "StorageUnavailable" as const
+  }
+}
+
+/** `GET /healthz` when the database fails: 503 with the health fields and the reason. */
+export class Unhealthy extends Schema.Class<Unhealthy>("Unhealthy")(
+  {
+    ...base("Unhealthy"),
+    status: Schema.Literal("failing"),
+    database: Schema.Literal("failing"),
+    scheduler: Schema.Literal("running", "stopped"),
+    runningJobs: Schema.Int,
+    mode: Schema.Literal("file", "demo")
+  },
+  HttpApiSchema.annotations({ status: 503, description: "The database fails; message names the file and the fix" })
+) {
+  get _tag() {
+    return "Unhealthy" as const
+  }
+}

@@ -23,9 +23,11 @@ import {
   StageStarted
 } from "../domain/events.js"
 import { type Counters, entityOf, type PauseReason, type Position, type Stage } from "../domain/job.js"
+import { DatabaseFile } from "../eventlog/Database.js"
 import { EventStore } from "../eventlog/EventStore.js"
 import type { IntegrationDoc } from "../eventlog/integrationProjection.js"
 import type { JobDoc } from "../eventlog/jobProjection.js"
+import { describeStorageFailure } from "../eventlog/storageErrors.js"
 import { Views } from "../eventlog/Views.js"
 import { countRecords } from "../metrics/metrics.js"
 import { Mirror } from "../mirror/Mirror.js"
@@ -110,6 +112,11 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
     const engine = yield* EngineSettings
     const limiter = yield* RateLimiter
     const waits = yield* JobWaits
+    const database = yield* DatabaseFile
+
+    /** A full disk, a read-only or locked file, as one sentence naming the file and the fix. */
+    const storageFailure = (jobId: string, error: unknown) =>
+      describeStorageFailure(error, database.path, `resume job ${jobId} (POST /api/sync/jobs/${jobId}/resume)`)?.message
 
     const nowIso = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms).toISOString())
 
@@ -146,7 +153,7 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
             case "MissingApiKey":
               return fail(jobId, e.message, false)
             case "SqlError":
-              return fail(jobId, `Database error while syncing: ${e.message}`, true)
+              return fail(jobId, storageFailure(jobId, e) ?? `Database error while syncing: ${e.message}`, true)
             case "ConcurrencyConflict":
               return fail(jobId, `Another writer changed the job's stream (${e.streamId}) while it ran`, true)
             default:
@@ -154,6 +161,9 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
           }
         }),
         Effect.catchAllDefect((defect) => {
+          // A COMMIT that fails (a full disk) dies inside @effect/sql: still a storage failure.
+          const storage = storageFailure(jobId, defect)
+          if (storage !== undefined) return fail(jobId, storage, true)
           const message = `Internal error while running the job: ${defect instanceof Error ? defect.message : String(defect)}`
           // The stack is for whoever debugs it (debug level); the operator log gets the message.
           return Effect.logDebug("job defect", Cause.die(defect)).pipe(
@@ -175,7 +185,16 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
           ] as const))
         yield* jobLog.write(jobId, "error", `Job failed: ${message}`)
         return "failed" as Outcome
-      }).pipe(Effect.orDie)
+      }).pipe(
+        Effect.orDie,
+        // When even the failure cannot be recorded (the disk is still full), the process log
+        // still says why; the job is resumed from its checkpoint at the next start.
+        Effect.catchAllDefect((defect) =>
+          Effect.logError(
+            `Job failed: ${message} (the failure could not be recorded: ${storageFailure(jobId, defect) ?? String(defect)})`
+          ).pipe(Effect.annotateLogs({ jobId }), Effect.as("failed" as Outcome))
+        )
+      )
 
     const execute = (
       initial: JobDoc,

@@ -1,7 +1,8 @@
-import { Migrator, SqlClient } from "@effect/sql"
+import { Migrator, SqlClient, type SqlError } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import { Effect, Layer } from "effect"
+import { Cause, type ConfigError, Context, Data, Effect, Layer } from "effect"
 import { mkdirSync } from "node:fs"
+import { statfs } from "node:fs/promises"
 import { dirname } from "node:path"
 import { backgroundCheckpoints } from "./Checkpointer.js"
 import m0001 from "./migrations/0001_init.js"
@@ -10,6 +11,13 @@ import m0003 from "./migrations/0003_mirror_rowid.js"
 import m0004 from "./migrations/0004_drop_mirror_by_updated.js"
 import m0005 from "./migrations/0005_drop_mirror_by_project.js"
 import m0006 from "./migrations/0006_notification_outbox.js"
+import { describeStorageFailure, type StorageProblem } from "./storageErrors.js"
+
+/** The SQLite file behind SqlClient, as configured (storage failure messages name it). */
+export class DatabaseFile extends Context.Tag("synclog/DatabaseFile")<DatabaseFile, { readonly path: string }>() {}
+
+/** The database could not be opened or migrated at start (a message naming the file and the fix). */
+export class DatabaseUnavailable extends Data.TaggedError("DatabaseUnavailable")<{ readonly message: string }> {}
 
 /** Migrations as an in-code record: no dynamic imports, no sqlite3 CLI needed. */
 const migrations = Migrator.make({})({
@@ -39,6 +47,67 @@ const prepare = (checkpointInBackground: boolean) =>
     yield* migrations
   }).pipe(Effect.orDie)
 
+/**
+ * On SQLITE_FULL (and some I/O errors) SQLite rolls the whole transaction back by itself; the
+ * ROLLBACK that @effect/sql then issues fails with "no transaction is active" (or "no such
+ * savepoint") and dies, hiding the real error. This keeps the transaction's own failure instead.
+ */
+const keepTransactionFailures = (sql: SqlClient.SqlClient) => {
+  const original = sql.withTransaction
+  const rollbackFound = (defect: unknown) => {
+    const cause = (defect as { readonly cause?: { readonly message?: unknown } } | undefined)?.cause
+    const text = typeof cause?.message === "string" ? cause.message : ""
+    return text.includes("no transaction is active") || text.includes("no such savepoint")
+  }
+  const withTransaction = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError.SqlError, R> =>
+    Effect.suspend(() => {
+      let failure: Cause.Cause<E> | undefined
+      return original(Effect.tapErrorCause(effect, (cause) => Effect.sync(() => void (failure = cause)))).pipe(
+        Effect.catchAllDefect((defect) =>
+          failure !== undefined && rollbackFound(defect) ? Effect.failCause(failure) : Effect.die(defect)
+        )
+      )
+    })
+  Object.assign(sql, { withTransaction })
+}
+
+/** Of the disk or of SQLite's page limit: less than this left counts as full. */
+const MIN_FREE_BYTES = 1024 * 1024
+
+/**
+ * Whether the database can take writes now, cheaply: a write statement that changes nothing
+ * (it still takes the write lock, so a read-only file or another process's lock shows), and
+ * the room left on the disk and under SQLite's page limit. A full disk shows only when a page
+ * must be added, so it is judged by the room left. Undefined when healthy.
+ */
+export const probe: Effect.Effect<StorageProblem | undefined, never, SqlClient.SqlClient | DatabaseFile> = Effect.gen(
+  function*() {
+    const sql = yield* SqlClient.SqlClient
+    const { path } = yield* DatabaseFile
+    const then = "check GET /healthz again"
+    const failed = (e: unknown) =>
+      describeStorageFailure(e, path, then) ??
+        { kind: "io" as const, code: "unknown", message: `the database ${path} fails: ${e instanceof Error ? e.message : String(e)}` }
+    const write = yield* Effect.either(sql`DELETE FROM system_view WHERE 0`)
+    if (write._tag === "Left") return failed(write.left)
+    const room = yield* Effect.either(
+      sql<{ pageSize: number; pages: number; maxPages: number; free: number }>`SELECT
+        (SELECT page_size FROM pragma_page_size) AS pageSize, (SELECT page_count FROM pragma_page_count) AS pages,
+        (SELECT max_page_count FROM pragma_max_page_count) AS maxPages, (SELECT freelist_count FROM pragma_freelist_count) AS free`
+    )
+    if (room._tag === "Left") return failed(room.left)
+    const r = room.right[0]
+    if (r !== undefined && (r.maxPages - r.pages + r.free) * r.pageSize < MIN_FREE_BYTES) {
+      return failed({ code: "SQLITE_FULL" })
+    }
+    if (path !== ":memory:") {
+      const disk = yield* Effect.either(Effect.tryPromise(() => statfs(dirname(path))))
+      if (disk._tag === "Right" && disk.right.bavail * disk.right.bsize < MIN_FREE_BYTES) return failed({ code: "ENOSPC" })
+    }
+    return undefined
+  }
+)
+
 export interface Options {
   /** Checkpoint the WAL from a worker thread (the server; see Checkpointer.ts). */
   readonly checkpointInBackground?: boolean
@@ -50,9 +119,23 @@ export interface Options {
  */
 export const layer = (filename: string, options: Options = {}) => {
   const inFile = filename !== ":memory:"
-  if (inFile) mkdirSync(dirname(filename), { recursive: true })
   const background = inFile && options.checkpointInBackground === true
-  const client = SqliteClient.layer({ filename, prepareCacheSize: 500 })
-  const ready = Layer.effectDiscard(prepare(background)).pipe(Layer.provideMerge(client))
-  return background ? Layer.scopedDiscard(backgroundCheckpoints(filename)).pipe(Layer.provideMerge(ready)) : ready
+  const folder = Layer.effectDiscard(Effect.sync(() => inFile && mkdirSync(dirname(filename), { recursive: true })))
+  const client = SqliteClient.layer({ filename, prepareCacheSize: 500 }).pipe(Layer.provide(folder))
+  const ready = Layer.effectDiscard(Effect.flatMap(SqlClient.SqlClient, (sql) => {
+    keepTransactionFailures(sql)
+    return prepare(background)
+  })).pipe(Layer.provideMerge(client))
+  const withCheckpoints = background
+    ? Layer.scopedDiscard(backgroundCheckpoints(filename)).pipe(Layer.provideMerge(ready))
+    : ready
+  return Layer.merge(withCheckpoints, Layer.succeed(DatabaseFile, { path: filename })).pipe(
+    // Opening or migrating fails as a defect inside SqliteClient: one sentence for the operator.
+    Layer.catchAllCause((cause): Layer.Layer<unknown, ConfigError.ConfigError | DatabaseUnavailable> => {
+      const problem = describeStorageFailure(Cause.squash(cause), filename, "start synclog again")
+      return problem === undefined || Cause.isInterruptedOnly(cause)
+        ? Layer.failCause(cause)
+        : Layer.fail(new DatabaseUnavailable({ message: problem.message }))
+    })
+  )
 }

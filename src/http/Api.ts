@@ -14,8 +14,10 @@ import {
   NotFound,
   PayloadTooLarge,
   RecordNotFound,
+  StorageUnavailable,
   Unauthorized,
   UnsupportedMediaType,
+  Unhealthy,
   ValidationError
 } from "../domain/errors.js"
 import { Authorization, StreamAuthorization } from "./Authorization.js"
@@ -533,6 +535,7 @@ export class SystemGroup extends HttpApiGroup.make("system")
           mode: Schema.Literal("file", "demo")
         })
       )
+      .addError(Unhealthy)
       .annotate(OpenApi.Summary, "Liveness and readiness")
   )
   .annotate(OpenApi.Title, "System")
@@ -597,6 +600,7 @@ export class SyncApi extends HttpApi.make("synclog")
   .addError(PayloadTooLarge)
   .addError(UnsupportedMediaType)
   .addError(InternalError)
+  .addError(StorageUnavailable)
   .annotate(OpenApi.Title, "synclog")
   .annotate(HttpApi.AdditionalSchemas, JobEvent.members)
   .annotate(OpenApi.Version, pkg.version)

@@ -2,10 +2,11 @@ import { HttpApiBuilder } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
 import { AppMode } from "../config/Settings.js"
-import { ValidationError } from "../domain/errors.js"
+import { Unhealthy, ValidationError } from "../domain/errors.js"
 import { Integrations } from "../engine/Integrations.js"
 import { JobSupervisor } from "../engine/JobSupervisor.js"
 import { Scheduler } from "../engine/Scheduler.js"
+import * as Database from "../eventlog/Database.js"
 import { SyncApi } from "./Api.js"
 import { orDieInfra } from "./infra.js"
 
@@ -16,6 +17,10 @@ export const SystemHttpLive = HttpApiBuilder.group(SyncApi, "system", (handlers)
     const supervisor = yield* JobSupervisor
     const sql = yield* SqlClient.SqlClient
     const mode = yield* AppMode
+    const probe = Database.probe.pipe(
+      Effect.provideService(SqlClient.SqlClient, sql),
+      Effect.provideService(Database.DatabaseFile, yield* Database.DatabaseFile)
+    )
 
     return handlers
       .handle("initialize", () =>
@@ -37,13 +42,12 @@ export const SystemHttpLive = HttpApiBuilder.group(SyncApi, "system", (handlers)
         }).pipe(orDieInfra))
       .handle("health", () =>
         Effect.gen(function*() {
-          yield* sql`SELECT 1`
-          return {
-            status: "ok" as const,
-            database: "ok" as const,
-            scheduler: yield* scheduler.status,
-            runningJobs: yield* supervisor.running,
-            mode
+          // Not only a read: a write probe and the room left (see Database.probe).
+          const problem = yield* probe
+          const state = { scheduler: yield* scheduler.status, runningJobs: yield* supervisor.running, mode }
+          if (problem !== undefined) {
+            return yield* Effect.fail(new Unhealthy({ message: problem.message, status: "failing", database: "failing", ...state }))
           }
+          return { status: "ok" as const, database: "ok" as const, ...state }
         }).pipe(orDieInfra))
   }))

@@ -8,7 +8,9 @@ import {
 } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
 import { Cause, Effect, Either, Option } from "effect"
-import { InternalError, NotFound, ValidationError } from "../domain/errors.js"
+import { InternalError, NotFound, StorageUnavailable, ValidationError } from "../domain/errors.js"
+import { DatabaseFile } from "../eventlog/Database.js"
+import { describeStorageFailure } from "../eventlog/storageErrors.js"
 import { SyncApi } from "./Api.js"
 import { checkBody } from "./requestBody.js"
 
@@ -42,12 +44,31 @@ const describeIssues = (issues: ReadonlyArray<{ readonly path: ReadonlyArray<Pro
 }
 
 /**
- * Inside the API: request decoding failures become ValidationError (400, naming each field),
- * defects become InternalError (500) after being logged; no stack trace reaches a response.
+ * Database trouble reaches here as a defect (infra.ts). A full disk, a read-only or locked file
+ * is not a bug: 503 StorageUnavailable, naming the file and the fix.
  */
-export const ApiErrorsLive = HttpApiBuilder.middleware(SyncApi, (app): HttpApp.Default<ValidationError | InternalError | NotFound> =>
+const storageFailuresAs503 = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.catchAllDefect(effect, (defect) =>
+    Effect.flatMap(Effect.serviceOption(DatabaseFile), (file) => {
+      const path = Option.match(file, { onNone: () => "the database", onSome: (f) => f.path })
+      const problem = describeStorageFailure(defect, path, "retry the request")
+      return problem === undefined
+        ? Effect.die(defect)
+        : Effect.zipRight(
+          Effect.logWarning(`A request failed on storage: ${problem.message}`),
+          Effect.fail(new StorageUnavailable({ message: problem.message }))
+        )
+    }))
+
+/**
+ * Inside the API: request decoding failures become ValidationError (400, naming each field),
+ * storage failures StorageUnavailable (503, see storageFailuresAs503), other defects
+ * InternalError (500) after being logged; no stack trace reaches a response.
+ */
+export const ApiErrorsLive = HttpApiBuilder.middleware(SyncApi, (app): HttpApp.Default<ValidationError | InternalError | NotFound | StorageUnavailable> =>
   app.pipe(
-    Effect.catchAllCause((cause): Effect.Effect<HttpServerResponse.HttpServerResponse, ValidationError | InternalError | NotFound> => {
+    storageFailuresAs503,
+    Effect.catchAllCause((cause): Effect.Effect<HttpServerResponse.HttpServerResponse, ValidationError | InternalError | NotFound | StorageUnavailable> => {
       const failure = Cause.failureOption(cause as Cause.Cause<unknown>)
       if (Option.isSome(failure) && failure.value instanceof HttpServerError.RouteNotFound) {
         const req = failure.value.request

@@ -148,7 +148,8 @@ const awaitGroupGone = async (pid: number, timeoutMs = 10_000) => {
   }
 }
 
-const spawnOnce = async (options: ChildOptions, port: number): Promise<ChildServer> => {
+/** Spawns the server on `port` without waiting for it (a test of a start that must fail). */
+export const spawnOnce = async (options: ChildOptions, port: number): Promise<ChildServer> => {
   const label = options.label ?? "server"
   const chunks: Array<string> = []
   let size = 0

@@ -1,0 +1,109 @@
+import Sqlite from "better-sqlite3"
+import { Data, Effect } from "effect"
+import { mkdirSync } from "node:fs"
+import { dirname } from "node:path"
+import { describeStorageFailure } from "./storageErrors.js"
+
+/**
+ * One writer per database: a server holds `<db>.lock` for its whole lifetime, so a second server
+ * (or an in-place replay) on the same file is refused instead of running a second scheduler
+ * and second copies of the same jobs.
+ *
+ * The lock is SQLite's own: a small SQLite file of its own, on which the holder keeps a write
+ * transaction open (BEGIN IMMEDIATE: a RESERVED lock). The operating system drops that lock when
+ * the process ends in any way, SIGKILL included, so a lock is never stale and needs no pid
+ * check. The holder's pid sits in a table of that file; a RESERVED lock still lets others read
+ * it, so a refused process can name the holder. The database itself is not locked: replay
+ * --verify and the background checkpointer open it beside a running server.
+ */
+
+export class DatabaseInUse extends Data.TaggedError("DatabaseInUse")<{ readonly message: string }> {}
+
+/** The lock file could not be created or opened (a read-only folder, a full disk). */
+export class LockUnavailable extends Data.TaggedError("LockUnavailable")<{ readonly message: string }> {}
+
+export const lockFileOf = (dbPath: string) => `${dbPath}.lock`
+
+/** Attempts before giving up when two processes start in the same instant. */
+const ATTEMPTS = 5
+
+const isBusy = (e: unknown) => {
+  const code = (e as { readonly code?: unknown }).code
+  return code === "SQLITE_BUSY" || code === "SQLITE_LOCKED"
+}
+
+interface Holder {
+  readonly pid: number
+  readonly since: string
+}
+
+const holderOf = (db: Sqlite.Database): Holder | undefined => {
+  try {
+    return db.prepare("SELECT pid, since FROM holder WHERE id = 1").get() as Holder | undefined
+  } catch {
+    return undefined
+  }
+}
+
+const SERVER_ADVICE = "stop it first, or set SYNC_DB_PATH to another file (one server per database)"
+
+/**
+ * Takes the lock of `dbPath` for the scope. Fails with DatabaseInUse naming the file, the
+ * holder's pid and `advice` (what the refused process can do).
+ */
+export const acquire = (dbPath: string, advice = SERVER_ADVICE) =>
+  Effect.acquireRelease(
+    Effect.try({
+      try: () => {
+        const file = lockFileOf(dbPath)
+        mkdirSync(dirname(file), { recursive: true })
+        const db = new Sqlite(file)
+        let heldBySelf = false
+        try {
+          // Never wait: a held lock is an answer, not contention to ride out.
+          db.pragma("busy_timeout = 0")
+          for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+            try {
+              // Publish this pid (a committed write), then take the lock and keep it.
+              db.exec("BEGIN IMMEDIATE")
+              db.exec("CREATE TABLE IF NOT EXISTS holder (id INTEGER PRIMARY KEY CHECK (id = 1), pid INTEGER NOT NULL, since TEXT NOT NULL)")
+              db.prepare("INSERT OR REPLACE INTO holder (id, pid, since) VALUES (1, ?, ?)").run(process.pid, new Date().toISOString())
+              db.exec("COMMIT")
+              db.exec("BEGIN IMMEDIATE")
+            } catch (e) {
+              if (db.inTransaction) db.exec("ROLLBACK")
+              if (!isBusy(e)) throw e
+              const holder = holderOf(db)
+              if (holder !== undefined && holder.pid !== process.pid) {
+                throw new DatabaseInUse({
+                  message: `${dbPath} is in use by another synclog process (pid ${holder.pid}, running since ${holder.since}): ${advice}`
+                })
+              }
+              // This process holds it already (a second engine on the same file), or another
+              // process is between its two steps: look again.
+              heldBySelf = holder?.pid === process.pid
+              continue
+            }
+            // Between the commit and the lock another starting process may have written its pid.
+            if (holderOf(db)?.pid === process.pid) return db
+            db.exec("ROLLBACK")
+          }
+          throw new DatabaseInUse({
+            message: heldBySelf
+              ? `${dbPath} is already open in this process (pid ${process.pid}): build the engine once per database file`
+              : `${dbPath} is being opened by another synclog process at this moment: ${advice}`
+          })
+        } catch (e) {
+          db.close()
+          throw e
+        }
+      },
+      catch: (e) =>
+        e instanceof DatabaseInUse ? e : new LockUnavailable({
+          message: describeStorageFailure(e, lockFileOf(dbPath), "start synclog again")?.message ??
+            `The lock file ${lockFileOf(dbPath)} could not be used: ${e instanceof Error ? e.message : String(e)}`
+        })
+    }),
+    // Closing the connection ends the transaction and drops the lock.
+    (db) => Effect.sync(() => db.close())
+  )
