@@ -40,6 +40,12 @@ const send = (port: number, method: string, target: string, token?: string, body
       headers["content-length"] = String(Buffer.byteLength(body))
     }
     const req = httpRequest({ host: "127.0.0.1", port, method, path: target, headers }, (res) => {
+      if (String(res.headers["content-type"]).includes("text/event-stream")) {
+        // A live stream never ends: its status is the answer.
+        resolve({ status: res.statusCode ?? 0, body: null })
+        req.destroy()
+        return
+      }
       const chunks: Array<Buffer> = []
       res.on("data", (c: Buffer) => chunks.push(c))
       res.on("end", () => {
