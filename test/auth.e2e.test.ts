@@ -121,9 +121,9 @@ describe("API tokens decided by the matched route", () => {
     tmp.remove()
   })
 
-  it("protects every route but the health check", () => {
+  it("protects every route but the health and readiness checks", () => {
     expect(routes.length).toBeGreaterThan(15)
-    expect(routes.filter((r) => !r.protected).map((r) => `${r.method} ${r.path}`)).toEqual(["GET /healthz"])
+    expect(routes.filter((r) => !r.protected).map((r) => `${r.method} ${r.path}`)).toEqual(["GET /healthz", "GET /readyz"])
   })
 
   it("never answers 2xx without a token, whatever the spelling of the URL", async () => {
@@ -184,8 +184,9 @@ describe("API tokens decided by the matched route", () => {
     expect(stopAll.status).toBe(200)
   })
 
-  it("keeps the health check, the docs and the OpenAPI document public", async () => {
+  it("keeps the health and readiness checks, the docs and the OpenAPI document public", async () => {
     expect((await send(port, "GET", "/healthz")).status).toBe(200)
+    expect((await send(port, "GET", "/readyz")).status).toBe(200)
     expect((await send(port, "GET", "/openapi.json")).status).toBe(200)
     expect((await send(port, "GET", "/docs")).status).toBe(200)
   })

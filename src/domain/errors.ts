@@ -186,3 +186,19 @@ export class Unhealthy extends Schema.Class<Unhealthy>("Unhealthy")(
     return "Unhealthy" as const
   }
 }
+
+export const ReadinessReason = Schema.Struct({
+  check: Schema.Literal("database", "scheduler", "recovery", "integration"),
+  integrationId: Schema.optionalWith(Schema.String, { exact: true }),
+  message: Schema.String
+})
+
+export class NotReady extends Schema.Class<NotReady>("NotReady")(
+  { ...base("NotReady"), status: Schema.Literal("failing"), reasons: Schema.Array(ReadinessReason) },
+  HttpApiSchema.annotations({ status: 503, description: "Not ready: the database cannot be written, the scheduler is not running or start-up recovery has not finished" })
+) {
+  get _tag() {
+    return "NotReady" as const
+  }
+}
+export type ReadinessReason = typeof ReadinessReason.Type

@@ -109,6 +109,11 @@ export class Integrations extends Effect.Service<Integrations>()("synclog/Integr
       maxRateLimitWaits: engine.retry.maxRateLimitWaits
     }
 
+    /** Why the integration's jobs cannot authenticate, if they cannot (readiness checks). */
+    const missingKey = (doc: IntegrationDoc) =>
+      Effect.map(secrets.get(doc.settings.apiKeyEnv), (key) =>
+        Option.isNone(key) ? `no API key: the environment variable ${doc.settings.apiKeyEnv} is not set` : undefined)
+
     /** The connector of an integration, with its API key resolved now (a changed key is picked up). */
     const connectorFor = (doc: IntegrationDoc) =>
       Effect.gen(function*() {
@@ -137,7 +142,7 @@ export class Integrations extends Effect.Service<Integrations>()("synclog/Integr
         return connector
       })
 
-    return { initialize, connectorFor } as const
+    return { initialize, connectorFor, missingKey } as const
   })
 }) {}
 

@@ -234,6 +234,8 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
       })
 
     /** After a restart: continue what a crash or a shutdown interrupted, from its checkpoint. */
+    let recovered = false
+
     const recover = Effect.gen(function*() {
       const at = yield* nowIso
       for (const job of yield* views.withStatus(["running", "stopping", "paused"])) {
@@ -262,6 +264,7 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
         }
       }
       yield* dispatch
+      recovered = true
     }).pipe(Effect.orDie)
 
     // Registered after the FiberMap, so it runs first at shutdown: ask every actor to pause at
@@ -294,6 +297,8 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
       recover,
       isRunning: (jobId: string) => actors.has(jobId),
       running: Effect.sync(() => actors.size),
+      /** Whether start-up recovery has run (readiness). */
+      recovered: Effect.sync(() => recovered),
       /** Called with every job's outcome when its actor ends (circuit breaker, retries). */
       onJobEnded: (hook: (jobId: string, outcome: Outcome) => Effect.Effect<void>) =>
         Effect.sync(() => void endedHooks.push(hook))

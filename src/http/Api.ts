@@ -17,6 +17,8 @@ import {
   StorageUnavailable,
   Unauthorized,
   UnsupportedMediaType,
+  NotReady,
+  ReadinessReason,
   Unhealthy,
   ValidationError
 } from "../domain/errors.js"
@@ -537,6 +539,21 @@ export class SystemGroup extends HttpApiGroup.make("system")
       )
       .addError(Unhealthy)
       .annotate(OpenApi.Summary, "Liveness and readiness")
+  )
+  .add(
+    HttpApiEndpoint.get("ready", "/readyz")
+      .addSuccess(
+        Schema.Struct({
+          status: Schema.Literal("ok", "degraded"),
+          reasons: Schema.Array(ReadinessReason)
+        })
+      )
+      .addError(NotReady)
+      .annotate(
+        OpenApi.Summary,
+        "Readiness: 503 when the database cannot be written, the scheduler is not running or recovery has not finished; " +
+          "200 `degraded` with one reason per integration in trouble (circuit open, failed jobs, missing API key)"
+      )
   )
   .annotate(OpenApi.Title, "System")
 {}

@@ -2,11 +2,12 @@ import { HttpApiBuilder } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
 import { AppMode } from "../config/Settings.js"
-import { Unhealthy, ValidationError } from "../domain/errors.js"
+import { NotReady, type ReadinessReason, Unhealthy, ValidationError } from "../domain/errors.js"
 import { Integrations } from "../engine/Integrations.js"
 import { JobSupervisor } from "../engine/JobSupervisor.js"
 import { Scheduler } from "../engine/Scheduler.js"
 import * as Database from "../eventlog/Database.js"
+import { Views } from "../eventlog/Views.js"
 import { SyncApi } from "./Api.js"
 import { orDieInfra } from "./infra.js"
 
@@ -17,6 +18,7 @@ export const SystemHttpLive = HttpApiBuilder.group(SyncApi, "system", (handlers)
     const supervisor = yield* JobSupervisor
     const sql = yield* SqlClient.SqlClient
     const mode = yield* AppMode
+    const views = yield* Views
     const probe = Database.probe.pipe(
       Effect.provideService(SqlClient.SqlClient, sql),
       Effect.provideService(Database.DatabaseFile, yield* Database.DatabaseFile)
@@ -39,6 +41,39 @@ export const SystemHttpLive = HttpApiBuilder.group(SyncApi, "system", (handlers)
             registered: result.registered,
             updated: result.updated
           }
+        }).pipe(orDieInfra))
+      .handle("ready", () =>
+        Effect.gen(function*() {
+          const failing: Array<ReadinessReason> = []
+          const problem = yield* probe
+          if (problem !== undefined) failing.push({ check: "database", message: problem.message })
+          if ((yield* scheduler.status) !== "running") {
+            failing.push({ check: "scheduler", message: "the scheduler is not running: POST /api/sync/initialize starts it" })
+          }
+          if (!(yield* supervisor.recovered)) {
+            failing.push({ check: "recovery", message: "start-up recovery of interrupted jobs has not finished" })
+          }
+          if (failing.length > 0) {
+            return yield* Effect.fail(
+              new NotReady({ message: failing.map((r) => r.message).join("; "), status: "failing", reasons: failing })
+            )
+          }
+          // Integration trouble does not make the server unready: it is reported, one reason each.
+          const degraded: Array<ReadinessReason> = []
+          for (const doc of yield* views.integrations) {
+            if (!doc.settings.enabled) continue
+            const missing = yield* integrations.missingKey(doc)
+            const c = doc.circuit
+            const message = missing !== undefined
+              ? missing
+              : c.state !== "closed"
+              ? `circuit ${c.state.replace("_", " ")} after ${c.consecutiveFailures} failed job(s)${c.reason ? `: ${c.reason}` : ""}`
+              : c.consecutiveFailures > 0
+              ? `its last ${c.consecutiveFailures} job(s) failed${c.reason ? `: ${c.reason}` : ""}`
+              : undefined
+            if (message !== undefined) degraded.push({ check: "integration", integrationId: doc.id, message })
+          }
+          return { status: degraded.length > 0 ? "degraded" as const : "ok" as const, reasons: degraded }
         }).pipe(orDieInfra))
       .handle("health", () =>
         Effect.gen(function*() {

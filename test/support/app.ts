@@ -1,5 +1,6 @@
 import { HttpServer } from "@effect/platform"
-import { Layer, Logger, LogLevel, ManagedRuntime, Option, Redacted } from "effect"
+import { SqlClient } from "@effect/sql"
+import { Effect, Layer, Logger, LogLevel, ManagedRuntime, Option, Redacted } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -37,6 +38,8 @@ export const planeIntegration = (
 export interface AppHandle {
   readonly url: string
   readonly close: () => Promise<void>
+  /** A statement on the server's own SQLite connection (PRAGMAs are per connection). */
+  readonly sql: <A extends object>(text: string) => Promise<ReadonlyArray<A>>
 }
 
 /** The real server: HTTP on an ephemeral port, SQLite file, the simulator over HTTP. */
@@ -69,5 +72,9 @@ export const startApp = async (options: {
   const runtime = ManagedRuntime.make(layer)
   const server = await runtime.runPromise(HttpServer.HttpServer)
   const address = server.address as HttpServer.TcpAddress
-  return { url: `http://127.0.0.1:${address.port}`, close: () => runtime.dispose() }
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    close: () => runtime.dispose(),
+    sql: <A extends object>(text: string) => runtime.runPromise(Effect.flatMap(SqlClient.SqlClient, (c) => c.unsafe<A>(text)))
+  }
 }
