@@ -43,6 +43,8 @@ export interface DelayStats {
 export interface SlowReport {
   /** The server sent `event: overflow` and closed the stream. */
   readonly cutOff: boolean
+  /** Bytes the load process had taken from the socket while it read nothing (Node's own small buffer). */
+  readonly bytesReadWhilePaused: number
   /** Events buffered for it before the cut-off (consecutive from `after + 1`). */
   readonly eventsBeforeCutOff: number
   readonly gapFreeBeforeCutOff: boolean
@@ -278,6 +280,7 @@ await Promise.all(responses.map((res, i) => follow(res, states[i]!)))
 let slow: SlowReport | undefined
 if (slowRes && !timedOut) {
   // Everything the server managed to send before it cut this client off, then the stream's end.
+  const bytesReadWhilePaused = slowRes.socket.bytesRead
   const buffered = readChecked(slowRes, spec.after + 1)
   slowRes.resume()
   const before = await buffered
@@ -288,6 +291,7 @@ if (slowRes && !timedOut) {
   }
   slow = {
     cutOff: before.overflow !== null,
+    bytesReadWhilePaused,
     eventsBeforeCutOff: before.events,
     gapFreeBeforeCutOff: before.gapFree,
     overflowLastEventId: before.overflow?.lastEventId ?? null,

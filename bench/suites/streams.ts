@@ -16,10 +16,12 @@
  *   to receipt (p50/p99, all events and per kind); the fan-out spread; server RSS with the
  *   clients attached (idle) and at the sync's peak, against the runs without clients.
  * - Slow client (`slowClient`): one client reads nothing for the whole sync, beside a few
- *   reading clients. A follower is cut off only once 10,000 events are waiting for it
- *   (DEFAULT_FOLLOWER_BUFFER, after the socket's buffers), and a batchSize-1000 sync of 100,000
- *   items writes about 200 events, so this part syncs with small batches (batchSize 6, about
- *   17,000 events; --quick: batchSize 1 over a 15k workspace): the same sync runs with and
+ *   reading clients. A follower is cut off only once 10,000 events wait in its buffer on the
+ *   server (DEFAULT_FOLLOWER_BUFFER), and only after the kernel's socket buffers filled first
+ *   (on loopback here the send buffer grows to 4 MB: about 9,000 more events of ~450 bytes; a
+ *   15,000-event sync was not enough), while a batchSize-1000 sync of 100,000 items writes
+ *   about 200 events. So this part syncs with small batches (batchSize 4, about 25,500 events;
+ *   --quick: batchSize 1 over a 25k workspace): the same sync runs with and
  *   without the slow client, and the figures compare the engine's throughput and the reading
  *   clients' delay between the two, and check the cut-off and the gap-free resume.
  *
@@ -51,8 +53,8 @@ export const streams = async (ctx: Context): Promise<ReadonlyArray<Figure>> => {
   const unknown = [...parts].filter((p) => !(PARTS as ReadonlyArray<string>).includes(p))
   if (unknown.length > 0) throw new Error(`BENCH_STREAMS_PARTS: unknown part(s) ${unknown.join(", ")}; choose among ${PARTS.join(", ")}`)
   const sizes = ctx.quick
-    ? { workItems: 10_000, clients: 100, rounds: 1, slowWorkItems: 15_000, slowBatch: 1, slowReaders: 10 }
-    : { workItems: 100_000, clients: 1_000, rounds: 3, slowWorkItems: 100_000, slowBatch: 6, slowReaders: 50 }
+    ? { workItems: 10_000, clients: 100, rounds: 1, slowWorkItems: 25_000, slowBatch: 1, slowReaders: 10 }
+    : { workItems: 100_000, clients: 1_000, rounds: 3, slowWorkItems: 100_000, slowBatch: 4, slowReaders: 50 }
   const root = ctx.dir("streams")
   if (!buildBundle()) throw new Error("the streams suite measures the server as `npm start` runs it, and package.json has no build script")
   ctx.log(`streams (${[...parts].join(", ")}): simulator with ${sizes.workItems} work items${parts.has("slow-client") && sizes.slowWorkItems !== sizes.workItems ? ` and ${sizes.slowWorkItems}` : ""} over 20 projects`)
@@ -117,6 +119,8 @@ const syncWithClients = async (
       const spec: LoadSpec = { url: server.url, clients: options.clients, after, slow: options.slow, timeoutMs: 20 * 60_000 }
       load = spawnNode({ args: [...tsNode(), "bench/load/sse-clients.ts", JSON.stringify(spec)], captureStdout: true, logFile: join(dir, "load.log") })
       report = lastJsonLine<LoadReport>(load)
+      // Awaited after the job; if the job fails first, the suite reports that error, not this one.
+      report.catch(() => {})
       const ready = await firstJsonLine<{ connectMs: number }>(load, 300_000)
       ctx.log(`  ${options.clients} clients${options.slow ? " + 1 slow" : ""} attached in ${ready.connectMs} ms`)
       await sleep(1000)
@@ -135,7 +139,8 @@ const syncWithClients = async (
     ctx.log(
       `  ${options.name}: ${job.stats.processed} records in ${job.duration} ms (${Math.round(rate)}/s), peak RSS ${Math.round(rssPeak / MB)} MB` +
         (result
-          ? `; ${result.clients} clients got ${result.eventsPerClient.min}-${result.eventsPerClient.max} of ${logEvents} events, ` +
+          ? `; ${result.clients} clients got ${result.eventsPerClient.min}-${result.eventsPerClient.max} of ${logEvents} events ` +
+            `(${Math.round(result.bytes / Math.max(1, result.clients * result.eventsPerClient.max))} bytes each), ` +
             `${result.clientsWithGaps} with gaps, delay p50 ${result.delay.p50} / p99 ${result.delay.p99} ms` +
             (result.slow ? `; slow client ${JSON.stringify(result.slow)}` : "")
           : "")
@@ -302,7 +307,7 @@ const slowClient = async (
   sizes: { readonly slowWorkItems: number; readonly slowBatch: number; readonly slowReaders: number; readonly workspace: string }
 ) => {
   const { ctx } = env
-  // One round: each run is a sync of ~17,000 small batches (about a minute on an idle machine).
+  // One round: each run is a sync of ~25,000 small batches.
   const rounds = 1
   const readers = sizes.slowReaders
   ctx.log(
