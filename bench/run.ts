@@ -3,12 +3,13 @@
  *
  *   npm run bench                    every suite at full size (about 15 minutes), with CPU profiles
  *   npm run bench -- --quick         small sizes, one round, no profiles: under two minutes
- *   npm run bench -- --only replay,api   some suites (full-sync, memory, replay, api, many-integrations);
+ *   npm run bench -- --only replay,api   some suites (full-sync, memory, replay, api, many-integrations, streams);
  *                                    the other suites' figures of the previous run are kept in latest.json
  *   npm run bench -- --no-profile    skip the extra profiled runs
  *   npm run bench -- --keep          keep the scratch folder in $TMPDIR (databases, logs, raw profiles; ~6 GB at full size)
  *
  * BENCH_MAX_CONCURRENT (default 16) sets engine.maxConcurrentJobs of the many-integrations suite.
+ * BENCH_STREAMS_PARTS (default "fan-out,slow-client") runs only some parts of the streams suite.
  *
  * Every suite starts what it needs on loopback in separate processes (simulator, synclog
  * server, baseline, load generator), runs candidate and baseline alternately, and reports
@@ -31,13 +32,15 @@ import { fullSync } from "./suites/full-sync.js"
 import { manyIntegrations } from "./suites/many-integrations.js"
 import { memory } from "./suites/memory.js"
 import { replay } from "./suites/replay.js"
+import { streams } from "./suites/streams.js"
 
 const SUITES: ReadonlyArray<readonly [string, Suite]> = [
   ["full-sync", fullSync],
   ["memory", memory],
   ["replay", replay],
   ["api", api],
-  ["many-integrations", manyIntegrations]
+  ["many-integrations", manyIntegrations],
+  ["streams", streams]
 ]
 
 const args = process.argv.slice(2)

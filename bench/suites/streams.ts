@@ -1,0 +1,381 @@
+/**
+ * Live streams (issue 12): what SSE followers of `GET /api/sync/stream` cost the engine, and
+ * whether they get what they are owed.
+ *
+ * One simulator process serves a workspace of 100,000 work items over 20 projects (--quick:
+ * 10,000). Each run starts a fresh synclog server (as `npm start` runs it, fresh database),
+ * reads the log's position from its database, attaches the load process
+ * (bench/load/sse-clients.ts, its own process) with every client starting after that
+ * position, runs one full sync through the API and lets the load process report.
+ *
+ * - Fan-out (`fanOut`): a full sync (batchSize 1000, as the full-sync suite) with 1,000 clients
+ *   (--quick: 100), beside the same sync with no client attached and the raw baseline
+ *   (bench/baseline/plane-to-sqlite.ts), the three in rotating order every round. Figures:
+ *   throughput with clients against without and against the baseline; every client received
+ *   every event (consecutive positions, count = the log's); delay from the event's `recordedAt`
+ *   to receipt (p50/p99, all events and per kind); the fan-out spread; server RSS with the
+ *   clients attached (idle) and at the sync's peak, against the runs without clients.
+ * - Slow client (`slowClient`): one client reads nothing for the whole sync, beside a few
+ *   reading clients. A follower is cut off only once 10,000 events wait in its buffer on the
+ *   server (DEFAULT_FOLLOWER_BUFFER), and only after the kernel's socket buffers filled first
+ *   (on loopback here the send buffer grows to 4 MB: about 9,000 more events of ~450 bytes; a
+ *   15,000-event sync was not enough), while a batchSize-1000 sync of 100,000 items writes
+ *   about 200 events. So this part syncs with small batches (batchSize 4, about 25,500 events;
+ *   --quick: batchSize 1 over a 25k workspace): the same sync runs with and
+ *   without the slow client, and the figures compare the engine's throughput and the reading
+ *   clients' delay between the two, and check the cut-off and the gap-free resume.
+ *
+ * Each part is its own function returning its figures; the webhook and `/metrics` parts of the
+ * issue plug in beside them in `streams` below.
+ */
+import Database from "better-sqlite3"
+import { join } from "node:path"
+import type { LoadReport, LoadSpec } from "../load/sse-clients.js"
+import type { Context } from "../lib/context.js"
+import type { Child } from "../lib/proc.js"
+import { firstJsonLine, peakRssOf, rssOf, runJson, sleep, spawnNode, tsNode } from "../lib/proc.js"
+import type { Figure } from "../lib/report.js"
+import { figure, median } from "../lib/report.js"
+import type { Simulator } from "../lib/simulator.js"
+import { startSimulatorProcess } from "../lib/simulator.js"
+import type { JobView } from "../lib/synclog.js"
+import { buildBundle, createJob, startServer, waitForJob } from "../lib/synclog.js"
+
+const MB = 1024 * 1024
+const FAN_WORKSPACE = "streams"
+const SLOW_WORKSPACE = "streams-slow"
+
+/** The parts this suite has; BENCH_STREAMS_PARTS (a comma list of them) runs only some. */
+const PARTS = ["fan-out", "slow-client"] as const
+
+export const streams = async (ctx: Context): Promise<ReadonlyArray<Figure>> => {
+  const parts = new Set((process.env.BENCH_STREAMS_PARTS ?? PARTS.join(",")).split(",").map((p) => p.trim()))
+  const unknown = [...parts].filter((p) => !(PARTS as ReadonlyArray<string>).includes(p))
+  if (unknown.length > 0) throw new Error(`BENCH_STREAMS_PARTS: unknown part(s) ${unknown.join(", ")}; choose among ${PARTS.join(", ")}`)
+  const sizes = ctx.quick
+    ? { workItems: 10_000, clients: 100, rounds: 1, slowWorkItems: 25_000, slowBatch: 1, slowReaders: 10 }
+    : { workItems: 100_000, clients: 1_000, rounds: 3, slowWorkItems: 100_000, slowBatch: 4, slowReaders: 50 }
+  const root = ctx.dir("streams")
+  if (!buildBundle()) throw new Error("the streams suite measures the server as `npm start` runs it, and package.json has no build script")
+  ctx.log(`streams (${[...parts].join(", ")}): simulator with ${sizes.workItems} work items${parts.has("slow-client") && sizes.slowWorkItems !== sizes.workItems ? ` and ${sizes.slowWorkItems}` : ""} over 20 projects`)
+  const sim = await startSimulatorProcess({
+    workspaces: [
+      { slug: FAN_WORKSPACE, projects: 20, workItems: sizes.workItems, seed: 3 },
+      ...(parts.has("slow-client") && sizes.slowWorkItems !== sizes.workItems ? [{ slug: SLOW_WORKSPACE, projects: 20, workItems: sizes.slowWorkItems, seed: 4 }] : [])
+    ]
+  })
+  try {
+    const env: Env = { ctx, sim, root }
+    const slowWorkspace = sizes.slowWorkItems !== sizes.workItems ? SLOW_WORKSPACE : FAN_WORKSPACE
+    // Each part of the issue is its own function; the webhook and `/metrics` parts plug in here.
+    return [
+      ...(parts.has("fan-out") ? await fanOut(env, sizes) : []),
+      ...(parts.has("slow-client") ? await slowClient(env, { ...sizes, workspace: slowWorkspace }) : [])
+    ]
+  } finally {
+    await sim.stop()
+  }
+}
+
+interface Env {
+  readonly ctx: Context
+  readonly sim: Simulator
+  readonly root: string
+}
+
+/** One full sync on a fresh server, with `clients` followers attached (0: none, no load process). */
+interface SyncRun {
+  readonly job: JobView
+  readonly rate: number
+  /** Server RSS before the clients attached, and once they are attached (idle), bytes. */
+  readonly rssIdle: number
+  readonly rssAttached: number
+  /** The server's peak RSS (VmHWM) at the end of the sync, bytes. */
+  readonly rssPeak: number
+  readonly load: LoadReport | undefined
+  /** Events the log holds after the clients' start position, up to the job's last one. */
+  readonly logEvents: number
+}
+
+const syncWithClients = async (
+  env: Env,
+  options: { readonly name: string; readonly workspace: string; readonly batchSize: number; readonly clients: number; readonly slow: boolean }
+): Promise<SyncRun> => {
+  const { ctx, sim, root } = env
+  const dir = join(root, options.name)
+  const server = await startServer({
+    dir,
+    integrations: [{ id: "bench", baseUrl: sim.url, workspaceSlug: options.workspace }],
+    apiKey: sim.apiKey,
+    mode: "bundle"
+  })
+  let load: Child | undefined
+  try {
+    await sleep(1000)
+    const rssIdle = rssOf(server.child.pid)
+    const after = logPosition(server.dbPath)
+    let report: Promise<LoadReport> | undefined
+    if (options.clients > 0 || options.slow) {
+      const spec: LoadSpec = { url: server.url, clients: options.clients, after, slow: options.slow, timeoutMs: 20 * 60_000 }
+      load = spawnNode({ args: [...tsNode(), "bench/load/sse-clients.ts", JSON.stringify(spec)], captureStdout: true, logFile: join(dir, "load.log") })
+      report = lastJsonLine<LoadReport>(load)
+      // Awaited after the job; if the job fails first, the suite reports that error, not this one.
+      report.catch(() => {})
+      const ready = await firstJsonLine<{ connectMs: number }>(load, 300_000)
+      ctx.log(`  ${options.clients} clients${options.slow ? " + 1 slow" : ""} attached in ${ready.connectMs} ms`)
+      await sleep(1000)
+    }
+    const rssAttached = rssOf(server.child.pid)
+    const job = await waitForJob(
+      server.url,
+      await createJob(server.url, { integrationId: "bench", type: "full_sync", options: { batchSize: options.batchSize } }),
+      100
+    )
+    const rssPeak = peakRssOf(server.child.pid)
+    const result = report ? await report : undefined
+    const until = result?.until ?? logPosition(server.dbPath)
+    const logEvents = countEvents(server.dbPath, after, until)
+    const rate = job.stats.processed / (job.duration! / 1000)
+    ctx.log(
+      `  ${options.name}: ${job.stats.processed} records in ${job.duration} ms (${Math.round(rate)}/s), peak RSS ${Math.round(rssPeak / MB)} MB` +
+        (result
+          ? `; ${result.clients} clients got ${result.eventsPerClient.min}-${result.eventsPerClient.max} of ${logEvents} events ` +
+            `(${Math.round(result.bytes / Math.max(1, result.clients * result.eventsPerClient.max))} bytes each), ` +
+            `${result.clientsWithGaps} with gaps, delay p50 ${result.delay.p50} / p99 ${result.delay.p99} ms` +
+            (result.slow ? `; slow client ${JSON.stringify(result.slow)}` : "")
+          : "")
+    )
+    return { job, rate, rssIdle, rssAttached, rssPeak, load: result, logEvents }
+  } finally {
+    await server.stop()
+    if (load) await load.exited
+  }
+}
+
+/** The log's latest position, read from the server's database file (WAL: a reader never blocks it). */
+const logPosition = (dbPath: string): number => {
+  const db = new Database(dbPath, { readonly: true, fileMustExist: true })
+  try {
+    return (db.prepare("SELECT COALESCE(MAX(position), 0) AS p FROM events").get() as { p: number }).p
+  } finally {
+    db.close()
+  }
+}
+
+const countEvents = (dbPath: string, after: number, until: number): number => {
+  const db = new Database(dbPath, { readonly: true, fileMustExist: true })
+  try {
+    return (db.prepare("SELECT COUNT(*) AS n FROM events WHERE position > ? AND position <= ?").get(after, until) as { n: number }).n
+  } finally {
+    db.close()
+  }
+}
+
+/** Collects a child's stdout and resolves with its last JSON line once it exits. */
+const lastJsonLine = <A>(child: Child): Promise<A> => {
+  let text = ""
+  child.process.stdout!.on("data", (chunk: Buffer) => (text += chunk.toString("utf8")))
+  return child.exited.then((code) => {
+    const last = text.trim().split("\n").pop() ?? ""
+    if (code !== 0) throw new Error(`load process exited with ${code}: ${text.slice(-2000)}`)
+    return JSON.parse(last) as A
+  })
+}
+
+const baselineRun = async (env: Env, workspace: string, name: string) => {
+  const run = await runJson<{ records: number; ms: number }>({
+    args: [...tsNode(), "bench/baseline/plane-to-sqlite.ts", env.sim.url, workspace, env.sim.apiKey, join(env.root, `${name}.db`)]
+  })
+  env.ctx.log(`  baseline: ${run.records} records in ${Math.round(run.ms)} ms`)
+  return run.records / (run.ms / 1000)
+}
+
+/** Every client got every event: each one's positions consecutive and as many as the log holds. */
+const everyEvent = (run: SyncRun) =>
+  run.load !== undefined && run.load.complete && run.load.clientsWithGaps === 0 &&
+  run.load.eventsPerClient.min === run.logEvents && run.load.eventsPerClient.max === run.logEvents
+
+/** Relative spread (max - min) / median of a few samples: the noise a difference is judged against. */
+const spreadOf = (xs: ReadonlyArray<number>) => xs.length < 2 ? 0 : (Math.max(...xs) - Math.min(...xs)) / median(xs)
+
+/** Fan-out: N reading clients during a full sync, against the same sync alone and the raw baseline. */
+const fanOut = async (env: Env, sizes: { readonly workItems: number; readonly clients: number; readonly rounds: number }) => {
+  const { ctx } = env
+  const n = sizes.clients
+  ctx.log(`fan-out: full sync of ${sizes.workItems} work items (batchSize 1000) with ${n} SSE clients, without, and the raw baseline; ${sizes.rounds} round(s)`)
+  const withClients: Array<SyncRun> = []
+  const without: Array<SyncRun> = []
+  const baseline: Array<number> = []
+  for (let round = 0; round < sizes.rounds; round++) {
+    const steps = [
+      async () => withClients.push(await syncWithClients(env, { name: `fan-${n}-${round}`, workspace: FAN_WORKSPACE, batchSize: 1000, clients: n, slow: false })),
+      async () => without.push(await syncWithClients(env, { name: `fan-0-${round}`, workspace: FAN_WORKSPACE, batchSize: 1000, clients: 0, slow: false })),
+      async () => baseline.push(await baselineRun(env, FAN_WORKSPACE, `baseline-${round}`))
+    ]
+    // Rotate who goes first, so drift of the machine hits every side alike.
+    for (let i = 0; i < steps.length; i++) await steps[(i + round) % steps.length]!()
+  }
+  const loads = withClients.map((r) => r.load!)
+  const rateWith = withClients.map((r) => r.rate)
+  const rateWithout = without.map((r) => r.rate)
+  const ratioWithout = rateWithout.map((r, i) => r / baseline[i]!)
+  const noise = Math.max(0.05, spreadOf(rateWithout))
+  const perThousand = 1000 / n
+  ctx.details.streamsFanOut = {
+    workItems: sizes.workItems,
+    clients: n,
+    rounds: sizes.rounds,
+    noise,
+    withClients: withClients.map((r) => ({ ms: r.job.duration, rate: r.rate, rssIdle: r.rssIdle, rssAttached: r.rssAttached, rssPeak: r.rssPeak, logEvents: r.logEvents, load: r.load })),
+    without: without.map((r) => ({ ms: r.job.duration, rate: r.rate, rssIdle: r.rssIdle, rssPeak: r.rssPeak, logEvents: r.logEvents })),
+    baseline
+  }
+  return [
+    figure({
+      name: `full sync, ${sizes.workItems / 1000}k work items, ${n} SSE clients attached (baseline: raw script)`,
+      unit: "records/s",
+      candidate: rateWith,
+      baseline,
+      target: `(reported; without clients: ${median(ratioWithout).toFixed(2)} x)`,
+      met: () => true
+    }),
+    figure({
+      name: `full sync with ${n} SSE clients (baseline: the same sync, no client)`,
+      unit: "records/s",
+      candidate: rateWith,
+      baseline: rateWithout,
+      target: `within noise: >= ${(1 - noise).toFixed(2)} x`,
+      met: (_c, ratio) => ratio !== null && ratio >= 1 - noise
+    }),
+    figure({
+      name: `every client received every event (${n} clients; baseline: events in the log)`,
+      unit: "events",
+      candidate: loads.map((l) => l.eventsPerClient.min),
+      baseline: withClients.map((r) => r.logEvents),
+      target: "all, in order, every round",
+      met: () => withClients.every(everyEvent)
+    }),
+    figure({
+      name: `delay recordedAt -> receipt, p99, every event (${n} clients)`,
+      unit: "ms",
+      candidate: loads.map((l) => l.delay.p99),
+      target: "< 100 ms",
+      met: (c) => c < 100
+    }),
+    figure({
+      name: `delay recordedAt -> receipt, p50, every event (${n} clients)`,
+      unit: "ms",
+      candidate: loads.map((l) => l.delay.p50),
+      target: "(reported)",
+      met: () => true
+    }),
+    figure({
+      name: `delay recordedAt -> receipt, p99, events stamped at their commit (not BatchCommitted)`,
+      unit: "ms",
+      candidate: loads.map((l) => l.delayOther.p99),
+      target: "(reported)",
+      met: () => true
+    }),
+    figure({
+      name: `fan-out spread, p99: first to last of ${n} clients receiving an event`,
+      unit: "ms",
+      candidate: loads.map((l) => l.spread.p99),
+      target: "(reported)",
+      met: () => true
+    }),
+    figure({
+      name: `server RSS growth per 1,000 idle clients attached (measured with ${n})`,
+      unit: "MB",
+      candidate: withClients.map((r) => ((r.rssAttached - r.rssIdle) / MB) * perThousand),
+      target: "(reported)",
+      met: () => true
+    }),
+    figure({
+      name: `server peak RSS during the sync with ${n} clients (baseline: without)`,
+      unit: "MB",
+      candidate: withClients.map((r) => r.rssPeak / MB),
+      baseline: without.map((r) => r.rssPeak / MB),
+      target: "(reported)",
+      met: () => true
+    })
+  ]
+}
+
+/** A client that reads nothing for the whole sync, beside a few reading ones. */
+const slowClient = async (
+  env: Env,
+  sizes: { readonly slowWorkItems: number; readonly slowBatch: number; readonly slowReaders: number; readonly workspace: string }
+) => {
+  const { ctx } = env
+  // One round: each run is a sync of ~25,000 small batches.
+  const rounds = 1
+  const readers = sizes.slowReaders
+  ctx.log(
+    `slow client: full sync of ${sizes.slowWorkItems} work items with batchSize ${sizes.slowBatch} and ${readers} reading clients, ` +
+      `with and without a client that reads nothing; ${rounds} round(s)`
+  )
+  const withSlow: Array<SyncRun> = []
+  const without: Array<SyncRun> = []
+  for (let round = 0; round < rounds; round++) {
+    const steps = [
+      async () => withSlow.push(await syncWithClients(env, { name: `slow-1-${round}`, workspace: sizes.workspace, batchSize: sizes.slowBatch, clients: readers, slow: true })),
+      async () => without.push(await syncWithClients(env, { name: `slow-0-${round}`, workspace: sizes.workspace, batchSize: sizes.slowBatch, clients: readers, slow: false }))
+    ]
+    for (let i = 0; i < steps.length; i++) await steps[(i + round) % steps.length]!()
+  }
+  const slow = withSlow.map((r) => r.load!.slow!)
+  const noise = Math.max(0.05, spreadOf(without.map((r) => r.rate)))
+  ctx.details.streamsSlowClient = {
+    workItems: sizes.slowWorkItems,
+    batchSize: sizes.slowBatch,
+    readers,
+    rounds,
+    withSlow: withSlow.map((r) => ({ ms: r.job.duration, rate: r.rate, rssPeak: r.rssPeak, logEvents: r.logEvents, load: r.load })),
+    without: without.map((r) => ({ ms: r.job.duration, rate: r.rate, rssPeak: r.rssPeak, logEvents: r.logEvents, load: r.load }))
+  }
+  const cutOff = slow.every((s) => s.cutOff && s.overflowMatchesLastEvent)
+  const gapFree = withSlow.every((r, i) =>
+    slow[i]!.gapFreeBeforeCutOff && slow[i]!.resumedGapFree && slow[i]!.resumedToEnd &&
+    slow[i]!.eventsBeforeCutOff + slow[i]!.resumedEvents === r.logEvents
+  )
+  return [
+    figure({
+      name: `slow client cut off with its overflow message (1 = yes; ${withSlow[0]!.logEvents} events, batchSize ${sizes.slowBatch})`,
+      unit: "yes/no",
+      candidate: [cutOff ? 1 : 0],
+      target: "yes, every round",
+      met: () => cutOff
+    }),
+    figure({
+      name: "slow client resumed with Last-Event-ID without a gap, to the end (1 = yes)",
+      unit: "yes/no",
+      candidate: [gapFree ? 1 : 0],
+      target: "yes, every round",
+      met: () => gapFree
+    }),
+    figure({
+      name: `full sync with a slow client and ${readers} readers (baseline: ${readers} readers only)`,
+      unit: "records/s",
+      candidate: withSlow.map((r) => r.rate),
+      baseline: without.map((r) => r.rate),
+      target: `within noise: >= ${(1 - noise).toFixed(2)} x`,
+      met: (_c, ratio) => ratio !== null && ratio >= 1 - noise
+    }),
+    figure({
+      name: `readers' delay p99 with the slow client (baseline: without)`,
+      unit: "ms",
+      candidate: withSlow.map((r) => r.load!.delay.p99),
+      baseline: without.map((r) => r.load!.delay.p99),
+      target: "< 100 ms, as without",
+      met: (c) => c < 100
+    }),
+    figure({
+      name: "readers received every event, with and without the slow client",
+      unit: "events",
+      candidate: withSlow.map((r) => r.load!.eventsPerClient.min),
+      baseline: withSlow.map((r) => r.logEvents),
+      target: "all, in order, every round",
+      met: () => [...withSlow, ...without].every(everyEvent)
+    })
+  ]
+}
