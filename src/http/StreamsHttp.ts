@@ -1,5 +1,5 @@
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
-import { Effect, Stream } from "effect"
+import { Chunk, Effect, Stream } from "effect"
 import { JobNotFound, ValidationError } from "../domain/errors.js"
 import { IntegrationEvent, JobEvent, jobStream, SystemInitialized } from "../domain/events.js"
 import { TERMINAL_STATUSES } from "../domain/job.js"
@@ -29,7 +29,17 @@ const wire = (e: StoredEvent) => ({
   data: e.payload
 })
 
-export const sseEvent = (e: StoredEvent) => `id: ${e.position}\nevent: ${e.type}\ndata: ${JSON.stringify(wire(e))}\n\n`
+/** Every follower gets the same event object from the feed: serialise it once for all of them. */
+const serialised = new WeakMap<StoredEvent, string>()
+
+export const sseEvent = (e: StoredEvent) => {
+  let text = serialised.get(e)
+  if (text === undefined) {
+    text = `id: ${e.position}\nevent: ${e.type}\ndata: ${JSON.stringify(wire(e))}\n\n`
+    serialised.set(e, text)
+  }
+  return text
+}
 
 const sseOverflow = (lastPosition: number) =>
   `event: overflow\ndata: ${
@@ -47,7 +57,8 @@ export const sseBody = (body: Stream.Stream<string>) => Stream.merge(body, heart
 const sseResponse = (body: Stream.Stream<string>) =>
   HttpServerResponse.stream(
     // The heartbeat's first tick also sends the headers at once.
-    sseBody(body).pipe(Stream.encodeText),
+    // What a follower has queued goes out as one write, not one per message.
+    sseBody(body).pipe(Stream.mapChunks((c) => (Chunk.isEmpty(c) ? c : Chunk.of(Chunk.join(c, "")))), Stream.encodeText),
     {
       contentType: "text/event-stream",
       headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
