@@ -6,6 +6,7 @@ import { SyncApi } from "./Api.js"
 import { IntegrationsHttpLive } from "./IntegrationsHttp.js"
 import { JobsHttpLive } from "./JobsHttp.js"
 import { ApiTokens, AuthorizationLive, StreamAuthorizationLive } from "./Authorization.js"
+import { DashboardLive } from "./Dashboard.js"
 import { ApiErrorsLive, serverMiddleware } from "./middleware.js"
 import { StreamsHttpLive } from "./StreamsHttp.js"
 import { SystemHttpLive } from "./SystemHttp.js"
@@ -23,10 +24,11 @@ export interface ServerOptions {
   readonly readToken?: Option.Option<Redacted.Redacted<string>> | undefined
 }
 
-/** The HTTP edge: the API, OpenAPI at /openapi.json, docs at /docs (served offline). */
+/** The HTTP edge: the API, OpenAPI at /openapi.json, docs at /docs (served offline), the dashboard at /. */
 export const makeHttpLayer = (options: ServerOptions) =>
   HttpApiBuilder.serve(serverMiddleware).pipe(
     Layer.provide(HttpApiScalar.layer({ path: "/docs" })),
+    Layer.provide(DashboardLive),
     Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
     Layer.provide(ApiLive),
     // The router runs Authorization for the routes declared with it (see Api.ts).
