@@ -14,6 +14,9 @@ export class ApiError extends Error {
   }
 }
 
+/** Fired on window when a token was entered (the header shows "Forget token" then). */
+export const TOKEN_CHANGED = "synclog:token"
+
 export const getToken = (): string | null => sessionStorage.getItem(TOKEN_KEY)
 
 export const forgetToken = () => sessionStorage.removeItem(TOKEN_KEY)
@@ -45,6 +48,7 @@ export const askForToken = (reason: string): Promise<void> => {
       asking = null
       if (dialog.returnValue === "ok" && value !== "") {
         sessionStorage.setItem(TOKEN_KEY, value)
+        window.dispatchEvent(new Event(TOKEN_CHANGED))
         resolve()
       } else {
         reject(new ApiError(401, "Unauthorized", "This server needs an API token; reload the page to enter it."))

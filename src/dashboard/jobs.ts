@@ -94,6 +94,7 @@ export const jobsView: View = (root, params) => {
 
   const rows = new Map<string, Row>()
   let closed = false
+  let total = 0
 
   const buildRow = (job: Job): Row => {
     const cells: Record<string, HTMLElement> = {}
@@ -179,6 +180,7 @@ export const jobsView: View = (root, params) => {
       } else {
         tbody.querySelector("tr:not([data-job])")?.remove()
       }
+      total = r.total
       paintPager(r.total, r.jobs.length)
       if (table.dataset.loaded === undefined) {
         table.dataset.loaded = "true"
@@ -222,9 +224,35 @@ export const jobsView: View = (root, params) => {
       if (event.type === "JobDeleted") pageRefresh.run("page", () => void loadPage())
       else markJob(jobId)
     } else if (event.type === "JobQueued" && offset === 0) {
-      pageRefresh.run("page", () => void loadPage())
+      addNewJob(jobId)
     }
   }
+
+  /** A job queued while the first page is shown goes on top (if the filters take it), one row. */
+  const addNewJob = (jobId: string) =>
+    api<Job>("GET", `/api/sync/jobs/${encodeURIComponent(jobId)}`).then((job) => {
+      const statuses = status === "" ? null : status.split(",").map((s) => (s === "pending" ? "queued" : s))
+      const matches = (statuses === null || statuses.includes(job.status)) &&
+        (integrationId === "" || job.integrationId === integrationId) &&
+        (type === "" || job.type === type || job.type === `${type}_sync`)
+      if (closed || !matches || rows.has(jobId)) return
+      inNextFrame(`new-${jobId}`, () => {
+        if (rows.has(jobId)) return
+        const row = buildRow(job)
+        rows.set(jobId, row)
+        tbody.querySelector("tr:not([data-job])")?.remove()
+        tbody.insertBefore(row.tr, tbody.firstChild)
+        if (rows.size > limit) {
+          const last = tbody.lastElementChild as HTMLTableRowElement | null
+          if (last?.dataset.job !== undefined) {
+            rows.delete(last.dataset.job)
+            last.remove()
+          }
+        }
+        total++
+        paintPager(total, rows.size)
+      })
+    }, () => {})
 
   let closeStream = () => {}
   loadPage().then(() => {

@@ -1,5 +1,5 @@
 import "./styles.css"
-import { forgetToken, getToken } from "./api.js"
+import { forgetToken, getToken, TOKEN_CHANGED } from "./api.js"
 import { h, replaceChildren } from "./dom.js"
 import { integrationsView } from "./integrations.js"
 import { jobDetailView } from "./jobDetail.js"
@@ -27,6 +27,9 @@ const tokenButton = h("button", { type: "button", class: "small", hidden: true }
 tokenButton.addEventListener("click", () => {
   forgetToken()
   location.reload()
+})
+window.addEventListener(TOKEN_CHANGED, () => {
+  tokenButton.hidden = getToken() === null
 })
 
 document.body.append(
