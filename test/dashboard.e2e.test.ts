@@ -152,6 +152,11 @@ describe("web dashboard in Chromium", () => {
     const queued = await waitFor("the queued message", async () => /Queued job (\S+)\./.exec((await card.locator(".notice").textContent()) ?? ""))
     const jobId = queued[1]!
 
+    // The job's page follows it live too (its own stream): opened now, never reloaded.
+    await cards.goto(`${app.url}/#/jobs/${jobId}`)
+    await cards.locator("h1 code").waitFor()
+    await cards.evaluate(() => ((window as any).__sameDocument = true))
+
     const row = page.locator(`tr[data-job="${jobId}"]`)
     await row.waitFor()
     await recordTexts(page, `tr[data-job="${jobId}"] td[data-col=progress]`, "__progress")
@@ -164,6 +169,13 @@ describe("web dashboard in Chromium", () => {
     // Live updates touched cells, never rebuilt the rows.
     expect(await page.evaluate(() => [...document.querySelectorAll("tbody tr")].every((tr: any) => (tr as any).__kept === true))).toBe(true)
     expect((await api.get(`/api/sync/jobs/${jobId}`)).body.status).toBe("completed")
+    await cards.locator(".timeline li[data-type=JobCompleted]").waitFor()
+    await cards.locator(".badge.status-completed").waitFor()
+    expect(await cards.locator("[data-field=progress]").textContent()).toBe("100%")
+    expect(await cards.locator(".logs li").count()).toBeGreaterThan(1)
+    expect(await cards.evaluate(() => (window as any).__sameDocument)).toBe(true)
+    // Back to the card for the next action.
+    await cards.goto(`${app.url}/#/`)
 
     // A refused action shows the API's message: a second full sync right away is too recent.
     await card.locator("select[name=type]").selectOption("full_sync")
@@ -214,6 +226,13 @@ describe("web dashboard in Chromium", () => {
   })
 
   it("browses the mirror with cursor paging and shows a payload as JSON", async () => {
+    // The sync test fills the mirror; run alone, this test syncs first.
+    const mirrored = await api.get("/api/sync/integrations/plane-integration-456/records?entity=work_items&limit=1")
+    if (mirrored.body.total === 0) {
+      sim.setFaults({})
+      const created = await api.post("/api/sync/jobs", { integrationId: "plane-integration-456", type: "full_sync" })
+      await waitForStatus(api, created.body.jobId, ["completed"], 45_000)
+    }
     const page = await context.newPage()
     const errors = watchErrors(page)
     await page.goto(`${app.url}/#/records?integrationId=plane-integration-456&entity=work_items`)
