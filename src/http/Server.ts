@@ -8,6 +8,7 @@ import { IntegrationsHttpLive } from "./IntegrationsHttp.js"
 import { JobsHttpLive } from "./JobsHttp.js"
 import { NotificationsHttpLive } from "./NotificationsHttp.js"
 import { ApiTokens, AuthorizationLive, StreamAuthorizationLive } from "./Authorization.js"
+import { DashboardLive } from "./Dashboard.js"
 import { ApiErrorsLive, serverMiddleware } from "./middleware.js"
 import { observeRequests } from "./observe.js"
 import { MetricsHttpLive } from "./MetricsHttp.js"
@@ -151,10 +152,11 @@ export const makeListenerLayer = (options: ServerOptions) =>
     Layer.mapError((e) => new PortUnavailable({ message: portProblem(options, e.cause) }))
   )
 
-/** The API on a bound server: OpenAPI at /openapi.json, docs at /docs (served offline). */
+/** The API on a bound server: OpenAPI at /openapi.json, docs at /docs (served offline), the dashboard at /. */
 export const makeServeLayer = (options: ServerOptions) =>
   HttpApiBuilder.serve((app) => observeRequests(options.accessLog ?? false)(serverMiddleware(app))).pipe(
     Layer.provide(HttpApiScalar.layer({ path: "/docs" })),
+    Layer.provide(DashboardLive),
     Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
     Layer.provide(ApiLive),
     // The router runs Authorization for the routes declared with it (see Api.ts).

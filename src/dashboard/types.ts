@@ -1,0 +1,87 @@
+/** The API's shapes the page reads (see src/http/Api.ts, the contract). */
+
+export interface Counters {
+  readonly processed: number
+  readonly created: number
+  readonly updated: number
+  readonly deleted: number
+  readonly errors: number
+}
+
+export interface Job {
+  readonly id: string
+  readonly integrationId: string
+  readonly type: string
+  readonly status: string
+  readonly progress: number
+  readonly stage?: string
+  readonly trigger: string
+  readonly attempt: number
+  readonly createdAt: string
+  readonly startedAt?: string
+  readonly completedAt?: string
+  readonly duration?: number
+  readonly estimatedCompletion?: string
+  readonly estimatedDuration: number | null
+  readonly stats: Counters
+  readonly result?: Counters
+  readonly error?: string
+  readonly options: Record<string, unknown>
+}
+
+export interface LogLine {
+  readonly timestamp: string
+  readonly level: "debug" | "info" | "warn" | "error"
+  readonly message: string
+}
+
+export interface JobDetail extends Job {
+  readonly logs: ReadonlyArray<LogLine>
+}
+
+export interface Integration {
+  readonly integrationId: string
+  readonly name: string
+  readonly type: string
+  readonly status: "active" | "stopped" | "circuit_open" | "disabled"
+  readonly lastSync: string | null
+  readonly lastSuccessfulSync: string | null
+  readonly nextSync: string | null
+  readonly syncInterval: number
+  readonly fullSyncInterval: number | null
+  readonly currentJob: { readonly id: string; readonly status: string; readonly progress: number } | null
+  readonly stats: { readonly totalJobs: number; readonly successRate: number | null; readonly averageDuration: number | null }
+  readonly circuitBreaker: {
+    readonly state: "closed" | "open" | "half_open"
+    readonly consecutiveFailures: number
+    readonly openedAt: string | null
+    readonly nextProbeAt: string | null
+    readonly reason: string | null
+  }
+  readonly rateLimit: {
+    readonly requestsPerMinute: number
+    readonly remaining: number
+    readonly resetAt: string | null
+    readonly blockedUntil: string | null
+  } | null
+}
+
+export interface MirrorRecord {
+  readonly entity: string
+  readonly id: string
+  readonly projectId: string | null
+  readonly updatedAt: string | null
+  readonly firstSeenAt: string
+  readonly lastSeenAt: string
+  readonly archivedAt: string | null
+  readonly deletedAt: string | null
+  readonly payload: unknown
+}
+
+export const JOB_STATUSES = ["queued", "running", "paused", "stopping", "stopped", "completed", "failed"] as const
+export const JOB_TYPES = ["full_sync", "incremental_sync", "selective_sync"] as const
+export const ENTITY_TYPES = ["projects", "states", "labels", "cycles", "modules", "work_items"] as const
+export const TERMINAL = new Set(["completed", "failed", "stopped"])
+
+/** A view renders into its root and returns what to close when the page leaves it. */
+export type View = (root: HTMLElement, params: URLSearchParams, arg?: string) => () => void
