@@ -36,6 +36,21 @@ export const routeOf = (method: string, url: string): string => {
   return best?.path ?? "other"
 }
 
+/** The labelled metrics of one (method, route, status): few, so built once each. */
+const labelledByKey = new Map<string, { readonly count: Metric.Metric.Counter<number>; readonly duration: Metric.Metric.Histogram<number> }>()
+const metricsOf = (method: string, route: string, status: string) => {
+  const key = `${method} ${route} ${status}`
+  let found = labelledByKey.get(key)
+  if (found === undefined) {
+    found = {
+      count: labelled(httpRequests, { method, route, status }),
+      duration: labelled(httpRequestDuration, { route })
+    }
+    labelledByKey.set(key, found)
+  }
+  return found
+}
+
 /**
  * Counts and times every answered request by method, route template and status, and writes an
  * access log line when asked (SYNC_ACCESS_LOG=true): method, route, status, duration. Never the
@@ -49,8 +64,9 @@ export const observeRequests = (accessLog: boolean) => (app: HttpApp.Default): H
     const ms = (yield* Clock.currentTimeMillis) - start
     const route = routeOf(request.method, request.url)
     const status = String(response.status)
-    yield* Metric.increment(labelled(httpRequests, { method: request.method, route, status }))
-    yield* Metric.update(labelled(httpRequestDuration, { route }), ms / 1000)
+    const metrics = metricsOf(request.method, route, status)
+    yield* Metric.increment(metrics.count)
+    yield* Metric.update(metrics.duration, ms / 1000)
     if (accessLog) {
       yield* Effect.logInfo("request").pipe(
         Effect.annotateLogs({ method: request.method, route, status: response.status, durationMs: ms })
