@@ -1,4 +1,3 @@
-import { SqlClient } from "@effect/sql"
 import { Effect, Option, PubSub, Queue, type Scope, Stream } from "effect"
 import { EventStore, type StoredEvent } from "./EventStore.js"
 
@@ -26,16 +25,12 @@ const PAGE = 1_000
 export class EventFeed extends Effect.Service<EventFeed>()("synclog/EventFeed", {
   scoped: Effect.gen(function*() {
     const store = yield* EventStore
-    const sql = yield* SqlClient.SqlClient
     const pubsub = yield* PubSub.unbounded<StoredEvent>()
     const listening = yield* Effect.makeLatch(false)
     let listeners = 0
     let tail = 0
 
-    const maxPosition = Effect.map(
-      sql<{ p: number | null }>`SELECT MAX(position) AS p FROM events`,
-      (rows) => rows[0]?.p ?? 0
-    )
+    const maxPosition = store.lastPosition
 
     yield* Effect.gen(function*() {
       while (true) {

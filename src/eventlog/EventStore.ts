@@ -238,6 +238,20 @@ export class EventStore extends Effect.Service<EventStore>()("synclog/EventStore
         (rows) => rows.map(toStored)
       )
 
+    /** Events of the given types after `after` and up to `upTo`, oldest first, at most `limit`. */
+    const readTypesBetween = (types: ReadonlyArray<string>, after: number, upTo: number, limit: number) =>
+      Effect.map(
+        sql<StoredRow>`SELECT * FROM events WHERE position > ${after} AND position <= ${upTo}
+          AND ${sql.in("type", types)} ORDER BY position LIMIT ${limit}`,
+        (rows) => rows.map(toStored)
+      )
+
+    /** The log's latest position (0 when empty). */
+    const lastPosition = Effect.map(
+      sql<{ p: number | null }>`SELECT MAX(position) AS p FROM events`,
+      (rows) => rows[0]?.p ?? 0
+    )
+
     /** Events after a global position, oldest first, at most `limit`. */
     const readAfter = (position: number, limit: number) =>
       Effect.map(
@@ -253,6 +267,8 @@ export class EventStore extends Effect.Service<EventStore>()("synclog/EventStore
       appendSystem,
       readStream,
       readAfter,
+      readTypesBetween,
+      lastPosition,
       loadJob,
       loadIntegration,
       loadSystem

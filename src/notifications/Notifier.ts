@@ -4,7 +4,7 @@ import { Clock, Duration, Effect, Metric, Option, Queue, Ref, Schedule, Stream, 
 import { Secrets } from "../config/Settings.js"
 import { jobStream } from "../domain/events.js"
 import { EventFeed } from "../eventlog/EventFeed.js"
-import { decodeStored, EventStore, isIntegrationEvent, isJobEvent, type StoredEvent } from "../eventlog/EventStore.js"
+import { EventStore, isIntegrationEvent, isJobEvent, type StoredEvent } from "../eventlog/EventStore.js"
 import { evolveJob, type JobDoc } from "../eventlog/jobProjection.js"
 import { endpointId, maskUrl, type NotificationEndpointConfig, NotificationSettings } from "./config.js"
 import * as M from "../metrics/metrics.js"
@@ -68,15 +68,6 @@ type Item =
 
 const iso = (ms: number) => new Date(ms).toISOString()
 
-interface StoredRow {
-  readonly position: number
-  readonly stream_id: string
-  readonly version: number
-  readonly type: string
-  readonly schema_version: number
-  readonly payload: string
-  readonly recorded_at: string
-}
 
 /**
  * The webhook outbox. Each configured endpoint has two fibers: a reader that follows the event
@@ -108,28 +99,10 @@ export class Notifier extends Effect.Service<Notifier>()("synclog/Notifier", {
       }))
     }
 
-    const maxPosition = Effect.map(
-      sql<{ p: number | null }>`SELECT MAX(position) AS p FROM events`,
-      (rows) => rows[0]?.p ?? 0
-    )
+    const maxPosition = store.lastPosition
 
     /** The watched events after `after`, up to `upTo`, oldest first. */
-    const readWatched = (after: number, upTo: number) =>
-      Effect.map(
-        sql<StoredRow>`SELECT position, stream_id, version, type, schema_version, payload, recorded_at FROM events
-          WHERE position > ${after} AND position <= ${upTo} AND ${sql.in("type", WATCHED_EVENT_TYPES)}
-          ORDER BY position LIMIT ${PAGE}`,
-        (rows) =>
-          rows.map((row): StoredEvent => ({
-            position: row.position,
-            streamId: row.stream_id,
-            version: row.version,
-            type: row.type,
-            schemaVersion: row.schema_version,
-            payload: decodeStored(row.type, row.schema_version, row.payload),
-            recordedAt: row.recorded_at
-          }))
-      )
+    const readWatched = (after: number, upTo: number) => store.readTypesBetween(WATCHED_EVENT_TYPES, after, upTo, PAGE)
 
     /** The job as it was right after its `version`-th event (the view, or a fold of its stream). */
     const jobAt = (jobId: string, version: number) =>
