@@ -1,5 +1,5 @@
 import { HttpApiBuilder, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Effect } from "effect"
+import { Deferred, Effect } from "effect"
 import { createHash } from "node:crypto"
 import { existsSync, readFileSync } from "node:fs"
 import { dirname, join } from "node:path"
@@ -122,8 +122,18 @@ const serve = (pick: (assets: Assets) => Asset, load: Effect.Effect<Assets, Erro
 
 export const DashboardLive = HttpApiBuilder.Router.use((router) =>
   Effect.gen(function*() {
-    // Bundled once (at the first request), then served from memory.
-    const load = yield* Effect.cached(loadAssets)
+    // Bundled once (at the first request), then served from memory. The bundling runs in its own
+    // fiber: a first request that is given up (its client went away) must not cancel it for the
+    // requests waiting on the same result.
+    const assets = yield* Deferred.make<Assets, Error>()
+    let started = false
+    const load = Effect.suspend(() => {
+      if (!started) {
+        started = true
+        return Effect.zipRight(Effect.forkDaemon(Deferred.complete(assets, loadAssets)), Deferred.await(assets))
+      }
+      return Deferred.await(assets)
+    })
     yield* router.get("/", serve((a) => a.page, load, { "content-security-policy": CONTENT_SECURITY_POLICY, "referrer-policy": "no-referrer" }))
     yield* router.get("/assets/app.js", serve((a) => a.js, load, {}))
     yield* router.get("/assets/app.css", serve((a) => a.css, load, {}))
