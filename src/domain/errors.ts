@@ -159,3 +159,25 @@ export class NotFound extends Schema.Class<NotFound>("NotFound")(
     return "NotFound" as const
   }
 }
+
+/** Reasons a change to an integration is refused although the request is well formed. */
+export const INTEGRATION_CONFLICT_REASONS = [
+  "IntegrationExists",
+  "IntegrationManagedByConfig",
+  "IntegrationBusy",
+  "CredentialsDisabled"
+] as const
+
+export class IntegrationConflict extends Schema.Class<IntegrationConflict>("IntegrationConflict")(
+  {
+    success: base("x").success,
+    error: Schema.Literal(...INTEGRATION_CONFLICT_REASONS),
+    message: Schema.String,
+    integrationId: Schema.String
+  },
+  HttpApiSchema.annotations({ status: 409 })
+) {
+  get _tag() {
+    return "IntegrationConflict" as const
+  }
+}
