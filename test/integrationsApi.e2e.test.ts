@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type RunningSimulator, startSimulator } from "../src/simulator/server.js"
 import { type AppHandle, planeIntegration, startApp, tempDir } from "./support/app.js"
 import { runCliAsync } from "./support/cli.js"
-import { type Client, client, waitFor, waitForStatus } from "./support/http.js"
+import { type Client, client, waitForStatus } from "./support/http.js"
 
 /** An integration as a client creates it over the API: the config file's keys. */
 const apiIntegration = (id: string, sim: RunningSimulator, workspaceSlug: string, extra: Record<string, unknown> = {}) => ({
@@ -88,6 +88,17 @@ describe("integrations over the API", () => {
 
     const unchanged = await api.patch("/api/sync/integrations/api-one", { name: "Renamed" })
     expect(unchanged.body.changed).toEqual([])
+
+    // Disabled over the API: off the schedule; enabled again: back on it.
+    const off = await api.patch("/api/sync/integrations/api-one", { enabled: false })
+    expect(off.body.changed).toEqual(["enabled"])
+    const offStatus = (await api.get("/api/sync/integrations/status")).body.integrations.find((i: any) => i.integrationId === "api-one")
+    expect(offStatus).toMatchObject({ status: "disabled", nextSync: null })
+    const on = await api.patch("/api/sync/integrations/api-one", { enabled: null })
+    expect(on.body).toMatchObject({ changed: ["enabled"], integration: { enabled: true } })
+    const onStatus = (await api.get("/api/sync/integrations/status")).body.integrations.find((i: any) => i.integrationId === "api-one")
+    expect(onStatus.status).toBe("active")
+    expect(onStatus.nextSync).not.toBeNull()
 
     // A job runs with the API integration's settings.
     const job = await api.post("/api/sync/jobs", { integrationId: "api-one", type: "full_sync" })
@@ -186,9 +197,26 @@ describe("integrations over the API", () => {
     expect(types).toContain("IntegrationRemoved")
     const change = JSON.parse(events.find((e) => e.type === "IntegrationSettingsChanged")!.payload)
     expect(change.changes).toEqual({ name: "Renamed", syncInterval: 600 })
+    expect(events.some((e) => e.type === "IntegrationSettingsChanged" && JSON.parse(e.payload).changes.enabled === false)).toBe(true)
     const verify = await runCliAsync(["replay", "--verify", "--db", tmp.dbPath])
     expect(verify.stdout + verify.stderr).toMatch(/OK: \d+ events replayed/)
     expect(verify.code).toBe(0)
+  })
+
+  it("keeps API integrations across a restart, and lets the config file take over an id it names", async () => {
+    await api.post("/api/sync/integrations", apiIntegration("api-two", sim, "acme"))
+    await app.close()
+    app = await startApp({
+      dbPath: tmp.dbPath,
+      apiKey: sim.apiKey,
+      integrations: [planeIntegration("from-file", sim, "acme"), planeIntegration("api-one", sim, "acme", { name: "From the file" })]
+    })
+    api = client(app.url)
+    expect((await api.get("/api/sync/integrations/api-two")).body).toMatchObject({ source: "api", name: "API api-two", enabled: true })
+    expect((await api.get("/api/sync/integrations/api-one")).body).toMatchObject({ source: "config", name: "From the file", workspaceSlug: "acme" })
+    expect((await api.patch("/api/sync/integrations/api-one", { name: "x" })).status).toBe(409)
+    const status = (await api.get("/api/sync/integrations/status")).body.integrations
+    expect(status.find((i: any) => i.integrationId === "api-two").status).toBe("active")
   })
 })
 

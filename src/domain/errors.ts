@@ -75,7 +75,7 @@ export class IntegrationNotFound extends Schema.Class<IntegrationNotFound>("Inte
     return new IntegrationNotFound({
       integrationId,
       message:
-        `No integration '${integrationId}'. Configured integrations are listed by GET /api/sync/integrations/status; add new ones to the config file and POST /api/sync/initialize.`
+        `No integration '${integrationId}'. Configured integrations are listed by GET /api/sync/integrations/status; add new ones to the config file and POST /api/sync/initialize, or create them with POST /api/sync/integrations.`
     })
   }
 }
