@@ -244,5 +244,10 @@ describe("stored credentials without SYNC_MASTER_KEY", () => {
     expect(r.body.message).toContain("SYNC_MASTER_KEY")
     expect(JSON.stringify(r.body)).not.toContain("plane_api_secret_value_1234")
     expect((await api.put("/api/sync/integrations/nope/credentials", { apiKey: "x" })).status).toBe(404)
+    // A body that is not JSON is refused without quoting it back (V8's message would).
+    const malformed = await api.raw("PUT", "/api/sync/integrations/from-file/credentials", '{"apiKey": plane_api_secret_value_1234}', "application/json")
+    expect(malformed.status).toBe(400)
+    expect(malformed.body).toMatchObject({ success: false, error: "MalformedJson" })
+    expect(JSON.stringify(malformed.body)).not.toContain("plane_api")
   })
 })
