@@ -106,6 +106,16 @@ describe("integrations over the API", () => {
     const done = await waitForStatus(api, job.body.jobId, ["completed", "failed"])
     expect(done.status).toBe("completed")
     expect(done.stats.created).toBeGreaterThan(0)
+    const projects = () => api.get("/api/sync/integrations/api-one/records?entity=projects").then((r) => r.body.total)
+    expect(await projects()).toBe(1)
+
+    // A changed source applies from the next job.
+    const moved = await api.patch("/api/sync/integrations/api-one", { workspaceSlug: "acme" })
+    expect(moved.body.changed).toEqual(["workspaceSlug"])
+    const next = await api.post("/api/sync/jobs", { integrationId: "api-one", type: "full_sync", options: { force: true } })
+    expect((await waitForStatus(api, next.body.jobId, ["completed", "failed"])).status).toBe("completed")
+    expect(await projects()).toBe(2)
+    await api.patch("/api/sync/integrations/api-one", { workspaceSlug: "other" })
   })
 
   it("names each bad field, refuses unknown keys, and never answers 500", async () => {
