@@ -217,3 +217,9 @@ export const affectsIntegration = (event: JobEvent): boolean =>
 
 /** The interval the scheduler uses: an API override, else the config file's. */
 export const effectiveInterval = (doc: IntegrationDoc): number => doc.intervalOverride ?? doc.settings.syncInterval
+
+/** Where a disabled integration is enabled again: its config file, or the API that created it. */
+export const howToEnable = (doc: IntegrationDoc): string =>
+  doc.source === "api"
+    ? `(over the API); enable it with PATCH /api/sync/integrations/${doc.id} {"enabled": true}`
+    : `in the config file; set "enabled": true and POST /api/sync/initialize`
