@@ -1,11 +1,14 @@
 import type { HttpClient } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
-import { Effect, Layer, type Option, type Redacted } from "effect"
+import { Effect, Either, Layer, Option, Redacted } from "effect"
 import { defaultEngineConfig, type EngineConfig } from "./config/ConfigFile.js"
 import { AppMode, EngineSettings, type IntegrationSource, Secrets } from "./config/Settings.js"
 import { ConnectorFactory } from "./connectors/ConnectorFactory.js"
+import { parseMasterKey } from "./credentials/cipher.js"
+import { CredentialStore, MasterKey } from "./credentials/CredentialStore.js"
 import { RateLimiter } from "./connectors/RateLimiter.js"
 import { CircuitBreaker } from "./engine/CircuitBreaker.js"
+import { IntegrationAdmin } from "./engine/IntegrationAdmin.js"
 import { IntegrationControl } from "./engine/IntegrationControl.js"
 import { Integrations } from "./engine/Integrations.js"
 import { JobLog } from "./engine/JobLog.js"
@@ -46,7 +49,24 @@ export interface EngineOptions {
   readonly connectors?: Layer.Layer<ConnectorFactory, never, HttpClient.HttpClient | RateLimiter> | undefined
   /** Webhook endpoints (the config file's `notifications`); none when absent. */
   readonly notifications?: ReadonlyArray<NotificationEndpointConfig> | undefined
+  /**
+   * SYNC_MASTER_KEY: 32 bytes in base64, the AES-256-GCM key of API keys stored through
+   * `PUT /api/sync/integrations/:id/credentials`. Without it that endpoint answers 409.
+   */
+  readonly masterKey?: Redacted.Redacted<string> | undefined
 }
+
+/** The master key, parsed; a malformed one stops the start with the reason (never the value). */
+const masterKeyLayer = (masterKey: Redacted.Redacted<string> | undefined) =>
+  Layer.effect(
+    MasterKey,
+    masterKey === undefined
+      ? Effect.succeed(Option.none())
+      : Either.match(parseMasterKey(Redacted.value(masterKey)), {
+        onLeft: (message) => Effect.dieMessage(message),
+        onRight: (key) => Effect.succeed(Option.some(key))
+      })
+  )
 
 /** The options with their defaults filled in. */
 interface EngineSetup extends EngineOptions {
@@ -65,6 +85,7 @@ const engineServices = (options: EngineSetup) => {
     Layer.succeed(EngineSettings, options.engine),
     Layer.succeed(AppMode, options.mode),
     Layer.succeed(NotificationSettings, options.notifications ?? []),
+    masterKeyLayer(options.masterKey),
     options.integrations,
     options.secrets,
     JobWaits.Default,
@@ -75,9 +96,10 @@ const engineServices = (options: EngineSetup) => {
     Views.Default,
     Mirror.Default,
     MirrorReader.Default,
-    JobLog.Default
+    JobLog.Default,
+    CredentialStore.Default
   ).pipe(Layer.provideMerge(Database.layer(options.dbPath, { checkpointInBackground: true })))
-  return Layer.mergeAll(IntegrationControl.Default, Notifier.Default).pipe(
+  return Layer.mergeAll(IntegrationControl.Default, IntegrationAdmin.Default, Notifier.Default).pipe(
     Layer.provideMerge(Scheduler.Default),
     Layer.provideMerge(Layer.mergeAll(Jobs.Default, CircuitBreaker.Default)),
     Layer.provideMerge(JobSupervisor.Default),

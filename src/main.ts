@@ -1,5 +1,5 @@
 import { NodeRuntime } from "@effect/platform-node"
-import { Cause, Console, Effect, Layer, Logger, LogLevel } from "effect"
+import { Cause, Console, Effect, Layer, Logger, LogLevel, Option } from "effect"
 import { existsSync } from "node:fs"
 import { makeAppLayer } from "./app.js"
 import { defaultEngineConfig, readConfigFile } from "./config/ConfigFile.js"
@@ -25,7 +25,8 @@ const main = Effect.gen(function*() {
     apiToken: env.apiToken,
     readToken: env.readToken,
     accessLog: env.accessLog,
-    autoInitialize: env.autoInitialize
+    autoInitialize: env.autoInitialize,
+    masterKey: Option.getOrUndefined(env.masterKey)
   }
   if (existsSync(env.configPath)) {
     const file = yield* readConfigFile(env.configPath)

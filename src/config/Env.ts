@@ -1,4 +1,5 @@
-import { Config, Option, Redacted } from "effect"
+import { Config, ConfigError, Either, Option, Redacted } from "effect"
+import { parseMasterKey } from "../credentials/cipher.js"
 
 /** An empty token is no token: `SYNC_API_TOKEN=` must not make an empty header valid. */
 const token = (name: string) =>
@@ -14,6 +15,15 @@ export const Env = Config.all({
   secretsFile: Config.string("SYNC_SECRETS_FILE").pipe(Config.withDefault("./.secrets.json")),
   apiToken: token("SYNC_API_TOKEN"),
   readToken: token("SYNC_READ_TOKEN"),
+  // Checked here so that a malformed key stops the start with the reason ("Invalid environment: ...").
+  masterKey: token("SYNC_MASTER_KEY").pipe(Config.mapOrFail((key): Either.Either<Option.Option<Redacted.Redacted<string>>, ConfigError.ConfigError> =>
+    Option.isNone(key)
+      ? Either.right(key)
+      : Either.match(parseMasterKey(Redacted.value(key.value)), {
+        onLeft: (message) => Either.left(ConfigError.InvalidData(["SYNC_MASTER_KEY"], message)),
+        onRight: () => Either.right(key)
+      })
+  )),
   accessLog: Config.boolean("SYNC_ACCESS_LOG").pipe(Config.withDefault(false)),
   logFormat: Config.literal("pretty", "json", "logfmt")("SYNC_LOG_FORMAT").pipe(Config.withDefault("logfmt" as const))
 }).pipe(Config.validate({

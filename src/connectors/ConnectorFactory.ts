@@ -11,6 +11,8 @@ export interface ConnectorSettings {
   readonly workspaceSlug: string
   readonly apiKey: Redacted.Redacted<string>
   readonly apiKeyEnv: string
+  /** Where the key came from, named in auth errors (default: the environment variable `apiKeyEnv`). */
+  readonly apiKeySource?: string | undefined
   readonly requestsPerMinute: number | null
 }
 

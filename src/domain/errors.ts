@@ -75,7 +75,7 @@ export class IntegrationNotFound extends Schema.Class<IntegrationNotFound>("Inte
     return new IntegrationNotFound({
       integrationId,
       message:
-        `No integration '${integrationId}'. Configured integrations are listed by GET /api/sync/integrations/status; add new ones to the config file and POST /api/sync/initialize.`
+        `No integration '${integrationId}'. Configured integrations are listed by GET /api/sync/integrations/status; add new ones to the config file and POST /api/sync/initialize, or create them with POST /api/sync/integrations.`
     })
   }
 }
@@ -202,3 +202,25 @@ export class NotReady extends Schema.Class<NotReady>("NotReady")(
   }
 }
 export type ReadinessReason = typeof ReadinessReason.Type
+
+/** Reasons a change to an integration is refused although the request is well formed. */
+export const INTEGRATION_CONFLICT_REASONS = [
+  "IntegrationExists",
+  "IntegrationManagedByConfig",
+  "IntegrationBusy",
+  "CredentialsDisabled"
+] as const
+
+export class IntegrationConflict extends Schema.Class<IntegrationConflict>("IntegrationConflict")(
+  {
+    success: base("x").success,
+    error: Schema.Literal(...INTEGRATION_CONFLICT_REASONS),
+    message: Schema.String,
+    integrationId: Schema.String
+  },
+  HttpApiSchema.annotations({ status: 409 })
+) {
+  get _tag() {
+    return "IntegrationConflict" as const
+  }
+}

@@ -138,7 +138,8 @@ export const IntegrationSettings = Schema.Struct({
   connector: Schema.Literal("plane"),
   baseUrl: Schema.String,
   workspaceSlug: Schema.String,
-  apiKeyEnv: Schema.String,
+  /** null: no variable named (an integration created over the API may use a stored credential only). */
+  apiKeyEnv: Schema.NullOr(Schema.String),
   syncInterval: Schema.Int,
   fullSyncInterval: Schema.NullOr(Schema.Int),
   /** null: follow what the source advertises (older events always carry a number). */
@@ -147,9 +148,41 @@ export const IntegrationSettings = Schema.Struct({
 })
 export type IntegrationSettings = typeof IntegrationSettings.Type
 
+/** Where an integration is defined; absent on older events, which all came from the config file. */
+export const IntegrationOrigin = Schema.Literal("config", "api")
+export type IntegrationOrigin = typeof IntegrationOrigin.Type
+
+/** An integration as the API received it (the config file's keys, encoded); never holds a key. */
+const IntegrationInput = Schema.Record({ key: Schema.String, value: Schema.Unknown })
+
 export class IntegrationRegistered extends Schema.TaggedClass<IntegrationRegistered>()("IntegrationRegistered", {
   integrationId: Schema.String,
   settings: IntegrationSettings,
+  source: Schema.optionalWith(IntegrationOrigin, { exact: true }),
+  /** Created over the API: its input, which `PATCH` merges into. */
+  config: Schema.optionalWith(IntegrationInput, { exact: true }),
+  at
+}) {}
+
+/** `PATCH /integrations/:id`: the changed keys with their new values (null: unset), and the result. */
+export class IntegrationSettingsChanged extends Schema.TaggedClass<IntegrationSettingsChanged>()("IntegrationSettingsChanged", {
+  integrationId: Schema.String,
+  changes: IntegrationInput,
+  settings: IntegrationSettings,
+  at
+}) {}
+
+/** Removed over the API: off the schedule and out of the views; its events stay. */
+export class IntegrationRemoved extends Schema.TaggedClass<IntegrationRemoved>()("IntegrationRemoved", {
+  integrationId: Schema.String,
+  purgeMirror: Schema.Boolean,
+  at
+}) {}
+
+/** A stored API key was set (its fingerprint: 4 hex characters of its SHA-256) or removed (null). Never the key. */
+export class IntegrationCredentialChanged extends Schema.TaggedClass<IntegrationCredentialChanged>()("IntegrationCredentialChanged", {
+  integrationId: Schema.String,
+  fingerprint: Schema.NullOr(Schema.String),
   at
 }) {}
 
@@ -204,6 +237,9 @@ export class CircuitClosed extends Schema.TaggedClass<CircuitClosed>()("CircuitC
 
 export const IntegrationEvent = Schema.Union(
   IntegrationRegistered,
+  IntegrationSettingsChanged,
+  IntegrationRemoved,
+  IntegrationCredentialChanged,
   IntegrationStarted,
   IntegrationStopped,
   SyncIntervalChanged,

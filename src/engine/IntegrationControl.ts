@@ -4,7 +4,7 @@ import { IntegrationNotFound, JobConflict, JobNotFound, ValidationError } from "
 import { IntegrationStarted, IntegrationStopped, SyncIntervalChanged } from "../domain/events.js"
 import type { JobType } from "../domain/job.js"
 import { EventStore } from "../eventlog/EventStore.js"
-import { effectiveInterval } from "../eventlog/integrationProjection.js"
+import { effectiveInterval, howToEnable } from "../eventlog/integrationProjection.js"
 import { Views } from "../eventlog/Views.js"
 import { Jobs } from "./Jobs.js"
 import { Scheduler } from "./Scheduler.js"
@@ -34,7 +34,7 @@ export class IntegrationControl extends Effect.Service<IntegrationControl>()("sy
             new JobConflict({
               error: "IntegrationDisabled",
               integrationId,
-              message: `Integration ${integrationId} is disabled in the config file; set "enabled": true and POST /api/sync/initialize`
+              message: `Integration ${integrationId} is disabled ${howToEnable(doc)}`
             })
           )
         }

@@ -1,9 +1,10 @@
 import { Clock, Duration, Effect, Option, Redacted, Schema } from "effect"
 import { createHash } from "node:crypto"
-import type { IntegrationConfig } from "../config/ConfigFile.js"
+import type { ApiIntegrationConfig } from "../config/apiIntegration.js"
 import { EngineSettings, IntegrationSource, Secrets } from "../config/Settings.js"
 import type { Connector } from "../connectors/Connector.js"
 import { ConnectorFactory } from "../connectors/ConnectorFactory.js"
+import { CredentialStore } from "../credentials/CredentialStore.js"
 import {
   IntegrationRegistered,
   type IntegrationSettings,
@@ -27,12 +28,13 @@ export interface InitializeResult {
   readonly started: ReadonlyArray<string>
 }
 
-const settingsOf = (c: IntegrationConfig): IntegrationSettings => ({
+/** The settings an integration's events carry, from the config file or the API (no key, only names). */
+export const settingsOf = (c: ApiIntegrationConfig): IntegrationSettings => ({
   name: c.name,
   connector: c.type,
   baseUrl: c.baseUrl,
   workspaceSlug: c.workspaceSlug,
-  apiKeyEnv: c.apiKeyEnv,
+  apiKeyEnv: c.apiKeyEnv ?? null,
   syncInterval: c.syncInterval,
   fullSyncInterval: c.fullSyncInterval ?? null,
   requestsPerMinute: c.requestsPerMinute ?? null,
@@ -53,6 +55,7 @@ export class Integrations extends Effect.Service<Integrations>()("synclog/Integr
     const secrets = yield* Secrets
     const engine = yield* EngineSettings
     const factory = yield* ConnectorFactory
+    const credentials = yield* CredentialStore
     const connectors = new Map<string, { readonly key: string; readonly connector: Connector }>()
 
     /** (Re)reads the config: registers new or changed integrations and starts new enabled ones. */
@@ -67,11 +70,13 @@ export class Integrations extends Effect.Service<Integrations>()("synclog/Integr
       for (const config of loaded.integrations) {
         listed.add(config.id)
         const settings = settingsOf(config)
-        let doc = yield* views.integration(config.id)
-        if (doc === undefined || !sameSettings(doc.settings, settings)) {
-          ;(doc === undefined ? registered : updated).push(config.id)
+        // The store's view, removed integrations included: the file names the id, so it is the file's.
+        let doc = yield* store.loadIntegration(config.id)
+        const fromFile = doc !== undefined && doc.removed !== true && (doc.source ?? "config") === "config"
+        if (doc === undefined || !fromFile || !sameSettings(doc.settings, settings)) {
+          ;(doc === undefined || doc.removed === true ? registered : updated).push(config.id)
           doc = yield* store.appendIntegration(config.id, doc?.version ?? 0, [
-            new IntegrationRegistered({ integrationId: config.id, settings, at })
+            new IntegrationRegistered({ integrationId: config.id, settings, source: "config", at })
           ])
         }
         if (settings.enabled && !doc.active && doc.stoppedAt === null) {
@@ -82,9 +87,9 @@ export class Integrations extends Effect.Service<Integrations>()("synclog/Integr
           started.push(config.id)
         }
       }
-      // Integrations no longer in the config stay for audit, disabled.
+      // Integrations no longer in the config stay for audit, disabled; the API's are not the file's.
       for (const doc of yield* views.integrations) {
-        if (!listed.has(doc.id) && doc.settings.enabled) {
+        if (!listed.has(doc.id) && doc.source !== "api" && doc.settings.enabled) {
           yield* store.appendIntegration(doc.id, doc.version, [
             new IntegrationRegistered({ integrationId: doc.id, settings: { ...doc.settings, enabled: false }, at })
           ])
@@ -109,21 +114,42 @@ export class Integrations extends Effect.Service<Integrations>()("synclog/Integr
       maxRateLimitWaits: engine.retry.maxRateLimitWaits
     }
 
+    /**
+     * The integration's API key: the variable `apiKeyEnv` names wins when it is set (environment,
+     * then secrets file), else the key stored through the API.
+     */
+    const apiKeyOf = (doc: IntegrationDoc) =>
+      Effect.gen(function*() {
+        const name = doc.settings.apiKeyEnv
+        if (name !== null) {
+          const fromEnv = yield* secrets.get(name)
+          if (Option.isSome(fromEnv)) return { key: fromEnv.value, source: `environment variable ${name}` }
+        }
+        const stored = yield* credentials.get(doc.id)
+        if (stored._tag === "Key") {
+          return { key: stored.key, source: `the key stored for ${doc.id} (PUT /api/sync/integrations/${doc.id}/credentials)` }
+        }
+        const store = `store one with PUT /api/sync/integrations/${doc.id}/credentials`
+        const howTo = name === null
+          ? `${store} (or set apiKeyEnv)`
+          : `set the environment variable ${name} (or add it to the secrets file), or ${store}`
+        return yield* new MissingApiKey({
+          message: `No API key for integration '${doc.id}': ${howTo}, and resume the job.${
+            stored._tag === "Unreadable" ? ` A stored key is unusable: ${stored.reason}.` : ""
+          }`
+        })
+      })
+
     /** Why the integration's jobs cannot authenticate, if they cannot (readiness checks). */
     const missingKey = (doc: IntegrationDoc) =>
-      Effect.map(secrets.get(doc.settings.apiKeyEnv), (key) =>
-        Option.isNone(key) ? `no API key: the environment variable ${doc.settings.apiKeyEnv} is not set` : undefined)
+      Effect.match(apiKeyOf(doc), { onFailure: (e) => e.message, onSuccess: () => undefined })
 
-    /** The connector of an integration, with its API key resolved now (a changed key is picked up). */
+    /** The connector of an integration, with its API key resolved now (a changed or rotated key is picked up). */
     const connectorFor = (doc: IntegrationDoc) =>
       Effect.gen(function*() {
-        const key = yield* secrets.get(doc.settings.apiKeyEnv)
-        if (Option.isNone(key)) {
-          return yield* new MissingApiKey({
-            message: `No API key for integration '${doc.id}': set the environment variable ${doc.settings.apiKeyEnv} (or add it to the secrets file) and resume the job.`
-          })
-        }
-        const cacheKey = `${JSON.stringify(doc.settings)}#${hashKey(key.value)}`
+        const key = yield* apiKeyOf(doc)
+        // The key's hash is in the cache key: a rotated key (a new fingerprint) builds a new connector.
+        const cacheKey = `${JSON.stringify(doc.settings)}#${hashKey(key.key)}`
         const cached = connectors.get(doc.id)
         if (cached && cached.key === cacheKey) return cached.connector
         const connector = yield* factory.make(
@@ -132,8 +158,9 @@ export class Integrations extends Effect.Service<Integrations>()("synclog/Integr
             connector: doc.settings.connector,
             baseUrl: doc.settings.baseUrl,
             workspaceSlug: doc.settings.workspaceSlug,
-            apiKey: key.value,
-            apiKeyEnv: doc.settings.apiKeyEnv,
+            apiKey: key.key,
+            apiKeyEnv: doc.settings.apiKeyEnv ?? "",
+            apiKeySource: key.source,
             requestsPerMinute: doc.settings.requestsPerMinute
           },
           policy

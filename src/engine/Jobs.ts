@@ -12,7 +12,7 @@ import { JobDeleted, JobQueued } from "../domain/events.js"
 import { makeJobId } from "../domain/ids.js"
 import type { JobOptions, JobTrigger, JobType } from "../domain/job.js"
 import { EventStore, type JobDecision } from "../eventlog/EventStore.js"
-import type { IntegrationDoc } from "../eventlog/integrationProjection.js"
+import { howToEnable, type IntegrationDoc } from "../eventlog/integrationProjection.js"
 import { Views } from "../eventlog/Views.js"
 import { JobLog } from "./JobLog.js"
 import { JobSupervisor } from "./JobSupervisor.js"
@@ -96,7 +96,7 @@ export class Jobs extends Effect.Service<Jobs>()("synclog/Jobs", {
         if (!integration.settings.enabled) {
           return yield* conflict(
             "IntegrationDisabled",
-            `Integration ${integration.id} is disabled in the config file; set "enabled": true and POST /api/sync/initialize`
+            `Integration ${integration.id} is disabled ${howToEnable(integration)}`
           )
         }
         if (type === "incremental_sync" && !integration.hasBaseline) {

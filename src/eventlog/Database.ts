@@ -11,6 +11,7 @@ import m0003 from "./migrations/0003_mirror_rowid.js"
 import m0004 from "./migrations/0004_drop_mirror_by_updated.js"
 import m0005 from "./migrations/0005_drop_mirror_by_project.js"
 import m0006 from "./migrations/0006_notification_outbox.js"
+import m0007 from "./migrations/0007_credentials.js"
 import { describeStorageFailure, type StorageProblem } from "./storageErrors.js"
 
 /** The SQLite file behind SqlClient, as configured (storage failure messages name it). */
@@ -27,7 +28,8 @@ const migrations = Migrator.make({})({
     "0003_mirror_rowid": m0003,
     "0004_drop_mirror_by_updated": m0004,
     "0005_drop_mirror_by_project": m0005,
-    "0006_notification_outbox": m0006
+    "0006_notification_outbox": m0006,
+    "0007_credentials": m0007
   })
 })
 

@@ -137,13 +137,16 @@ export class Views extends Effect.Service<Views>()("synclog/Views", {
         (rows) => (rows[0] ? parseJob(rows[0]) : undefined)
       )
 
+    /** Removed integrations (their view stays for audit and replay) are in neither of these. */
     const integration = (id: string) =>
-      Effect.map(sql<{ doc: string }>`SELECT doc FROM integrations WHERE id = ${id}`, (rows) =>
-        rows[0] ? parseIntegration(rows[0]) : undefined)
+      Effect.map(sql<{ doc: string }>`SELECT doc FROM integrations WHERE id = ${id}`, (rows) => {
+        const doc = rows[0] ? parseIntegration(rows[0]) : undefined
+        return doc?.removed === true ? undefined : doc
+      })
 
     const integrations = Effect.map(
       sql<{ doc: string }>`SELECT doc FROM integrations ORDER BY id`,
-      (rows) => rows.map(parseIntegration)
+      (rows) => rows.map(parseIntegration).filter((doc) => doc.removed !== true)
     )
 
     return { job, jobIncludingDeleted, jobs, jobVersions, jobVersion, jobDocs, queued, withStatus, currentJob, currentJobs, latestJob, integration, integrations } as const

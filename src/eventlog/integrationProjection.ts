@@ -1,4 +1,4 @@
-import type { IntegrationEvent, IntegrationSettings, JobEvent } from "../domain/events.js"
+import type { IntegrationEvent, IntegrationOrigin, IntegrationSettings, JobEvent } from "../domain/events.js"
 import type { JobType } from "../domain/job.js"
 import { durationOf, type JobDoc } from "./jobProjection.js"
 
@@ -9,6 +9,14 @@ export interface IntegrationDoc {
   readonly id: string
   readonly settings: IntegrationSettings
   readonly registeredAt: string
+  /** Where it is defined: the config file, or the API (`POST /api/sync/integrations`). */
+  readonly source: IntegrationOrigin
+  /** Created over the API: its input (config-file keys), which `PATCH` merges into; null for the file's. */
+  readonly config: Readonly<Record<string, unknown>> | null
+  /** Removed over the API: in no view the API or the scheduler reads; its events stay. */
+  readonly removed: boolean
+  /** The stored API key's fingerprint (never the key), or null when none is stored. */
+  readonly credential: { readonly fingerprint: string; readonly updatedAt: string } | null
   /** Scheduled by the scheduler (started and not stopped). */
   readonly active: boolean
   /** Set when stopped through the API: `initialize` leaves such an integration stopped. */
@@ -62,6 +70,10 @@ export const evolveIntegration = (doc: IntegrationDoc | undefined, event: Integr
       id: event.integrationId,
       settings: event.settings,
       registeredAt: event.at,
+      source: "config",
+      config: null,
+      removed: false,
+      credential: null,
       active: false,
       stoppedAt: null,
       intervalOverride: null,
@@ -79,6 +91,9 @@ export const evolveIntegration = (doc: IntegrationDoc | undefined, event: Integr
     }
     return {
       ...base,
+      source: event.source ?? "config",
+      config: event.config ?? null,
+      removed: false,
       settings: event.settings,
       intervalOverride: base.settings.syncInterval === event.settings.syncInterval ? base.intervalOverride : null,
       active: event.settings.enabled ? base.active : false,
@@ -91,6 +106,27 @@ export const evolveIntegration = (doc: IntegrationDoc | undefined, event: Integr
     switch (event._tag) {
       case "IntegrationStarted":
         return { ...doc, active: true, stoppedAt: null, nextRunAt: event.nextRunAt }
+      case "IntegrationSettingsChanged":
+        return {
+          ...doc,
+          settings: event.settings,
+          config: mergeConfig(doc.config, event.changes),
+          intervalOverride: doc.settings.syncInterval === event.settings.syncInterval ? doc.intervalOverride : null,
+          active: event.settings.enabled ? doc.active : false,
+          nextRunAt: event.settings.enabled ? doc.nextRunAt : null
+        }
+      case "IntegrationRemoved":
+        return {
+          ...doc,
+          removed: true,
+          active: false,
+          nextRunAt: null,
+          credential: null,
+          // A purged mirror is no baseline: a re-created integration starts with a full sync.
+          ...(event.purgeMirror ? { hasBaseline: false, watermarks: {}, lastFullSyncCompletedAt: null } : {})
+        }
+      case "IntegrationCredentialChanged":
+        return { ...doc, credential: event.fingerprint === null ? null : { fingerprint: event.fingerprint, updatedAt: event.at } }
       case "IntegrationStopped":
         return { ...doc, active: false, stoppedAt: event.at, nextRunAt: null }
       case "SyncIntervalChanged":
@@ -121,6 +157,19 @@ export const evolveIntegration = (doc: IntegrationDoc | undefined, event: Integr
     }
   })()
   return { ...next, version: doc.version + 1 }
+}
+
+/** A PATCH's changes applied to an API integration's input: null unsets a key. */
+export const mergeConfig = (
+  config: Readonly<Record<string, unknown>> | null,
+  changes: Readonly<Record<string, unknown>>
+): Readonly<Record<string, unknown>> => {
+  const next: Record<string, unknown> = { ...config }
+  for (const [key, value] of Object.entries(changes)) {
+    if (value === null) delete next[key]
+    else next[key] = value
+  }
+  return next
 }
 
 export type IntegrationDraft = { -readonly [K in keyof IntegrationDoc]: IntegrationDoc[K] }
@@ -168,3 +217,9 @@ export const affectsIntegration = (event: JobEvent): boolean =>
 
 /** The interval the scheduler uses: an API override, else the config file's. */
 export const effectiveInterval = (doc: IntegrationDoc): number => doc.intervalOverride ?? doc.settings.syncInterval
+
+/** Where a disabled integration is enabled again: its config file, or the API that created it. */
+export const howToEnable = (doc: IntegrationDoc): string =>
+  doc.source === "api"
+    ? `(over the API); enable it with PATCH /api/sync/integrations/${doc.id} {"enabled": true}`
+    : `in the config file; set "enabled": true and POST /api/sync/initialize`

@@ -4,6 +4,7 @@ import { Data, Layer, Option, type Redacted } from "effect"
 import { createServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from "node:http"
 import type { Duplex } from "node:stream"
 import { SyncApi } from "./Api.js"
+import { IntegrationSettingsHttpLive } from "./IntegrationSettingsHttp.js"
 import { IntegrationsHttpLive } from "./IntegrationsHttp.js"
 import { JobsHttpLive } from "./JobsHttp.js"
 import { NotificationsHttpLive } from "./NotificationsHttp.js"
@@ -19,6 +20,7 @@ export const ApiLive = HttpApiBuilder.api(SyncApi).pipe(
   Layer.provide([
     JobsHttpLive,
     IntegrationsHttpLive,
+    IntegrationSettingsHttpLive,
     StreamsHttpLive,
     MetricsHttpLive,
     NotificationsHttpLive,

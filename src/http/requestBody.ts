@@ -19,6 +19,16 @@ const refuse = (status: number, error: string, message: string, closeConnection 
 const tooLarge = (detail: string) =>
   refuse(413, "PayloadTooLarge", `The request body ${detail}; the limit is ${MAX_BODY_BYTES} bytes. Send a smaller JSON document.`, true)
 
+/**
+ * V8 quotes a slice of the text around a JSON syntax error; a body may hold a secret (an API
+ * key sent to `.../credentials`), so the answer keeps only what and where.
+ */
+const withoutQuote = (message: string) => {
+  if (!message.includes('"')) return message
+  const position = /at position (\d+)/.exec(message)
+  return `unexpected character${position ? ` at position ${position[1]}` : ""}`
+}
+
 const malformed = (message: string) => refuse(400, "MalformedJson", message)
 
 /**
@@ -174,6 +184,6 @@ export const checkBody = (
     try {
       return Either.right(withBody(request, body, JSON.parse(text)))
     } catch (e) {
-      return Either.left(malformed(`The request body is not valid JSON: ${(e as Error).message}`))
+      return Either.left(malformed(`The request body is not valid JSON: ${withoutQuote((e as Error).message)}`))
     }
   })

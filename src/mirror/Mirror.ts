@@ -291,7 +291,15 @@ export class Mirror extends Effect.Service<Mirror>()("synclog/Mirror", {
         (rows) => rows.map((r) => r.source_id)
       )
 
-    return { apply, unseen, tombstone, touch, projectStates, counts, activeProjects } as const
+    /** Deletes every mirrored record of an integration (`DELETE /integrations/:id?purgeMirror=true`); how many. */
+    const purge = (integrationId: string) =>
+      Effect.gen(function*() {
+        yield* sql`DELETE FROM mirror_records WHERE integration_id = ${integrationId}`
+        const rows = yield* sql<{ n: number }>`SELECT changes() AS n`
+        return rows[0]?.n ?? 0
+      }).pipe(sql.withTransaction)
+
+    return { apply, unseen, tombstone, touch, projectStates, counts, activeProjects, purge } as const
   })
 }) {}
 

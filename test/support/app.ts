@@ -54,6 +54,8 @@ export const startApp = async (options: {
   readonly readToken?: string
   readonly connectors?: EngineOptions["connectors"]
   readonly notifications?: EngineOptions["notifications"]
+  /** SYNC_MASTER_KEY (base64 of 32 bytes): enables stored credentials. */
+  readonly masterKey?: string
 }): Promise<AppHandle> => {
   const layer = makeAppLayer({
     dbPath: options.dbPath,
@@ -67,7 +69,8 @@ export const startApp = async (options: {
     secrets: Secrets.make({ values: { [KEY_ENV]: options.apiKey, ...options.secrets } }),
     autoInitialize: options.autoInitialize ?? true,
     connectors: options.connectors,
-    notifications: options.notifications
+    notifications: options.notifications,
+    masterKey: options.masterKey === undefined ? undefined : Redacted.make(options.masterKey)
   }).pipe(Layer.provide(Logger.minimumLogLevel(process.env.SYNCLOG_TEST_LOGS ? LogLevel.Debug : LogLevel.Warning)))
   const runtime = ManagedRuntime.make(layer)
   const server = await runtime.runPromise(HttpServer.HttpServer)

@@ -29,6 +29,7 @@ export const client = (base: string) => {
     get: (path: string) => send("GET", path),
     post: (path: string, body?: unknown) => send("POST", path, body),
     put: (path: string, body?: unknown) => send("PUT", path, body),
+    patch: (path: string, body?: unknown) => send("PATCH", path, body),
     del: (path: string, body?: unknown) => send("DELETE", path, body),
     raw: (method: string, path: string, body: string, contentType?: string) =>
       send(method, path, undefined, { body, ...(contentType ? { contentType } : {}) })

@@ -28,6 +28,8 @@ export interface PlaneSettings {
   readonly apiKey: Redacted.Redacted<string>
   /** Named in auth errors, so the operator knows which variable to fix. */
   readonly apiKeyEnv: string
+  /** Where the key came from, named in auth errors (default: the environment variable `apiKeyEnv`). */
+  readonly apiKeySource?: string | undefined
   /** The budget's ceiling; null follows the source (see RateLimiter). */
   readonly requestsPerMinute: number | null
 }
@@ -106,7 +108,7 @@ export const makePlaneConnector = (settings: PlaneSettings, policy: RequestPolic
     const authFailed = (status: number, detail: string | undefined) =>
       new SourceAuthFailed({
         status,
-        message: `Plane refused the API key (${status}${detail ? `: ${detail}` : ""}). Check the API key in environment variable ${settings.apiKeyEnv}.`
+        message: `Plane refused the API key (${status}${detail ? `: ${detail}` : ""}). Check the API key in ${settings.apiKeySource ?? `environment variable ${settings.apiKeyEnv}`}.`
       })
 
     const labels = { integration: settings.integrationId }
