@@ -3,7 +3,7 @@ import { ParseResult, Schema } from "effect"
 import pkg from "../../package.json" with { type: "json" }
 import { MAX_INTERVAL, MIN_INTERVAL } from "../config/ConfigFile.js"
 import { ENTITY_TYPES, EntityType, isEntityType } from "../domain/entities.js"
-import { JobEvent } from "../domain/events.js"
+import { JobEvent, ScheduleSpec, SyncWindowSpec } from "../domain/events.js"
 import {
   IntegrationNotFound,
   InternalError,
@@ -300,7 +300,7 @@ export class JobsGroup extends HttpApiGroup.make("jobs")
         Schema.Struct({
           success: Schema.Literal(true),
           jobId: Schema.String,
-          oldInterval: Schema.Int,
+          oldInterval: Schema.NullOr(Schema.Int).annotations({ description: "null when the schedule was a cron expression" }),
           newInterval: Schema.Int,
           nextRun: Timestamp
         })
@@ -331,8 +331,11 @@ export const IntegrationStatusView = Schema.Struct({
   lastSync: Schema.NullOr(Timestamp),
   lastSuccessfulSync: Schema.NullOr(Timestamp),
   nextSync: Schema.NullOr(Timestamp),
-  syncInterval: Schema.Int,
+  syncInterval: Schema.NullOr(Schema.Int).annotations({ description: "schedule.every; null for a cron schedule" }),
   fullSyncInterval: Schema.NullOr(Schema.Int),
+  schedule: ScheduleSpec,
+  fullSyncSchedule: Schema.NullOr(ScheduleSpec),
+  syncWindow: Schema.NullOr(SyncWindowSpec),
   currentJob: Schema.NullOr(Schema.Struct({ id: Schema.String, status: JobStatus, progress: Schema.Int })),
   stats: Schema.Struct({
     totalJobs: Schema.Int,
