@@ -10,6 +10,7 @@ import { Jobs } from "../src/engine/Jobs.js"
 import { nextSyncAt, Scheduler } from "../src/engine/Scheduler.js"
 import { EventStore } from "../src/eventlog/EventStore.js"
 import { Views } from "../src/eventlog/Views.js"
+import { presentIntegration, presentJob } from "../src/http/presenters.js"
 import { startSimulatorScoped } from "../src/simulator/layer.js"
 import type { RunningSimulator } from "../src/simulator/server.js"
 import { KEY_ENV, planeIntegration, tempDir } from "./support/app.js"
@@ -178,6 +179,7 @@ describe("schedules", () => {
           yield* TestClock.setTime(Date.parse("2026-01-10T05:00:00.000Z"))
           const paused = yield* waitForStatus(job!.id, "paused")
           expect(paused.pauseReason).toBe("window")
+          expect(presentJob(paused)).toMatchObject({ status: "paused", pauseReason: "window" })
           expect(paused.progress).toBeLessThan(100)
           const lines = (yield* (yield* JobLog).latest(job!.id, 100)).map((l) => l.message)
           expect(lines.some((l) => l.startsWith("The sync window ends"))).toBe(true)
@@ -204,6 +206,13 @@ describe("schedules", () => {
           const waiting = (yield* views.job(jobId))!
           expect([waiting.status, waiting.pauseReason]).toEqual(["paused", "window"])
           expect(nextSyncAt((yield* views.integration("night"))!)).toBe(Date.parse("2026-01-10T21:00:00.000Z"))
+          // The status endpoint's view: nextSync is the window's start, with the schedule and window.
+          expect(presentIntegration((yield* views.integration("night"))!, undefined, null)).toMatchObject({
+            nextSync: "2026-01-10T21:00:00.000Z",
+            syncInterval: 3600,
+            schedule: { every: 3600 },
+            syncWindow: { start: "22:00", end: "06:00", timezone: "Europe/Berlin" }
+          })
 
           // 22:00 in Berlin: resumed from its checkpoint; the tick due then is skipped, no overlap.
           yield* runUntil("2026-01-10T21:00:00.000Z")
@@ -225,6 +234,37 @@ describe("schedules", () => {
         }).pipe(Effect.provide(engineOn(tmp.dbPath, sim, [integration])), Effect.scoped)
       })
   )
+
+  it.scoped("maxConcurrentJobs lets an integration run that many jobs at once; the default stays one", () =>
+    Effect.gen(function*() {
+      const sim = yield* startSimulatorScoped({ workspaces: [{ slug: "acme", projects: 2, workItems: 80, seed: 14 }] })
+      const tmp = yield* withTempDb
+      yield* Effect.gen(function*() {
+        const views = yield* Views
+        const jobs = yield* Jobs
+        sim.setFaults({ latencyMs: 100 })
+        yield* boot
+        const full = (integrationId: string) =>
+          Effect.map(jobs.create({ integrationId, type: "full_sync", options: { force: true }, trigger: "manual" }), (c) => c.jobId)
+        const wide = [yield* full("wide"), yield* full("wide")]
+        const narrow = [yield* full("narrow"), yield* full("narrow")]
+        yield* realSleep(100)
+        const statuses = (ids: ReadonlyArray<string>) => Effect.forEach(ids, (id) => Effect.map(views.job(id), (j) => j!.status))
+        expect(yield* statuses(wide)).toEqual(["running", "running"])
+        expect(yield* statuses(narrow)).toEqual(["running", "queued"])
+        // The integration's own retry and circuit-breaker values are stored with it.
+        const doc = (yield* views.integration("wide"))!
+        expect(doc.settings).toMatchObject({ maxConcurrentJobs: 2, retry: { maxAttempts: 2 }, circuitBreaker: { failureThreshold: 7 } })
+        sim.setFaults({})
+        yield* settle
+        expect(yield* statuses([...wide, ...narrow])).toEqual(["completed", "completed", "completed", "completed"])
+      }).pipe(
+        Effect.provide(engineOn(tmp.dbPath, sim, [
+          planeIntegration("wide", sim, "acme", { maxConcurrentJobs: 2, retry: { maxAttempts: 2 }, circuitBreaker: { failureThreshold: 7 } }),
+          planeIntegration("narrow", sim, "acme")
+        ]))
+      )
+    }))
 
   it("rejects bad schedules and windows, naming each field", () => {
     const doc = (fields: Record<string, unknown>) =>

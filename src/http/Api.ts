@@ -19,7 +19,17 @@ import {
   ValidationError
 } from "../domain/errors.js"
 import { Authorization, StreamAuthorization } from "./Authorization.js"
-import { Counters, JOB_STATUSES, JobOptions, JobStatus, JobTrigger, JobType, JobTypeInput, Stage } from "../domain/job.js"
+import {
+  Counters,
+  JOB_STATUSES,
+  JobOptions,
+  JobStatus,
+  JobTrigger,
+  JobType,
+  JobTypeInput,
+  PauseReason,
+  Stage
+} from "../domain/job.js"
 import { finishOpenApiDocument } from "./openApiDocument.js"
 
 /**
@@ -155,6 +165,8 @@ export const JobView = Schema.Struct({
   stats: Counters,
   result: opt(Counters),
   error: opt(Schema.String),
+  /** While paused: `request` (the API), `shutdown` (the server stopped) or `window` (the sync window ended). */
+  pauseReason: opt(PauseReason),
   options: JobOptions
 }).annotations({ identifier: "Job" })
 export type JobView = typeof JobView.Type

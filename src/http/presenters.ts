@@ -29,6 +29,7 @@ export const presentJob = (doc: JobDoc): JobView => {
     stats: doc.stats,
     ...(TERMINAL.has(doc.status) ? { result: doc.stats } : {}),
     ...(doc.status === "failed" && doc.error !== null ? { error: doc.error } : {}),
+    ...(doc.status === "paused" && doc.pauseReason !== null ? { pauseReason: doc.pauseReason } : {}),
     options: doc.options
   }
 }
