@@ -154,12 +154,15 @@ export class Scheduler extends Effect.Service<Scheduler>()("synclog/Scheduler", 
       })
 
     /** One integration's due work; returns when it is due next. */
-    const runIntegration = (doc: IntegrationDoc, now: number) =>
+    const runIntegration = (doc: IntegrationDoc, now: number, windowPaused: ReadonlySet<string>) =>
       Effect.gen(function*() {
         let next = now + HOUR
         const window = doc.settings.syncWindow
-        const boundary = yield* enforceWindow(doc, window, now)
-        if (boundary !== null) next = Math.min(next, boundary)
+        // Without a window only jobs an earlier window paused need a look (the window was removed).
+        if (window !== undefined || windowPaused.has(doc.id)) {
+          const boundary = yield* enforceWindow(doc, window, now)
+          if (boundary !== null) next = Math.min(next, boundary)
+        }
         const retryAt = yield* retryDue(doc, now)
         if (retryAt !== null) next = Math.min(next, retryAt)
         if (doc.circuit.state === "open") {
@@ -185,9 +188,12 @@ export class Scheduler extends Effect.Service<Scheduler>()("synclog/Scheduler", 
     const runDue = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       let next = now + HOUR
+      const windowPaused = new Set(
+        (yield* views.withStatus(["paused"])).flatMap((j) => j.pauseReason === "window" ? [j.integrationId] : [])
+      )
       for (const doc of yield* views.integrations) {
         if (!doc.active || !doc.settings.enabled) continue
-        next = Math.min(next, yield* runIntegration(doc, now))
+        next = Math.min(next, yield* runIntegration(doc, now, windowPaused))
       }
       return next
     })
