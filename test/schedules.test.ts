@@ -266,6 +266,36 @@ describe("schedules", () => {
       )
     }))
 
+  it.scoped("an integration's circuitBreaker values override the engine's", () =>
+    Effect.gen(function*() {
+      const sim = yield* startSimulatorScoped({ workspaces: [{ slug: "acme", projects: 1, workItems: 5, seed: 15 }] })
+      const tmp = yield* withTempDb
+      yield* Effect.gen(function*() {
+        const views = yield* Views
+        const jobs = yield* Jobs
+        sim.setFaults({ unauthorizedAfter: 0 })
+        yield* boot
+        for (const id of ["strict", "lenient"]) {
+          yield* jobs.create({ integrationId: id, type: "full_sync", options: { force: true }, trigger: "manual" })
+        }
+        yield* settle
+        yield* realSleep(100) // the circuit breaker reacts to the outcome after the job ends
+        const strict = (yield* views.integration("strict"))!
+        const lenient = (yield* views.integration("lenient"))!
+        // One failure opens the circuit of "strict" (failureThreshold 1, cooldown 600 s); the
+        // engine's threshold (3) still applies to "lenient".
+        expect(strict.circuit).toMatchObject({ state: "open", consecutiveFailures: 1, cooldownSeconds: 600 })
+        expect(lenient.circuit).toMatchObject({ state: "closed", consecutiveFailures: 1 })
+        expect(nextSyncAt(strict)).toBe(Date.parse(strict.circuit.openedAt!) + 600_000)
+        sim.setFaults({})
+      }).pipe(
+        Effect.provide(engineOn(tmp.dbPath, sim, [
+          planeIntegration("strict", sim, "acme", { circuitBreaker: { failureThreshold: 1, cooldown: 600 } }),
+          planeIntegration("lenient", sim, "acme")
+        ]))
+      )
+    }))
+
   it("rejects bad schedules and windows, naming each field", () => {
     const doc = (fields: Record<string, unknown>) =>
       JSON.stringify({
