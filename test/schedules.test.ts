@@ -98,6 +98,9 @@ describe("schedules", () => {
         yield* runUntil("2026-03-29T04:00:00.000Z") // 06:00 CEST
         // Nothing between ticks.
         yield* runUntil("2026-03-29T05:59:59.000Z")
+        // Re-reading the same config registers nothing anew (POST /api/sync/initialize is idempotent).
+        const again = yield* (yield* Integrations).initialize
+        expect([again.registered, again.updated, again.started]).toEqual([[], [], []])
         expect(created(yield* jobsOf("cron"))).toEqual([
           "full_sync@2026-03-28T21:00:00.000Z",
           "incremental_sync@2026-03-28T23:00:00.000Z",
