@@ -14,10 +14,10 @@ const HttpUrl = Schema.String.pipe(
   Schema.pattern(/^https?:\/\/[^\s/]+(\/.*)?$/, { message: () => "expected an http(s) URL such as https://api.plane.so" })
 )
 
-/** `{"every": seconds}` or `{"cron": "0 0 * * 0", "timezone": "Europe/Berlin"}` (Effect's Cron; UTC without a timezone). */
 const TimeZoneName = Schema.String.pipe(
   Schema.filter((tz) => Either.isRight(Cron.parse("0 0 * * *", tz)) || `unknown time zone '${tz}'; use an IANA name such as Europe/Berlin`)
 )
+/** `{"every": seconds}` or `{"cron": "0 0 * * 0", "timezone": "Europe/Berlin"}` (Effect's Cron; UTC without a timezone). */
 export const ScheduleConfig = Schema.Union(
   Schema.Struct({ every: Seconds(MIN_INTERVAL, 10 * MAX_INTERVAL) }),
   Schema.Struct({
