@@ -1,4 +1,4 @@
-import { Effect, Either, ParseResult, Schema } from "effect"
+import { Cron, Effect, Either, ParseResult, Schema } from "effect"
 import { readFileSync } from "node:fs"
 import { IntegrationId } from "../domain/ids.js"
 import { NotificationsConfig } from "../notifications/config.js"
@@ -14,7 +14,59 @@ const HttpUrl = Schema.String.pipe(
   Schema.pattern(/^https?:\/\/[^\s/]+(\/.*)?$/, { message: () => "expected an http(s) URL such as https://api.plane.so" })
 )
 
-export const IntegrationConfig = Schema.Struct({
+const TimeZoneName = Schema.String.pipe(
+  Schema.filter((tz) => Either.isRight(Cron.parse("0 0 * * *", tz)) || `unknown time zone '${tz}'; use an IANA name such as Europe/Berlin`)
+)
+/** `{"every": seconds}` or `{"cron": "0 0 * * 0", "timezone": "Europe/Berlin"}` (Effect's Cron; UTC without a timezone). */
+export const ScheduleConfig = Schema.Union(
+  Schema.Struct({ every: Seconds(MIN_INTERVAL, 10 * MAX_INTERVAL) }),
+  Schema.Struct({
+    cron: Schema.String.pipe(
+      Schema.filter((expr) =>
+        Either.match(Cron.parse(expr), {
+          onLeft: (e) => `invalid cron expression '${expr}' (${e.message}); expected 5 fields such as "0 */2 * * *"`,
+          onRight: () => true
+        })
+      )
+    ),
+    timezone: Schema.optionalWith(TimeZoneName, { exact: true })
+  })
+)
+export type ScheduleConfig = typeof ScheduleConfig.Type
+
+const ClockTime = Schema.String.pipe(
+  Schema.pattern(/^([01][0-9]|2[0-3]):[0-5][0-9]$/, { message: () => "expected a time of day HH:MM such as 22:00" })
+)
+/** Scheduled jobs start only between `start` and `end` (local time; across midnight when end < start). */
+export const SyncWindowConfig = Schema.Struct({
+  start: ClockTime,
+  end: ClockTime,
+  timezone: Schema.optionalWith(TimeZoneName, { exact: true })
+}).pipe(Schema.filter((w) => w.start !== w.end || { path: ["end"], message: "the window's end must differ from its start" }))
+export type SyncWindowConfig = typeof SyncWindowConfig.Type
+
+const PartialRetry = Schema.Struct({
+  maxAttempts: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 100)), { exact: true }),
+  baseDelay: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 3600)), { exact: true }),
+  maxDelay: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 3600)), { exact: true }),
+  maxRateLimitWaits: Schema.optionalWith(Schema.Int.pipe(Schema.between(0, 10_000)), { exact: true })
+})
+const PartialCircuitBreaker = Schema.Struct({
+  failureThreshold: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 1000)), { exact: true }),
+  cooldown: Schema.optionalWith(Seconds(1, MAX_INTERVAL), { exact: true }),
+  maxCooldown: Schema.optionalWith(Seconds(1, MAX_INTERVAL), { exact: true })
+})
+const PartialAutoRetry = Schema.Struct({
+  maxAttempts: Schema.optionalWith(Schema.Int.pipe(Schema.between(0, 100)), { exact: true }),
+  delay: Schema.optionalWith(Seconds(0, MAX_INTERVAL), { exact: true })
+})
+
+/**
+ * The fields of an integration. `syncInterval` (seconds) is the old spelling of
+ * `schedule: {"every": n}` and `fullSyncInterval` of `fullSyncSchedule: {"every": n}`; one of
+ * `syncInterval` and `schedule` is required (checked by `IntegrationConfig`).
+ */
+export const IntegrationConfigFields = {
   id: IntegrationId,
   name: Schema.String.pipe(Schema.minLength(1)),
   type: Schema.Literal("plane"),
@@ -23,13 +75,44 @@ export const IntegrationConfig = Schema.Struct({
   apiKeyEnv: Schema.String.pipe(
     Schema.pattern(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: () => "expected the NAME of an environment variable" })
   ),
-  syncInterval: Seconds(MIN_INTERVAL, MAX_INTERVAL),
+  syncInterval: Schema.optionalWith(Seconds(MIN_INTERVAL, MAX_INTERVAL), { exact: true }),
+  schedule: Schema.optionalWith(ScheduleConfig, { exact: true }),
   fullSyncInterval: Schema.optionalWith(Seconds(MIN_INTERVAL, 10 * MAX_INTERVAL), { exact: true }),
+  fullSyncSchedule: Schema.optionalWith(ScheduleConfig, { exact: true }),
+  syncWindow: Schema.optionalWith(SyncWindowConfig, { exact: true }),
   enabled: Schema.optionalWith(Schema.Boolean, { default: () => true }),
   // Unset: follow the source's rate-limit headers (60 a minute while it says nothing).
   requestsPerMinute: Schema.optionalWith(Schema.Int.pipe(Schema.between(0, 100_000)), { exact: true }),
-  initialSync: Schema.optionalWith(Schema.Literal("immediate", "scheduled"), { default: () => "immediate" as const })
-})
+  initialSync: Schema.optionalWith(Schema.Literal("immediate", "scheduled"), { default: () => "immediate" as const }),
+  // Per-integration settings: defaults of this integration's jobs, over the engine-wide values.
+  batchSize: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 1000)), { exact: true }),
+  includeArchived: Schema.optionalWith(Schema.Boolean, { exact: true }),
+  maxConcurrentJobs: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 100)), { exact: true }),
+  retry: Schema.optionalWith(PartialRetry, { exact: true }),
+  autoRetry: Schema.optionalWith(PartialAutoRetry, { exact: true }),
+  circuitBreaker: Schema.optionalWith(PartialCircuitBreaker, { exact: true })
+}
+
+/** One schedule, in one spelling; at most one full-sync schedule (shared with the API's create body). */
+export const oneSchedule = (c: {
+  readonly syncInterval?: number | undefined
+  readonly schedule?: unknown
+  readonly fullSyncInterval?: number | undefined
+  readonly fullSyncSchedule?: unknown
+}) => {
+    if (c.syncInterval !== undefined && c.schedule !== undefined) {
+      return { path: ["schedule"], message: "give either schedule or syncInterval (its older spelling), not both" }
+    }
+    if (c.syncInterval === undefined && c.schedule === undefined) {
+      return { path: ["schedule"], message: 'required: {"every": <seconds>} or {"cron": "<expression>", "timezone": "<IANA name>"}' }
+    }
+    if (c.fullSyncInterval !== undefined && c.fullSyncSchedule !== undefined) {
+      return { path: ["fullSyncSchedule"], message: "give either fullSyncSchedule or fullSyncInterval, not both" }
+    }
+    return true
+}
+
+export const IntegrationConfig = Schema.Struct(IntegrationConfigFields).pipe(Schema.filter(oneSchedule))
 export type IntegrationConfig = typeof IntegrationConfig.Type
 /** An integration as written in the config file: `id` a plain string, defaulted keys optional. */
 export type IntegrationConfigInput = typeof IntegrationConfig.Encoded

@@ -1,6 +1,6 @@
 import { ParseResult, Schema } from "effect"
 import type { Issue } from "../domain/errors.js"
-import { IntegrationConfig } from "./ConfigFile.js"
+import { IntegrationConfigFields, oneSchedule } from "./ConfigFile.js"
 
 /**
  * An integration created over the API: the config file's keys and checks (so a key added to
@@ -8,9 +8,9 @@ import { IntegrationConfig } from "./ConfigFile.js"
  * stored later through `PUT /api/sync/integrations/:id/credentials`.
  */
 export const ApiIntegrationConfig = Schema.Struct({
-  ...IntegrationConfig.fields,
-  apiKeyEnv: Schema.optionalWith(IntegrationConfig.fields.apiKeyEnv, { exact: true })
-})
+  ...IntegrationConfigFields,
+  apiKeyEnv: Schema.optionalWith(IntegrationConfigFields.apiKeyEnv, { exact: true })
+}).pipe(Schema.filter(oneSchedule))
 export type ApiIntegrationConfig = typeof ApiIntegrationConfig.Type
 
 /** Ids a path under /api/sync/integrations/ already means something else for. */

@@ -133,6 +133,21 @@ export const JobEvent = Schema.Union(
 export type JobEvent = typeof JobEvent.Type
 
 // ---- integration stream: integration-<integrationId> ----------------------------------------
+/** When scheduled jobs are due: every n seconds, or at a cron expression's times in a time zone. */
+export const ScheduleSpec = Schema.Union(
+  Schema.Struct({ every: Schema.Int }),
+  Schema.Struct({ cron: Schema.String, timezone: Schema.optionalWith(Schema.String, { exact: true }) })
+)
+export type ScheduleSpec = typeof ScheduleSpec.Type
+
+/** Local times of day (HH:MM) between which scheduled jobs may run. */
+export const SyncWindowSpec = Schema.Struct({
+  start: Schema.String,
+  end: Schema.String,
+  timezone: Schema.optionalWith(Schema.String, { exact: true })
+})
+export type SyncWindowSpec = typeof SyncWindowSpec.Type
+
 export const IntegrationSettings = Schema.Struct({
   name: Schema.String,
   connector: Schema.Literal("plane"),
@@ -140,11 +155,44 @@ export const IntegrationSettings = Schema.Struct({
   workspaceSlug: Schema.String,
   /** null: no variable named (an integration created over the API may use a stored credential only). */
   apiKeyEnv: Schema.NullOr(Schema.String),
-  syncInterval: Schema.Int,
+  /** `schedule.every` when the schedule is an interval, else null (older events: the only schedule). */
+  syncInterval: Schema.NullOr(Schema.Int),
   fullSyncInterval: Schema.NullOr(Schema.Int),
   /** null: follow what the source advertises (older events always carry a number). */
   requestsPerMinute: Schema.NullOr(Schema.Int),
-  enabled: Schema.Boolean
+  enabled: Schema.Boolean,
+  // Added later, so optional: an older event reads as `{every: syncInterval}`, no window and
+  // the engine-wide values (domain/schedules.ts reads both shapes).
+  schedule: Schema.optionalWith(ScheduleSpec, { exact: true }),
+  fullSyncSchedule: Schema.optionalWith(ScheduleSpec, { exact: true }),
+  syncWindow: Schema.optionalWith(SyncWindowSpec, { exact: true }),
+  batchSize: Schema.optionalWith(Schema.Int, { exact: true }),
+  includeArchived: Schema.optionalWith(Schema.Boolean, { exact: true }),
+  maxConcurrentJobs: Schema.optionalWith(Schema.Int, { exact: true }),
+  retry: Schema.optionalWith(
+    Schema.Struct({
+      maxAttempts: Schema.optionalWith(Schema.Int, { exact: true }),
+      baseDelay: Schema.optionalWith(Schema.Number, { exact: true }),
+      maxDelay: Schema.optionalWith(Schema.Number, { exact: true }),
+      maxRateLimitWaits: Schema.optionalWith(Schema.Int, { exact: true })
+    }),
+    { exact: true }
+  ),
+  autoRetry: Schema.optionalWith(
+    Schema.Struct({
+      maxAttempts: Schema.optionalWith(Schema.Int, { exact: true }),
+      delay: Schema.optionalWith(Schema.Int, { exact: true })
+    }),
+    { exact: true }
+  ),
+  circuitBreaker: Schema.optionalWith(
+    Schema.Struct({
+      failureThreshold: Schema.optionalWith(Schema.Int, { exact: true }),
+      cooldown: Schema.optionalWith(Schema.Int, { exact: true }),
+      maxCooldown: Schema.optionalWith(Schema.Int, { exact: true })
+    }),
+    { exact: true }
+  )
 })
 export type IntegrationSettings = typeof IntegrationSettings.Type
 
@@ -199,7 +247,8 @@ export class IntegrationStopped extends Schema.TaggedClass<IntegrationStopped>()
 
 export class SyncIntervalChanged extends Schema.TaggedClass<SyncIntervalChanged>()("SyncIntervalChanged", {
   integrationId: Schema.String,
-  oldInterval: Schema.Int,
+  /** null: the schedule was a cron expression. */
+  oldInterval: Schema.NullOr(Schema.Int),
   newInterval: Schema.Int,
   nextRunAt: Schema.String,
   at

@@ -102,8 +102,9 @@ export const JOB_TRIGGERS = ["manual", "schedule", "integration_start", "retry"]
 export const JobTrigger = Schema.Literal(...JOB_TRIGGERS)
 export type JobTrigger = typeof JobTrigger.Type
 
-export const PauseReason = Schema.Literal("request", "shutdown")
+/** `window`: a scheduled job reached the end of its integration's sync window. */
+export const PauseReason = Schema.Literal("request", "shutdown", "window")
 export type PauseReason = typeof PauseReason.Type
 
-export const ResumeReason = Schema.Literal("request", "restart", "recovery", "retry")
+export const ResumeReason = Schema.Literal("request", "restart", "recovery", "retry", "window")
 export type ResumeReason = typeof ResumeReason.Type

@@ -17,7 +17,7 @@ export class CircuitBreaker extends Effect.Service<CircuitBreaker>()("synclog/Ci
     const store = yield* EventStore
     const views = yield* Views
     const jobLog = yield* JobLog
-    const settings = (yield* EngineSettings).circuitBreaker
+    const engineSettings = (yield* EngineSettings).circuitBreaker
 
     /** Reacts to a job's end; returns true when the circuit changed state. */
     const onJobEnded = (jobId: string, outcome: Outcome) =>
@@ -30,6 +30,8 @@ export class CircuitBreaker extends Effect.Service<CircuitBreaker>()("synclog/Ci
         const now = yield* Clock.currentTimeMillis
         const at = new Date(now).toISOString()
         const { circuit } = integration
+        // The integration's own values over the engine-wide ones.
+        const settings = { ...engineSettings, ...integration.settings.circuitBreaker }
         if (outcome === "completed") {
           if (circuit.state === "closed") return false
           yield* store.appendIntegration(integration.id, integration.version, [

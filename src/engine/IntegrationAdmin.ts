@@ -11,7 +11,8 @@ import {
   IntegrationStarted
 } from "../domain/events.js"
 import { EventStore } from "../eventlog/EventStore.js"
-import { effectiveInterval, type IntegrationDoc, mergeConfig } from "../eventlog/integrationProjection.js"
+import { nextOccurrence } from "../domain/schedules.js"
+import { effectiveSchedule, type IntegrationDoc, mergeConfig } from "../eventlog/integrationProjection.js"
 import { Views } from "../eventlog/Views.js"
 import { Mirror } from "../mirror/Mirror.js"
 import { settingsOf } from "./Integrations.js"
@@ -55,7 +56,7 @@ export class IntegrationAdmin extends Effect.Service<IntegrationAdmin>()("synclo
         ? store.appendIntegration(doc.id, doc.version, [
           new IntegrationStarted({
             integrationId: doc.id,
-            nextRunAt: iso(immediate && !doc.hasBaseline ? now : now + effectiveInterval(doc) * 1000),
+            nextRunAt: iso(immediate && !doc.hasBaseline ? now : nextOccurrence(effectiveSchedule(doc), now)),
             at: iso(now)
           })
         ])

@@ -4,7 +4,8 @@ import { IntegrationNotFound, JobConflict, JobNotFound, ValidationError } from "
 import { IntegrationStarted, IntegrationStopped, SyncIntervalChanged } from "../domain/events.js"
 import type { JobType } from "../domain/job.js"
 import { EventStore } from "../eventlog/EventStore.js"
-import { effectiveInterval, howToEnable } from "../eventlog/integrationProjection.js"
+import { nextOccurrence } from "../domain/schedules.js"
+import { effectiveInterval, effectiveSchedule, howToEnable } from "../eventlog/integrationProjection.js"
 import { Views } from "../eventlog/Views.js"
 import { Jobs } from "./Jobs.js"
 import { Scheduler } from "./Scheduler.js"
@@ -41,7 +42,7 @@ export class IntegrationControl extends Effect.Service<IntegrationControl>()("sy
         const now = yield* Clock.currentTimeMillis
         if (!doc.active) {
           yield* store.appendIntegration(integrationId, doc.version, [
-            new IntegrationStarted({ integrationId, nextRunAt: iso(now + effectiveInterval(doc) * 1000), at: iso(now) })
+            new IntegrationStarted({ integrationId, nextRunAt: iso(nextOccurrence(effectiveSchedule(doc), now)), at: iso(now) })
           ])
         }
         yield* scheduler.wake
@@ -76,7 +77,10 @@ export class IntegrationControl extends Effect.Service<IntegrationControl>()("sy
         return { integrationId, activeJobsStopped: stopped.length, jobs: stopped }
       })
 
-    /** Changes the schedule of the job's integration; takes effect from the next tick. */
+    /**
+     * Sets the job's integration's schedule to `{every: interval}` (over a cron schedule too);
+     * takes effect from the next tick. `oldInterval` is null when the schedule was a cron.
+     */
     const changeInterval = (jobId: string, interval: number) =>
       Effect.gen(function*() {
         if (!Number.isInteger(interval) || interval < MIN_INTERVAL || interval > MAX_INTERVAL) {

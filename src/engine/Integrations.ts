@@ -12,7 +12,8 @@ import {
   SystemInitialized
 } from "../domain/events.js"
 import { EventStore } from "../eventlog/EventStore.js"
-import { effectiveInterval, type IntegrationDoc } from "../eventlog/integrationProjection.js"
+import { nextOccurrence } from "../domain/schedules.js"
+import { effectiveSchedule, type IntegrationDoc } from "../eventlog/integrationProjection.js"
 import { Views } from "../eventlog/Views.js"
 
 /** The API key named by `apiKeyEnv` is nowhere to be found: permanent until someone sets it. */
@@ -29,17 +30,31 @@ export interface InitializeResult {
 }
 
 /** The settings an integration's events carry, from the config file or the API (no key, only names). */
-export const settingsOf = (c: ApiIntegrationConfig): IntegrationSettings => ({
-  name: c.name,
-  connector: c.type,
-  baseUrl: c.baseUrl,
-  workspaceSlug: c.workspaceSlug,
-  apiKeyEnv: c.apiKeyEnv ?? null,
-  syncInterval: c.syncInterval,
-  fullSyncInterval: c.fullSyncInterval ?? null,
-  requestsPerMinute: c.requestsPerMinute ?? null,
-  enabled: c.enabled
-})
+export const settingsOf = (c: ApiIntegrationConfig): IntegrationSettings => {
+  const schedule = c.schedule ?? { every: c.syncInterval! }
+  const fullSyncSchedule = c.fullSyncSchedule ?? (c.fullSyncInterval !== undefined ? { every: c.fullSyncInterval } : undefined)
+  return {
+    name: c.name,
+    connector: c.type,
+    baseUrl: c.baseUrl,
+    workspaceSlug: c.workspaceSlug,
+    apiKeyEnv: c.apiKeyEnv ?? null,
+    syncInterval: "every" in schedule ? schedule.every : null,
+    fullSyncInterval: fullSyncSchedule !== undefined && "every" in fullSyncSchedule ? fullSyncSchedule.every : null,
+    requestsPerMinute: c.requestsPerMinute ?? null,
+    enabled: c.enabled,
+    // An interval-only config keeps the old event shape, so an upgrade registers nothing anew.
+    ...(c.schedule !== undefined ? { schedule: c.schedule } : {}),
+    ...(c.fullSyncSchedule !== undefined ? { fullSyncSchedule: c.fullSyncSchedule } : {}),
+    ...(c.syncWindow !== undefined ? { syncWindow: c.syncWindow } : {}),
+    ...(c.batchSize !== undefined ? { batchSize: c.batchSize } : {}),
+    ...(c.includeArchived !== undefined ? { includeArchived: c.includeArchived } : {}),
+    ...(c.maxConcurrentJobs !== undefined ? { maxConcurrentJobs: c.maxConcurrentJobs } : {}),
+    ...(c.retry !== undefined ? { retry: c.retry } : {}),
+    ...(c.autoRetry !== undefined ? { autoRetry: c.autoRetry } : {}),
+    ...(c.circuitBreaker !== undefined ? { circuitBreaker: c.circuitBreaker } : {})
+  }
+}
 
 const sameSettings = (a: IntegrationSettings, b: IntegrationSettings) => JSON.stringify(a) === JSON.stringify(b)
 
@@ -80,7 +95,7 @@ export class Integrations extends Effect.Service<Integrations>()("synclog/Integr
           ])
         }
         if (settings.enabled && !doc.active && doc.stoppedAt === null) {
-          const first = config.initialSync === "immediate" && !doc.hasBaseline ? now : now + effectiveInterval(doc) * 1000
+          const first = config.initialSync === "immediate" && !doc.hasBaseline ? now : nextOccurrence(effectiveSchedule(doc), now)
           yield* store.appendIntegration(config.id, doc.version, [
             new IntegrationStarted({ integrationId: config.id, nextRunAt: new Date(first).toISOString(), at })
           ])
@@ -106,12 +121,16 @@ export class Integrations extends Effect.Service<Integrations>()("synclog/Integr
       } satisfies InitializeResult
     })
 
-    const policy = {
-      requestTimeout: Duration.seconds(engine.requestTimeout),
-      maxAttempts: engine.retry.maxAttempts,
-      baseDelay: Duration.millis(engine.retry.baseDelay * 1000),
-      maxDelay: Duration.millis(engine.retry.maxDelay * 1000),
-      maxRateLimitWaits: engine.retry.maxRateLimitWaits
+    /** The engine's retry policy with the integration's own `retry` values over it. */
+    const policyOf = (settings: IntegrationSettings) => {
+      const retry = { ...engine.retry, ...settings.retry }
+      return {
+        requestTimeout: Duration.seconds(engine.requestTimeout),
+        maxAttempts: retry.maxAttempts,
+        baseDelay: Duration.millis(retry.baseDelay * 1000),
+        maxDelay: Duration.millis(retry.maxDelay * 1000),
+        maxRateLimitWaits: retry.maxRateLimitWaits
+      }
     }
 
     /**
@@ -163,7 +182,7 @@ export class Integrations extends Effect.Service<Integrations>()("synclog/Integr
             apiKeySource: key.source,
             requestsPerMinute: doc.settings.requestsPerMinute
           },
-          policy
+          policyOf(doc.settings)
         )
         connectors.set(doc.id, { key: cacheKey, connector })
         return connector

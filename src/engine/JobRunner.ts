@@ -768,6 +768,8 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
           outcome === "paused"
             ? command._tag === "Pause" && command.reason === "shutdown"
               ? `Paused for server shutdown${where}; it resumes from this checkpoint at the next start`
+              : command._tag === "Pause" && command.reason === "window"
+              ? `Paused at the end of the sync window${where}; it resumes from this checkpoint when the window opens again`
               : `Paused${where}; resume with POST /api/sync/jobs/${jobId}/resume`
             : `Stopped${where}; the last committed batch is the checkpoint a resume continues from`
         )

@@ -9,7 +9,7 @@ import {
   StopRequested
 } from "../domain/events.js"
 import { InvalidTransition, JobNotFound } from "../domain/errors.js"
-import type { JobStatus } from "../domain/job.js"
+import type { JobStatus, PauseReason, ResumeReason } from "../domain/job.js"
 import { EventStore, type JobDecision } from "../eventlog/EventStore.js"
 import type { JobDoc } from "../eventlog/jobProjection.js"
 import { Views } from "../eventlog/Views.js"
@@ -41,7 +41,8 @@ const invalid = (doc: JobDoc, requested: string, hint: string) =>
 
 /**
  * The JobActors: one supervised fiber per running job (a FiberMap keyed by job id), started
- * from the queue while an integration has no running job and the process has a free permit.
+ * from the queue while an integration runs fewer than its `maxConcurrentJobs` (default 1) and
+ * the process has a free permit.
  * Commands reach a running actor through its mailbox; a graceful one has a grace period.
  * At start it resumes what a crash or a shutdown left behind; at shutdown it pauses its actors
  * at their next batch boundary.
@@ -95,12 +96,21 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
       Effect.gen(function*() {
         if (!accepting) return
         const queued = yield* views.queued
-        const busy = new Set([...actors.values()].map((a) => a.integrationId))
+        const running = new Map<string, number>()
+        for (const actor of actors.values()) running.set(actor.integrationId, (running.get(actor.integrationId) ?? 0) + 1)
+        // Each integration runs up to its own maxConcurrentJobs (default 1) at once.
+        const limits = new Map<string, number>()
         for (const job of queued) {
           if (actors.size >= engine.maxConcurrentJobs) break
-          if (busy.has(job.integrationId)) continue
+          let limit = limits.get(job.integrationId)
+          if (limit === undefined) {
+            limit = (yield* views.integration(job.integrationId))?.settings.maxConcurrentJobs ?? 1
+            limits.set(job.integrationId, limit)
+          }
+          const busy = running.get(job.integrationId) ?? 0
+          if (busy >= limit) continue
           yield* start(job)
-          busy.add(job.integrationId)
+          running.set(job.integrationId, busy + 1)
         }
       })
     ).pipe(Effect.orDie)
@@ -187,7 +197,8 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
         return { jobId, status: latest?.status ?? "stopping", message: "Job stop requested" }
       })
 
-    const pause = (jobId: string) =>
+    /** `window`: the scheduler pauses a scheduled job at the end of its sync window. */
+    const pause = (jobId: string, reason: PauseReason = "request") =>
       Effect.gen(function*() {
         const at = yield* nowIso
         const [doc] = yield* store.updateJob(jobId, (d): Decision<undefined> => {
@@ -197,11 +208,17 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
           }
           return Effect.succeed([d.pauseRequested ? [] : [new PauseRequested({ jobId, at })], undefined] as const)
         })
-        yield* jobLog.write(jobId, "info", "Pause requested: the batch in flight commits, then the job pauses")
+        yield* jobLog.write(
+          jobId,
+          "info",
+          reason === "window"
+            ? "The sync window ends: the batch in flight commits, then the job pauses until the window opens again"
+            : "Pause requested: the batch in flight commits, then the job pauses"
+        )
         const actor = actors.get(jobId)
         if (actor === undefined) {
-          yield* appendIfActive(jobId, (at) => new JobPaused({ jobId, reason: "request", at }), "Paused")
-        } else yield* send(actor, { _tag: "Pause", reason: "request" }, engine.stopGracePeriod)
+          yield* appendIfActive(jobId, (at) => new JobPaused({ jobId, reason, at }), "Paused")
+        } else yield* send(actor, { _tag: "Pause", reason }, engine.stopGracePeriod)
         const latest = yield* views.job(jobId)
         return {
           jobId,
@@ -210,7 +227,8 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
         } satisfies CommandResult
       })
 
-    const resume = (jobId: string) =>
+    /** `window`: the scheduler resumes a job it paused at the window's end when the window opens. */
+    const resume = (jobId: string, reason: ResumeReason = "request") =>
       Effect.gen(function*() {
         const at = yield* nowIso
         yield* store.updateJob(jobId, (d): Decision<undefined> => {
@@ -219,10 +237,16 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
             return Effect.fail(invalid(d, "resume", "Only paused, failed or stopped jobs can be resumed."))
           }
           return Effect.succeed(
-            [[new JobResumed({ jobId, reason: "request", from: d.checkpoint, at })], undefined] as const
+            [[new JobResumed({ jobId, reason, from: d.checkpoint, at })], undefined] as const
           )
         })
-        yield* jobLog.write(jobId, "info", "Resume requested: it continues from its last checkpoint")
+        yield* jobLog.write(
+          jobId,
+          "info",
+          reason === "window"
+            ? "The sync window opened: resuming from the last checkpoint"
+            : "Resume requested: it continues from its last checkpoint"
+        )
         yield* dispatch
         const latest = yield* views.job(jobId)
         const status = latest?.status ?? "queued"

@@ -55,7 +55,12 @@ export class Jobs extends Effect.Service<Jobs>()("synclog/Jobs", {
     const jobLog = yield* JobLog
     const engine = yield* EngineSettings
 
-    const normalize = (type: JobType, requested: RequestedOptions): Effect.Effect<JobOptions, ValidationError> => {
+    /** The request's options over the integration's defaults (`batchSize`, `includeArchived`). */
+    const normalize = (
+      type: JobType,
+      requested: RequestedOptions,
+      integration: IntegrationDoc
+    ): Effect.Effect<JobOptions, ValidationError> => {
       const selectiveOnly = (["entities", "excludeEntities", "projects", "excludeProjects"] as const).filter(
         (k) => requested[k] !== undefined
       )
@@ -79,8 +84,8 @@ export class Jobs extends Effect.Service<Jobs>()("synclog/Jobs", {
       }
       return Effect.succeed({
         force: requested.force ?? false,
-        includeArchived: requested.includeArchived ?? false,
-        batchSize: requested.batchSize ?? DEFAULT_BATCH_SIZE,
+        includeArchived: requested.includeArchived ?? integration.settings.includeArchived ?? false,
+        batchSize: requested.batchSize ?? integration.settings.batchSize ?? DEFAULT_BATCH_SIZE,
         // Keep the walk order whatever order the request listed them in.
         entities: ENTITY_TYPES.filter((e) => entities.includes(e)),
         ...(requested.projects ? { projects: requested.projects } : {}),
@@ -140,7 +145,7 @@ export class Jobs extends Effect.Service<Jobs>()("synclog/Jobs", {
       Effect.gen(function*() {
         const integration = yield* views.integration(input.integrationId)
         if (integration === undefined) return yield* Effect.fail(IntegrationNotFound.of(input.integrationId))
-        const options = yield* normalize(input.type, input.options)
+        const options = yield* normalize(input.type, input.options, integration)
         const now = yield* Clock.currentTimeMillis
         const manual = input.trigger === "manual"
         yield* guard(integration, input.type, manual ? options.force : true, now)

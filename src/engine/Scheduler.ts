@@ -3,7 +3,16 @@ import { EngineSettings } from "../config/Settings.js"
 import { CircuitHalfOpened, JobResumed, ScheduledRun } from "../domain/events.js"
 import type { JobType } from "../domain/job.js"
 import { EventStore } from "../eventlog/EventStore.js"
-import { effectiveInterval, type IntegrationDoc } from "../eventlog/integrationProjection.js"
+import type { SyncWindowSpec } from "../domain/events.js"
+import {
+  deferToWindow,
+  fullSyncDue,
+  insideWindow,
+  nextOccurrence,
+  nextWindowEnd,
+  nextWindowStart
+} from "../domain/schedules.js"
+import { effectiveSchedule, type IntegrationDoc } from "../eventlog/integrationProjection.js"
 import { Views } from "../eventlog/Views.js"
 import { CircuitBreaker } from "./CircuitBreaker.js"
 import { JobLog } from "./JobLog.js"
@@ -12,20 +21,29 @@ import { JobSupervisor } from "./JobSupervisor.js"
 
 const HOUR = 3_600_000
 
-/** Full when there is no baseline or `fullSyncInterval` has passed since the last one; else incremental. */
+/** Full when there is no baseline or the full-sync schedule is due; else incremental. */
 export const scheduledType = (doc: IntegrationDoc, now: number): { type: JobType; reason: string } => {
   if (!doc.hasBaseline) return { type: "full_sync", reason: "no baseline yet: full sync" }
-  const full = doc.settings.fullSyncInterval
-  const last = doc.lastFullSyncCompletedAt
-  if (full !== null && (last === null || now - Date.parse(last) >= full * 1000)) {
-    return { type: "full_sync", reason: "fullSyncInterval elapsed: full sync" }
+  if (fullSyncDue(doc.settings, doc.lastFullSyncCompletedAt, now)) {
+    return { type: "full_sync", reason: "fullSyncSchedule due: full sync" }
   }
-  return { type: "incremental_sync", reason: "interval: incremental sync" }
+  return { type: "incremental_sync", reason: "schedule: incremental sync" }
+}
+
+/** When the integration's next scheduled job is due: its next run (or probe), moved into its sync window. */
+export const nextSyncAt = (doc: IntegrationDoc): number | null => {
+  const window = doc.settings.syncWindow
+  if (!doc.active || !doc.settings.enabled) return null
+  if (doc.circuit.state !== "closed") {
+    return doc.circuit.probeAt === null ? null : deferToWindow(window, Date.parse(doc.circuit.probeAt))
+  }
+  if (doc.nextRunAt === null) return null
+  return deferToWindow(window, Date.parse(doc.nextRunAt))
 }
 
 /**
  * One fiber for every integration: it sleeps until the earliest due time (a next run, a circuit
- * probe, an automatic retry) and wakes early when a schedule changes. Time comes from Clock, so
+ * probe, an automatic retry, a sync window's start or end) and wakes early when a schedule changes. Time comes from Clock, so
  * TestClock drives it in tests.
  */
 export class Scheduler extends Effect.Service<Scheduler>()("synclog/Scheduler", {
@@ -52,7 +70,7 @@ export class Scheduler extends Effect.Service<Scheduler>()("synclog/Scheduler", 
     /** The interval tick of one integration: queue a job, or skip when one is still active. */
     const tick = (doc: IntegrationDoc, now: number) =>
       Effect.gen(function*() {
-        const nextRunAt = iso(now + effectiveInterval(doc) * 1000)
+        const nextRunAt = iso(nextOccurrence(effectiveSchedule(doc), now))
         const current = yield* views.currentJob(doc.id)
         if (current !== undefined) {
           yield* store.appendIntegration(doc.id, doc.version, [
@@ -95,8 +113,9 @@ export class Scheduler extends Effect.Service<Scheduler>()("synclog/Scheduler", 
         if (doc.circuit.state !== "closed") return null
         const latest = yield* views.latestJob(doc.id)
         if (!latest || latest.status !== "failed" || !latest.retryable) return null
-        if (latest.attempt >= engine.autoRetry.maxAttempts) return null
-        const due = Date.parse(latest.completedAt!) + engine.autoRetry.delay * 1000
+        const autoRetry = { ...engine.autoRetry, ...doc.settings.autoRetry }
+        if (latest.attempt >= autoRetry.maxAttempts) return null
+        const due = Date.parse(latest.completedAt!) + autoRetry.delay * 1000
         if (now < due) return due
         yield* store.updateJob(latest.id, (d) =>
           Effect.succeed(
@@ -107,29 +126,57 @@ export class Scheduler extends Effect.Service<Scheduler>()("synclog/Scheduler", 
         yield* jobLog.write(
           latest.id,
           "info",
-          `Automatic retry ${latest.attempt + 1} of ${engine.autoRetry.maxAttempts} after a transient failure, from the last checkpoint`
+          `Automatic retry ${latest.attempt + 1} of ${autoRetry.maxAttempts} after a transient failure, from the last checkpoint`
         )
         yield* supervisor.dispatch
         return null
       })
 
+    /**
+     * The sync window: outside it, running scheduled jobs pause at their next batch boundary;
+     * inside it (or once the window is removed), the jobs it paused resume. Returns the next
+     * boundary to wake at.
+     */
+    const enforceWindow = (doc: IntegrationDoc, window: SyncWindowSpec | undefined, now: number) =>
+      Effect.gen(function*() {
+        const inside = window === undefined || insideWindow(window, now)
+        for (const job of yield* views.withStatus(inside ? ["paused"] : ["running"], doc.id)) {
+          if (inside && job.pauseReason === "window") {
+            yield* Effect.logInfo(`Sync window of ${doc.id} open: resuming job ${job.id}`)
+            yield* supervisor.resume(job.id, "window")
+          } else if (!inside && job.trigger === "schedule" && !job.pauseRequested) {
+            yield* Effect.logInfo(`Sync window of ${doc.id} closed: pausing job ${job.id} at its next batch boundary`)
+            yield* supervisor.pause(job.id, "window")
+          }
+        }
+        if (window === undefined) return null
+        return inside ? nextWindowEnd(window, now) : nextWindowStart(window, now)
+      })
+
     /** One integration's due work; returns when it is due next. */
-    const runIntegration = (doc: IntegrationDoc, now: number) =>
+    const runIntegration = (doc: IntegrationDoc, now: number, windowPaused: ReadonlySet<string>) =>
       Effect.gen(function*() {
         let next = now + HOUR
+        const window = doc.settings.syncWindow
+        // Without a window only jobs an earlier window paused need a look (the window was removed).
+        if (window !== undefined || windowPaused.has(doc.id)) {
+          const boundary = yield* enforceWindow(doc, window, now)
+          if (boundary !== null) next = Math.min(next, boundary)
+        }
         const retryAt = yield* retryDue(doc, now)
         if (retryAt !== null) next = Math.min(next, retryAt)
         if (doc.circuit.state === "open") {
-          const probeAt = Date.parse(doc.circuit.probeAt!)
+          const probeAt = deferToWindow(window, Date.parse(doc.circuit.probeAt!))
           if (probeAt <= now) yield* probe(doc, now)
           else next = Math.min(next, probeAt)
           return next
         }
         if (doc.circuit.state === "half_open" || doc.nextRunAt === null) return next
-        const due = Date.parse(doc.nextRunAt)
+        // A due time outside the window waits for the window's next start.
+        const due = deferToWindow(window, Date.parse(doc.nextRunAt))
         if (due > now) return Math.min(next, due)
         yield* tick(doc, now)
-        return Math.min(next, now + effectiveInterval(doc) * 1000)
+        return Math.min(next, deferToWindow(window, nextOccurrence(effectiveSchedule(doc), now)))
       }).pipe(
         // One integration's trouble never stops the others' schedules.
         Effect.catchAllCause((cause) =>
@@ -141,9 +188,12 @@ export class Scheduler extends Effect.Service<Scheduler>()("synclog/Scheduler", 
     const runDue = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       let next = now + HOUR
+      const windowPaused = new Set(
+        (yield* views.withStatus(["paused"])).flatMap((j) => j.pauseReason === "window" ? [j.integrationId] : [])
+      )
       for (const doc of yield* views.integrations) {
         if (!doc.active || !doc.settings.enabled) continue
-        next = Math.min(next, yield* runIntegration(doc, now))
+        next = Math.min(next, yield* runIntegration(doc, now, windowPaused))
       }
       return next
     })

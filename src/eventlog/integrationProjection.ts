@@ -1,5 +1,6 @@
-import type { IntegrationEvent, IntegrationOrigin, IntegrationSettings, JobEvent } from "../domain/events.js"
+import type { IntegrationEvent, IntegrationOrigin, IntegrationSettings, JobEvent, ScheduleSpec } from "../domain/events.js"
 import type { JobType } from "../domain/job.js"
+import { scheduleOf } from "../domain/schedules.js"
 import { durationOf, type JobDoc } from "./jobProjection.js"
 
 export type CircuitState = "closed" | "open" | "half_open"
@@ -95,7 +96,8 @@ export const evolveIntegration = (doc: IntegrationDoc | undefined, event: Integr
       config: event.config ?? null,
       removed: false,
       settings: event.settings,
-      intervalOverride: base.settings.syncInterval === event.settings.syncInterval ? base.intervalOverride : null,
+      // A changed schedule in the settings replaces an interval set through the API.
+      intervalOverride: sameSchedule(base.settings, event.settings) ? base.intervalOverride : null,
       active: event.settings.enabled ? base.active : false,
       nextRunAt: event.settings.enabled ? base.nextRunAt : null,
       version: base.version + 1
@@ -111,7 +113,8 @@ export const evolveIntegration = (doc: IntegrationDoc | undefined, event: Integr
           ...doc,
           settings: event.settings,
           config: mergeConfig(doc.config, event.changes),
-          intervalOverride: doc.settings.syncInterval === event.settings.syncInterval ? doc.intervalOverride : null,
+          // As at registration: a changed schedule replaces an interval set through the API.
+          intervalOverride: sameSchedule(doc.settings, event.settings) ? doc.intervalOverride : null,
           active: event.settings.enabled ? doc.active : false,
           nextRunAt: event.settings.enabled ? doc.nextRunAt : null
         }
@@ -215,8 +218,18 @@ export const foldIntegrationJobEvent = (d: IntegrationDraft, event: JobEvent, jo
 export const affectsIntegration = (event: JobEvent): boolean =>
   event._tag === "JobQueued" || event._tag === "JobCompleted" || event._tag === "JobFailed"
 
-/** The interval the scheduler uses: an API override, else the config file's. */
-export const effectiveInterval = (doc: IntegrationDoc): number => doc.intervalOverride ?? doc.settings.syncInterval
+const sameSchedule = (a: IntegrationSettings, b: IntegrationSettings) =>
+  JSON.stringify(scheduleOf(a)) === JSON.stringify(scheduleOf(b))
+
+/** The schedule the scheduler uses: an interval set through the API, else the settings'. */
+export const effectiveSchedule = (doc: IntegrationDoc): ScheduleSpec =>
+  doc.intervalOverride !== null ? { every: doc.intervalOverride } : scheduleOf(doc.settings)
+
+/** The interval in seconds of an `every` schedule; null for a cron schedule. */
+export const effectiveInterval = (doc: IntegrationDoc): number | null => {
+  const schedule = effectiveSchedule(doc)
+  return "every" in schedule ? schedule.every : null
+}
 
 /** Where a disabled integration is enabled again: its config file, or the API that created it. */
 export const howToEnable = (doc: IntegrationDoc): string =>

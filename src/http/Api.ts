@@ -4,7 +4,7 @@ import pkg from "../../package.json" with { type: "json" }
 import { MAX_INTERVAL, MIN_INTERVAL } from "../config/ConfigFile.js"
 import { ENTITY_TYPES, EntityType, isEntityType } from "../domain/entities.js"
 import { ApiIntegrationConfig } from "../config/apiIntegration.js"
-import { IntegrationOrigin, IntegrationSettings, JobEvent } from "../domain/events.js"
+import { IntegrationOrigin, IntegrationSettings, JobEvent, ScheduleSpec, SyncWindowSpec } from "../domain/events.js"
 import {
   IntegrationConflict,
   IntegrationNotFound,
@@ -25,7 +25,17 @@ import {
   ValidationError
 } from "../domain/errors.js"
 import { Authorization, StreamAuthorization } from "./Authorization.js"
-import { Counters, JOB_STATUSES, JobOptions, JobStatus, JobTrigger, JobType, JobTypeInput, Stage } from "../domain/job.js"
+import {
+  Counters,
+  JOB_STATUSES,
+  JobOptions,
+  JobStatus,
+  JobTrigger,
+  JobType,
+  JobTypeInput,
+  PauseReason,
+  Stage
+} from "../domain/job.js"
 import { finishOpenApiDocument } from "./openApiDocument.js"
 
 /**
@@ -161,6 +171,8 @@ export const JobView = Schema.Struct({
   stats: Counters,
   result: opt(Counters),
   error: opt(Schema.String),
+  /** While paused: `request` (the API), `shutdown` (the server stopped) or `window` (the sync window ended). */
+  pauseReason: opt(PauseReason),
   options: JobOptions
 }).annotations({ identifier: "Job" })
 export type JobView = typeof JobView.Type
@@ -306,7 +318,7 @@ export class JobsGroup extends HttpApiGroup.make("jobs")
         Schema.Struct({
           success: Schema.Literal(true),
           jobId: Schema.String,
-          oldInterval: Schema.Int,
+          oldInterval: Schema.NullOr(Schema.Int).annotations({ description: "null when the schedule was a cron expression" }),
           newInterval: Schema.Int,
           nextRun: Timestamp
         })
@@ -337,8 +349,11 @@ export const IntegrationStatusView = Schema.Struct({
   lastSync: Schema.NullOr(Timestamp),
   lastSuccessfulSync: Schema.NullOr(Timestamp),
   nextSync: Schema.NullOr(Timestamp),
-  syncInterval: Schema.Int,
+  syncInterval: Schema.NullOr(Schema.Int).annotations({ description: "schedule.every; null for a cron schedule" }),
   fullSyncInterval: Schema.NullOr(Schema.Int),
+  schedule: ScheduleSpec,
+  fullSyncSchedule: Schema.NullOr(ScheduleSpec),
+  syncWindow: Schema.NullOr(SyncWindowSpec),
   currentJob: Schema.NullOr(Schema.Struct({ id: Schema.String, status: JobStatus, progress: Schema.Int })),
   stats: Schema.Struct({
     totalJobs: Schema.Int,

@@ -1,5 +1,7 @@
 import type { RateBudget } from "../connectors/RateLimiter.js"
-import { effectiveInterval, type IntegrationDoc } from "../eventlog/integrationProjection.js"
+import { fullScheduleOf } from "../domain/schedules.js"
+import { nextSyncAt } from "../engine/Scheduler.js"
+import { effectiveInterval, effectiveSchedule, type IntegrationDoc } from "../eventlog/integrationProjection.js"
 import { durationOf, type JobDoc } from "../eventlog/jobProjection.js"
 import type { IntegrationStatusView, JobView } from "./Api.js"
 
@@ -27,6 +29,7 @@ export const presentJob = (doc: JobDoc): JobView => {
     stats: doc.stats,
     ...(TERMINAL.has(doc.status) ? { result: doc.stats } : {}),
     ...(doc.status === "failed" && doc.error !== null ? { error: doc.error } : {}),
+    ...(doc.status === "paused" && doc.pauseReason !== null ? { pauseReason: doc.pauseReason } : {}),
     options: doc.options
   }
 }
@@ -45,7 +48,9 @@ export const presentIntegration = (
     : doc.active
     ? "active"
     : "stopped"
-  const nextSync = status === "active" ? doc.nextRunAt : status === "circuit_open" && doc.active ? doc.circuit.probeAt : null
+  // The next run or circuit probe, moved to the sync window's start when it falls outside it.
+  const next = nextSyncAt(doc)
+  const nextSync = next === null ? null : new Date(next).toISOString()
   return {
     integrationId: doc.id,
     name: doc.settings.name,
@@ -56,6 +61,9 @@ export const presentIntegration = (
     nextSync,
     syncInterval: effectiveInterval(doc),
     fullSyncInterval: doc.settings.fullSyncInterval,
+    schedule: effectiveSchedule(doc),
+    fullSyncSchedule: fullScheduleOf(doc.settings),
+    syncWindow: doc.settings.syncWindow ?? null,
     currentJob: current ? { id: current.id, status: current.status, progress: current.progress } : null,
     stats: {
       totalJobs: doc.stats.totalJobs,
