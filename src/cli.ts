@@ -1,83 +1,57 @@
-import { Command, Options } from "@effect/cli"
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { SqlClient } from "@effect/sql"
-import { Clock, Console, Effect } from "effect"
-import { existsSync, mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
-import * as Database from "./eventlog/Database.js"
-import { compare, rebuild, snapshot } from "./eventlog/replay.js"
-
-const dbOption = Options.text("db").pipe(
-  Options.withDescription("SQLite file (default: $SYNC_DB_PATH or ./data/synclog.db)"),
-  Options.withDefault(process.env.SYNC_DB_PATH ?? "./data/synclog.db")
-)
-const verifyOption = Options.boolean("verify").pipe(
-  Options.withDescription("rebuild into a scratch copy and report any difference from the live views (exit 1 if any)")
-)
-
-const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.gen(function*() {
-    const start = yield* Clock.currentTimeMillis
-    const result = yield* effect
-    return [result, (yield* Clock.currentTimeMillis) - start] as const
-  })
-
-/** Rebuilds every view from the event log, in place. */
-const replayInPlace = (db: string) =>
-  Effect.gen(function*() {
-    const [result, ms] = yield* timed(rebuild)
-    const rate = ms > 0 ? Math.round(result.events / (ms / 1000)) : result.events
-    yield* Console.log(
-      `Replayed ${result.events} events into ${result.jobs} jobs and ${result.integrations} integrations in ${ms} ms (${rate} events/s)`
-    )
-  }).pipe(Effect.provide(Database.layer(db)))
-
 /**
- * Copies the database (VACUUM INTO: a consistent snapshot, safe while the server runs), rebuilds
- * the copy's views from its log and compares them with the copy's live views.
+ * The `synclog` command line: a client of a running server (through the typed client of the
+ * API), plus `replay`, which works on the SQLite file. Commands live in `cli/`, one file per group.
  */
-const verify = (db: string) =>
-  Effect.gen(function*() {
-    const dir = mkdtempSync(join(tmpdir(), "synclog-verify-"))
-    const scratch = join(dir, "scratch.db")
-    try {
-      yield* Effect.gen(function*() {
-        const sql = yield* SqlClient.SqlClient
-        yield* sql`VACUUM INTO ${scratch}`
-      }).pipe(Effect.provide(Database.layer(db)))
-      const { differences, events, ms } = yield* Effect.gen(function*() {
-        const live = yield* snapshot
-        const [result, ms] = yield* timed(rebuild)
-        const replayed = yield* snapshot
-        return { differences: compare(live, replayed), events: result.events, ms }
-      }).pipe(Effect.provide(Database.layer(scratch)))
-      if (differences.length === 0) {
-        yield* Console.log(`OK: ${events} events replayed in ${ms} ms; the rebuilt views equal the live views`)
-        return
-      }
-      yield* Console.error(`DIFFERENT: ${differences.length} difference(s) between the live views and the log:`)
-      for (const d of differences.slice(0, 200)) yield* Console.error(`  ${d}`)
-      if (differences.length > 200) yield* Console.error(`  … and ${differences.length - 200} more`)
-      process.exitCode = 1
-    } finally {
-      rmSync(dir, { recursive: true, force: true })
-    }
-  })
+import { Command, ValidationError } from "@effect/cli"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import { Cause, Console, Effect, Exit } from "effect"
+import pkg from "../package.json" with { type: "json" }
+import { CliExit, HttpLive } from "./cli/connection.js"
+import { integrationCommands } from "./cli/integrations.js"
+import { jobCommands } from "./cli/jobs.js"
+import { recordCommands } from "./cli/records.js"
+import { replay } from "./cli/replay.js"
+import { syncCommands } from "./cli/sync.js"
 
-const replay = Command.make("replay", { db: dbOption, verify: verifyOption }, ({ db, verify: check }) =>
-  Effect.gen(function*() {
-    if (!existsSync(db)) {
-      yield* Console.error(`No database at ${db}; pass --db <file> or set SYNC_DB_PATH`)
-      process.exitCode = 2
-      return
-    }
-    yield* check ? verify(db) : replayInPlace(db)
-  })).pipe(Command.withDescription("Rebuild every view from the event log"))
+const commands = [...integrationCommands, ...jobCommands, ...syncCommands, ...recordCommands, replay] as const
 
-const cli = Command.make("synclog").pipe(Command.withSubcommands([replay]))
+const COMMAND_LIST = "status, jobs, job, logs, sync, stop, pause, resume, delete, stop-all, interval, integrations start|stop, records, replay"
 
-Command.run(cli, { name: "synclog", version: "0.1.0" })(process.argv).pipe(
+const synclog = Command.make("synclog", {}, () =>
+  Console.log(`usage: synclog <command> [options]   (synclog --help, synclog <command> --help)\ncommands: ${COMMAND_LIST}`)).pipe(
+    Command.withDescription("A client of a synclog server (--url, --token, --json on every command)"),
+    Command.withSubcommands(commands)
+  )
+
+/** @effect/cli ends its one-line usage errors with a blank line; a script reads one line. */
+const withoutTrailingBlankLines = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Console.consoleWith((current) =>
+    Console.withConsole(effect, {
+      ...current,
+      error: (...args: ReadonlyArray<unknown>) =>
+        current.error(...args.map((a) => (typeof a === "string" ? a.replace(/\n+$/, "") : a)))
+    })
+  )
+
+/** Exit codes: 0 ok, 1 API error, 2 usage error, 3 a watched job failed, 4 it was stopped. */
+const main = Command.run(synclog, { name: "synclog", version: pkg.version })(process.argv).pipe(
+  withoutTrailingBlankLines,
+  Effect.provide(HttpLive),
   Effect.provide(NodeContext.layer),
-  NodeRuntime.runMain
+  Effect.as(0),
+  Effect.catchAll((error) => {
+    // @effect/cli has already printed its one-line reason (an unknown subcommand lists the valid ones).
+    if (ValidationError.isValidationError(error)) return Effect.succeed(2)
+    if (error instanceof CliExit) return Effect.as(error.message !== undefined ? Console.error(error.message) : Effect.void, error.code)
+    return Effect.as(Console.error(`error: ${String(error)} (UnexpectedError)`), 1)
+  }),
+  // A bug: one line, no stack trace.
+  Effect.catchAllDefect((defect) => Effect.as(Console.error(`error: ${Cause.pretty(Cause.die(defect)).split("\n")[0]} (Defect)`), 1))
 )
+
+NodeRuntime.runMain(main, {
+  disableErrorReporting: true,
+  // Ctrl-C interrupts: 130, as shells report SIGINT.
+  teardown: (exit) => process.exit(Exit.isSuccess(exit) ? (exit.value as number) : 130)
+})
