@@ -195,7 +195,7 @@ describe("synclog command line", () => {
 
       const pause = await synclog("pause", jobId)
       expect(pause.code, shown(pause)).toBe(0)
-      expect(pause.stdout).toMatch(new RegExp(`\\(${jobId}: (stopping|paused)\\)\\n$`))
+      expect(pause.stdout).toMatch(new RegExp(`\\(${jobId}: (running|stopping|paused)\\)\\n$`))
       await waitForJobStatus(jobId, ["paused"])
       const [resume, pausedAgain] = [await synclog("resume", jobId), await synclog("resume", jobId)]
       expect(resume.code, shown(resume)).toBe(0)

@@ -35,7 +35,7 @@ describe("progress rendering", () => {
       "[########............]  42% syncing_work_items  ETA 12:03:04  (waiting: rate_limit_budget until 12:01:30)"
     )
     expect(renderProgress(waiting, 100)).toBe("[########............]  42% syncing_work_items  (waiting: rate_limit_budget until 12:01:30)")
-    expect(renderProgress(waiting, 90)).toBe("[#####.....]  42% syncing_work_items  (waiting: rate_limit_budget until 12:01:30)")
+    expect(renderProgress(waiting, 90)).toBe("[####......]  42% syncing_work_items  (waiting: rate_limit_budget until 12:01:30)")
   })
 
   it("never fills the last column (a wrapped line could not be redrawn)", () => {
