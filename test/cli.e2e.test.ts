@@ -175,7 +175,7 @@ describe("synclog command line", () => {
 
   it("controls jobs: pause, resume, stop (--watch exits 4), delete, stop-all, interval, integrations", async () => {
     // Slow pages keep the job running while the commands act on it.
-    sim.setFaults({ latencyMs: 500 })
+    sim.setFaults({ latencyMs: 1500 })
     let watch: Promise<CliRun> | undefined
     try {
       const created = await api("POST", "/api/sync/jobs", {
