@@ -8,6 +8,7 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Console, Effect, Exit } from "effect"
 import pkg from "../package.json" with { type: "json" }
 import { CliExit, HttpLive } from "./cli/connection.js"
+import { stripAnsi, useColour } from "./cli/format.js"
 import { integrationCommands } from "./cli/integrations.js"
 import { jobCommands } from "./cli/jobs.js"
 import { recordCommands } from "./cli/records.js"
@@ -24,19 +25,28 @@ const synclog = Command.make("synclog", {}, () =>
     Command.withSubcommands(commands)
   )
 
-/** @effect/cli ends its one-line usage errors with a blank line; a script reads one line. */
-const withoutTrailingBlankLines = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Console.consoleWith((current) =>
-    Console.withConsole(effect, {
+/**
+ * @effect/cli's own output made fit for scripts: its one-line usage errors lose their trailing
+ * blank line, and its help loses its colours where ours are off (not a terminal, NO_COLOR).
+ */
+const plainCliOutput = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Console.consoleWith((current) => {
+    const clean = (stream: NodeJS.WriteStream, trim: boolean) => (args: ReadonlyArray<unknown>) =>
+      args.map((a) => {
+        if (typeof a !== "string") return a
+        const text = useColour(stream) ? a : stripAnsi(a)
+        return trim ? text.replace(/\n+$/, "") : text
+      })
+    return Console.withConsole(effect, {
       ...current,
-      error: (...args: ReadonlyArray<unknown>) =>
-        current.error(...args.map((a) => (typeof a === "string" ? a.replace(/\n+$/, "") : a)))
+      log: (...args: ReadonlyArray<unknown>) => current.log(...clean(process.stdout, false)(args)),
+      error: (...args: ReadonlyArray<unknown>) => current.error(...clean(process.stderr, true)(args))
     })
-  )
+  })
 
 /** Exit codes: 0 ok, 1 API error, 2 usage error, 3 a watched job failed, 4 it was stopped. */
 const main = Command.run(synclog, { name: "synclog", version: pkg.version })(process.argv).pipe(
-  withoutTrailingBlankLines,
+  plainCliOutput,
   Effect.provide(HttpLive),
   Effect.provide(NodeContext.layer),
   Effect.as(0),

@@ -17,6 +17,7 @@ describe("synclog command line", () => {
   let app: AppHandle
   const tmp = tempDir()
   const TOKEN = "cli-token-1"
+  const READ_TOKEN = "cli-read-token-1"
   let conn: Array<string>
 
   /** The API, to check what the CLI did (plain fetch with the token). */
@@ -46,6 +47,7 @@ describe("synclog command line", () => {
       dbPath: tmp.dbPath,
       apiKey: sim.apiKey,
       apiToken: TOKEN,
+      readToken: READ_TOKEN,
       secrets: { WRONG_PLANE_KEY: "not-the-key" },
       integrations: [
         planeIntegration("acme", sim, "acme"),
@@ -136,7 +138,7 @@ describe("synclog command line", () => {
   }, SLOW)
 
   it("answers bad input and API errors with one line and exit codes 1 and 2", async () => {
-    const [unknownCommand, unknownJob, badStatus, badEntity, badLimit, noToken, noBaseline, badInterval, unreachable] =
+    const [unknownCommand, unknownJob, badStatus, badEntity, badLimit, noToken, noBaseline, badInterval, unreachable, readOnly, help] =
       await Promise.all([
         synclog("bogus"),
         synclog("job", "sync-job-nope"),
@@ -146,7 +148,9 @@ describe("synclog command line", () => {
         runSynclog(["status", "--url", app.url]),
         synclog("sync", "beta", "--type", "incremental"),
         synclog("interval", "sync-job-nope", "600"),
-        runSynclog(["status", "--url", "http://127.0.0.1:9"])
+        runSynclog(["status", "--url", "http://127.0.0.1:9"]),
+        runSynclog(["stop-all", "--url", app.url, "--token", READ_TOKEN]),
+        runSynclog(["jobs", "--help"])
       ])
     const oneLine = (r: CliRun, code: number) => {
       expect(r.code, shown(r)).toBe(code)
@@ -168,6 +172,12 @@ describe("synclog command line", () => {
     expect(oneLine(noToken, 1)).toBe("error: Missing or wrong API token: send 'Authorization: Bearer <SYNC_API_TOKEN>' (Unauthorized)")
     expect(oneLine(noBaseline, 1)).toMatch(/^error: .+ \(BaselineRequired\)$/)
     expect(oneLine(badInterval, 1)).toMatch(/^error: No sync job with id 'sync-job-nope'.+ \(JobNotFound\)$/)
+    expect(oneLine(readOnly, 1)).toMatch(/^error: This token is read-only .+ \(Forbidden\)$/)
+    // Help is plain text off a terminal, and lists the command's options.
+    expect(help.code, shown(help)).toBe(0)
+    expect(help.stdout).not.toContain("\x1b")
+    expect(help.stdout).toMatch(/--status text/)
+    expect(help.stdout).toMatch(/--integration text/)
     expect(oneLine(unreachable, 1)).toBe(
       "error: cannot reach synclog at http://127.0.0.1:9: check --url or SYNC_URL, and that the server runs (Unreachable)"
     )

@@ -31,9 +31,9 @@ export const paintStatus = (status: string) => {
   }
 }
 
-// eslint-disable-next-line no-control-regex
 const ANSI = /\x1b\[[0-9;]*[A-Za-z]/g
-export const visibleLength = (text: string) => text.replace(ANSI, "").length
+export const stripAnsi = (text: string) => text.replace(ANSI, "")
+export const visibleLength = (text: string) => stripAnsi(text).length
 
 /** Columns padded to their widest cell; numbers (cells that look numeric) right-aligned. */
 export const table = (headers: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {

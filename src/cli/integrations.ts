@@ -1,6 +1,6 @@
 import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
-import { apiClient, call, connectionOptions } from "./connection.js"
+import { apiClient, call, CliExit, connectionOptions } from "./connection.js"
 import { dateTime, duration, interval, json, paintStatus, table } from "./format.js"
 
 const integrationIdArg = Args.text({ name: "integrationId" })
@@ -57,7 +57,8 @@ const stop = Command.make("stop", { ...connectionOptions, integrationId: integra
     yield* Console.log(o.json ? json(result) : result.message)
   })).pipe(Command.withDescription("Stop an integration's schedule and its queued and running jobs"))
 
-const integrations = Command.make("integrations").pipe(
+const integrations = Command.make("integrations", {}, () =>
+  new CliExit({ code: 2, message: "usage: synclog integrations start|stop <integrationId>" })).pipe(
   Command.withDescription("Start or stop an integration's schedule"),
   Command.withSubcommands([start, stop])
 )

@@ -98,7 +98,6 @@ export const screenOf = (raw: string): Array<string> => {
   const lines: Array<string> = []
   let line: Array<string> = []
   let column = 0
-  // eslint-disable-next-line no-control-regex
   const tokens = raw.match(/\x1b\[[0-9;?]*[A-Za-z]|\r\n|\r|\n|[^\x1b\r\n]/g) ?? []
   for (const token of tokens) {
     if (token === "\n" || token === "\r\n") {
