@@ -1,94 +1,67 @@
-import { Command, Options } from "@effect/cli"
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { SqlClient } from "@effect/sql"
-import { Clock, Console, Effect } from "effect"
-import { existsSync, mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
-import * as Database from "./eventlog/Database.js"
-import * as WriterLock from "./eventlog/WriterLock.js"
-import { compare, rebuild, snapshot } from "./eventlog/replay.js"
+/**
+ * The `synclog` command line: a client of a running server (through the typed client of the
+ * API), plus `replay`, which works on the SQLite file. Commands live in `cli/`, one file per group.
+ */
+import { Command, ValidationError } from "@effect/cli"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import { Cause, Console, Effect, Exit } from "effect"
+import pkg from "../package.json" with { type: "json" }
+import { CliExit, HttpLive } from "./cli/connection.js"
+import { stripAnsi, useColour } from "./cli/format.js"
+import { integrationCommands } from "./cli/integrations.js"
+import { jobCommands } from "./cli/jobs.js"
+import { recordCommands } from "./cli/records.js"
+import { replay } from "./cli/replay.js"
+import { syncCommands } from "./cli/sync.js"
 
-const dbOption = Options.text("db").pipe(
-  Options.withDescription("SQLite file (default: $SYNC_DB_PATH or ./data/synclog.db)"),
-  Options.withDefault(process.env.SYNC_DB_PATH ?? "./data/synclog.db")
-)
-const verifyOption = Options.boolean("verify").pipe(
-  Options.withDescription("rebuild into a scratch copy and report any difference from the live views (exit 1 if any)")
-)
+const commands = [...integrationCommands, ...jobCommands, ...syncCommands, ...recordCommands, replay] as const
 
-const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.gen(function*() {
-    const start = yield* Clock.currentTimeMillis
-    const result = yield* effect
-    return [result, (yield* Clock.currentTimeMillis) - start] as const
-  })
+const COMMAND_LIST = "status, jobs, job, logs, sync, stop, pause, resume, delete, stop-all, interval, integrations start|stop, records, replay"
 
-/** Rebuilds every view from the event log, in place: a writer, so never beside a running server. */
-const replayInPlace = (db: string) =>
-  Effect.gen(function*() {
-    yield* WriterLock.acquire(db, "stop it first to replay in place; replay --verify works beside it")
-    const [result, ms] = yield* timed(rebuild)
-    const rate = ms > 0 ? Math.round(result.events / (ms / 1000)) : result.events
-    yield* Console.log(
-      `Replayed ${result.events} events into ${result.jobs} jobs and ${result.integrations} integrations in ${ms} ms (${rate} events/s)`
-    )
-  }).pipe(Effect.provide(Database.layer(db)), Effect.scoped)
+const synclog = Command.make("synclog", {}, () =>
+  Console.log(`usage: synclog <command> [options]   (synclog --help, synclog <command> --help)\ncommands: ${COMMAND_LIST}`)).pipe(
+    Command.withDescription("A client of a synclog server (--url, --token, --json on every command)"),
+    Command.withSubcommands(commands)
+  )
 
 /**
- * Copies the database (VACUUM INTO: a consistent snapshot, safe while the server runs), rebuilds
- * the copy's views from its log and compares them with the copy's live views.
+ * @effect/cli's own output made fit for scripts: its one-line usage errors lose their trailing
+ * blank line, and its help loses its colours where ours are off (not a terminal, NO_COLOR).
  */
-const verify = (db: string) =>
-  Effect.gen(function*() {
-    const dir = mkdtempSync(join(tmpdir(), "synclog-verify-"))
-    const scratch = join(dir, "scratch.db")
-    try {
-      yield* Effect.gen(function*() {
-        const sql = yield* SqlClient.SqlClient
-        yield* sql`VACUUM INTO ${scratch}`
-      }).pipe(Effect.provide(Database.layer(db)))
-      const { differences, events, ms } = yield* Effect.gen(function*() {
-        const live = yield* snapshot
-        const [result, ms] = yield* timed(rebuild)
-        const replayed = yield* snapshot
-        return { differences: compare(live, replayed), events: result.events, ms }
-      }).pipe(Effect.provide(Database.layer(scratch)))
-      if (differences.length === 0) {
-        yield* Console.log(`OK: ${events} events replayed in ${ms} ms; the rebuilt views equal the live views`)
-        return
-      }
-      yield* Console.error(`DIFFERENT: ${differences.length} difference(s) between the live views and the log:`)
-      for (const d of differences.slice(0, 200)) yield* Console.error(`  ${d}`)
-      if (differences.length > 200) yield* Console.error(`  … and ${differences.length - 200} more`)
-      process.exitCode = 1
-    } finally {
-      rmSync(dir, { recursive: true, force: true })
-    }
+const plainCliOutput = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Console.consoleWith((current) => {
+    const clean = (stream: NodeJS.WriteStream, trim: boolean) => (args: ReadonlyArray<unknown>) =>
+      args.map((a) => {
+        if (typeof a !== "string") return a
+        const text = useColour(stream) ? a : stripAnsi(a)
+        return trim ? text.replace(/\n+$/, "") : text
+      })
+    return Console.withConsole(effect, {
+      ...current,
+      log: (...args: ReadonlyArray<unknown>) => current.log(...clean(process.stdout, false)(args)),
+      error: (...args: ReadonlyArray<unknown>) => current.error(...clean(process.stderr, true)(args))
+    })
   })
 
-const replay = Command.make("replay", { db: dbOption, verify: verifyOption }, ({ db, verify: check }) =>
-  Effect.gen(function*() {
-    if (!existsSync(db)) {
-      yield* Console.error(`No database at ${db}; pass --db <file> or set SYNC_DB_PATH`)
-      process.exitCode = 2
-      return
-    }
-    yield* (check ? verify(db) : replayInPlace(db)).pipe(
-      // One line and exit 1: a running server (in place only), a database that cannot be opened.
-      Effect.catchTags({
-        DatabaseInUse: (e) => refuse(e.message),
-        LockUnavailable: (e) => refuse(e.message),
-        DatabaseUnavailable: (e) => refuse(e.message)
-      })
-    )
-  })).pipe(Command.withDescription("Rebuild every view from the event log"))
-
-const refuse = (line: string) => Effect.zipRight(Console.error(line), Effect.sync(() => void (process.exitCode = 1)))
-
-const cli = Command.make("synclog").pipe(Command.withSubcommands([replay]))
-
-Command.run(cli, { name: "synclog", version: "0.1.0" })(process.argv).pipe(
+/** Exit codes: 0 ok, 1 API error, 2 usage error, 3 a watched job failed, 4 it was stopped. */
+const main = Command.run(synclog, { name: "synclog", version: pkg.version })(process.argv).pipe(
+  plainCliOutput,
+  Effect.provide(HttpLive),
   Effect.provide(NodeContext.layer),
-  NodeRuntime.runMain
+  Effect.as(0),
+  Effect.catchAll((error) => {
+    // @effect/cli has already printed its one-line reason (an unknown subcommand lists the valid ones).
+    if (ValidationError.isValidationError(error)) return Effect.succeed(2)
+    if (error instanceof CliExit) return Effect.as(error.message !== undefined ? Console.error(error.message) : Effect.void, error.code)
+    return Effect.as(Console.error(`error: ${String(error)} (UnexpectedError)`), 1)
+  }),
+  // A bug: one line, no stack trace.
+  Effect.catchAllDefect((defect) => Effect.as(Console.error(`error: ${Cause.pretty(Cause.die(defect)).split("\n")[0]} (Defect)`), 1))
 )
+
+NodeRuntime.runMain(main, {
+  disableErrorReporting: true,
+  // Ctrl-C interrupts: 130, as shells report SIGINT.
+  teardown: (exit) => process.exit(Exit.isSuccess(exit) ? (exit.value as number) : 130)
+})

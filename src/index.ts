@@ -2,9 +2,6 @@
  * synclog as a library: the engine as Effect layers (embed it in another Effect service), the
  * HttpApi contract and a typed client for it, the domain schemas and the Plane simulator.
  */
-import { HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
-import type { Redacted } from "effect"
-import { SyncApi } from "./http/Api.js"
 
 export { type AppOptions, type EngineOptions, makeAppLayer, makeEngineLayer } from "./app.js"
 export * as ConfigFile from "./config/ConfigFile.js"
@@ -50,20 +47,5 @@ export { IntegrationStatusView, JobDetail, JobView, MirrorRecordView } from "./h
 export { presentJob } from "./http/presenters.js"
 export type { MirroredRecord, RecordQuery } from "./mirror/MirrorReader.js"
 
-export interface ClientOptions {
-  /** The server's SYNC_API_TOKEN (or a read-only token), sent as `Authorization: Bearer <token>`. */
-  readonly token?: string | Redacted.Redacted<string> | undefined
-  /** Any other change to the HttpClient the calls go through (headers, retries, tracing). */
-  readonly transformClient?: ((client: HttpClient.HttpClient) => HttpClient.HttpClient) | undefined
-}
-
-/** A typed client of the sync API (needs an HttpClient, e.g. FetchHttpClient.layer). */
-export const makeClient = (baseUrl: string, options: ClientOptions = {}) =>
-  HttpApiClient.make(SyncApi, {
-    baseUrl,
-    transformClient: (client) => {
-      const { token, transformClient } = options
-      const authorized = token === undefined ? client : HttpClient.mapRequest(client, HttpClientRequest.bearerToken(token))
-      return transformClient === undefined ? authorized : transformClient(authorized)
-    }
-  })
+// The typed client lives in its own module so a client (the CLI) loads it without the engine.
+export { type ClientOptions, makeClient } from "./client.js"
