@@ -176,7 +176,8 @@ const webhookRun = async (
         (options.endpoint
           ? `${accepted.length} deliveries (${distinct.size} distinct, ids ${idsMatch ? "=" : "!="} expected: ${options.endpoints} x ${expected.length}) in ${drainMs} ms: ${Math.round(rate)}/s`
           : "no endpoint") +
-        (sync ? `; sync ${sync.job.stats.processed} records in ${sync.job.duration} ms (${Math.round(sync.rate)}/s), ${sync.deliveredDuring} deliveries during it, drain covered ${Math.round(sync.coverage * 100)}% of it` : "")
+        (sync ? `; sync ${sync.job.stats.processed} records in ${sync.job.duration} ms (${Math.round(sync.rate)}/s)` : "") +
+        (sync && options.endpoint ? `, ${sync.deliveredDuring} deliveries during it, drain covered ${Math.round(sync.coverage * 100)}% of it` : "")
     )
     return {
       prepMs,
