@@ -9,7 +9,7 @@
  *   npm run bench -- --keep          keep the scratch folder in $TMPDIR (databases, logs, raw profiles; ~6 GB at full size)
  *
  * BENCH_MAX_CONCURRENT (default 16) sets engine.maxConcurrentJobs of the many-integrations suite.
- * BENCH_STREAMS_PARTS (default "fan-out,slow-client") runs only some parts of the streams suite.
+ * BENCH_STREAMS_PARTS (default "fan-out,slow-client,webhooks,metrics") runs only some parts of the streams suite.
  *
  * Every suite starts what it needs on loopback in separate processes (simulator, synclog
  * server, baseline, load generator), runs candidate and baseline alternately, and reports

@@ -43,6 +43,8 @@ export interface ServerOptions {
   readonly apiKey: string
   readonly dbPath?: string
   readonly engine?: Record<string, unknown>
+  /** The config file's `notifications` (webhook endpoints, README "Webhooks and alerts"); none if unset. */
+  readonly notifications?: ReadonlyArray<Record<string, unknown>>
   readonly autoInitialize?: boolean
   /** Write a V8 CPU profile of the server into `dir/profile` (written when it exits). */
   readonly cpuProfile?: boolean
@@ -83,7 +85,8 @@ export const startServer = async (options: ServerOptions): Promise<Server> => {
           requestsPerMinute: 0,
           initialSync: i.initialSync ?? "scheduled"
         })),
-        engine: options.engine ?? {}
+        engine: options.engine ?? {},
+        ...(options.notifications !== undefined ? { notifications: options.notifications } : {})
       },
       null,
       2

@@ -25,8 +25,12 @@
  *   without the slow client, and the figures compare the engine's throughput and the reading
  *   clients' delay between the two, and check the cut-off and the gap-free resume.
  *
- * Each part is its own function returning its figures; the webhook and `/metrics` parts of the
- * issue plug in beside them in `streams` below.
+ * - Webhooks (`webhooks`, bench/suites/streams-webhooks.ts): 10,000 deliveries queued (10
+ *   endpoints x 1,000) drained to a local receiver, alone and during a full sync (batchSize 1000).
+ * - Metrics (`metrics`, bench/suites/streams-metrics.ts): `GET /metrics` with 1,000
+ *   integrations, p50/p99 per scrape beside `GET /healthz`.
+ *
+ * Each part is its own function returning its figures.
  */
 import Database from "better-sqlite3"
 import { join } from "node:path"
@@ -40,21 +44,23 @@ import type { Simulator } from "../lib/simulator.js"
 import { startSimulatorProcess } from "../lib/simulator.js"
 import type { JobView } from "../lib/synclog.js"
 import { buildBundle, createJob, startServer, waitForJob } from "../lib/synclog.js"
+import { metrics } from "./streams-metrics.js"
+import { webhooks } from "./streams-webhooks.js"
 
 const MB = 1024 * 1024
 const FAN_WORKSPACE = "streams"
 const SLOW_WORKSPACE = "streams-slow"
 
 /** The parts this suite has; BENCH_STREAMS_PARTS (a comma list of them) runs only some. */
-const PARTS = ["fan-out", "slow-client"] as const
+const PARTS = ["fan-out", "slow-client", "webhooks", "metrics"] as const
 
 export const streams = async (ctx: Context): Promise<ReadonlyArray<Figure>> => {
   const parts = new Set((process.env.BENCH_STREAMS_PARTS ?? PARTS.join(",")).split(",").map((p) => p.trim()))
   const unknown = [...parts].filter((p) => !(PARTS as ReadonlyArray<string>).includes(p))
   if (unknown.length > 0) throw new Error(`BENCH_STREAMS_PARTS: unknown part(s) ${unknown.join(", ")}; choose among ${PARTS.join(", ")}`)
   const sizes = ctx.quick
-    ? { workItems: 10_000, clients: 100, rounds: 1, slowWorkItems: 25_000, slowBatch: 1, slowReaders: 10 }
-    : { workItems: 100_000, clients: 1_000, rounds: 3, slowWorkItems: 100_000, slowBatch: 4, slowReaders: 50 }
+    ? { workItems: 10_000, clients: 100, rounds: 1, slowWorkItems: 25_000, slowBatch: 1, slowReaders: 10, endpoints: 10, events: 1_000, integrations: 1_000, synced: 10, scrapes: 300 }
+    : { workItems: 100_000, clients: 1_000, rounds: 3, slowWorkItems: 100_000, slowBatch: 4, slowReaders: 50, endpoints: 10, events: 1_000, integrations: 1_000, synced: 50, scrapes: 2_000 }
   const root = ctx.dir("streams")
   if (!buildBundle()) throw new Error("the streams suite measures the server as `npm start` runs it, and package.json has no build script")
   ctx.log(`streams (${[...parts].join(", ")}): simulator with ${sizes.workItems} work items${parts.has("slow-client") && sizes.slowWorkItems !== sizes.workItems ? ` and ${sizes.slowWorkItems}` : ""} over 20 projects`)
@@ -67,17 +73,19 @@ export const streams = async (ctx: Context): Promise<ReadonlyArray<Figure>> => {
   try {
     const env: Env = { ctx, sim, root }
     const slowWorkspace = sizes.slowWorkItems !== sizes.workItems ? SLOW_WORKSPACE : FAN_WORKSPACE
-    // Each part of the issue is its own function; the webhook and `/metrics` parts plug in here.
+    // Each part of the issue is its own function (webhooks and metrics in their own files).
     return [
       ...(parts.has("fan-out") ? await fanOut(env, sizes) : []),
-      ...(parts.has("slow-client") ? await slowClient(env, { ...sizes, workspace: slowWorkspace }) : [])
+      ...(parts.has("slow-client") ? await slowClient(env, { ...sizes, workspace: slowWorkspace }) : []),
+      ...(parts.has("webhooks") ? await webhooks(env, { ...sizes, workspace: FAN_WORKSPACE }) : []),
+      ...(parts.has("metrics") ? await metrics(env, { ...sizes, workspace: FAN_WORKSPACE }) : [])
     ]
   } finally {
     await sim.stop()
   }
 }
 
-interface Env {
+export interface Env {
   readonly ctx: Context
   readonly sim: Simulator
   readonly root: string
@@ -182,7 +190,7 @@ const lastJsonLine = <A>(child: Child): Promise<A> => {
   })
 }
 
-const baselineRun = async (env: Env, workspace: string, name: string) => {
+export const baselineRun = async (env: Env, workspace: string, name: string) => {
   const run = await runJson<{ records: number; ms: number }>({
     args: [...tsNode(), "bench/baseline/plane-to-sqlite.ts", env.sim.url, workspace, env.sim.apiKey, join(env.root, `${name}.db`)]
   })
@@ -196,7 +204,7 @@ const everyEvent = (run: SyncRun) =>
   run.load.eventsPerClient.min === run.logEvents && run.load.eventsPerClient.max === run.logEvents
 
 /** Relative spread (max - min) / median of a few samples: the noise a difference is judged against. */
-const spreadOf = (xs: ReadonlyArray<number>) => xs.length < 2 ? 0 : (Math.max(...xs) - Math.min(...xs)) / median(xs)
+export const spreadOf = (xs: ReadonlyArray<number>) => xs.length < 2 ? 0 : (Math.max(...xs) - Math.min(...xs)) / median(xs)
 
 /** Fan-out: N reading clients during a full sync, against the same sync alone and the raw baseline. */
 const fanOut = async (env: Env, sizes: { readonly workItems: number; readonly clients: number; readonly rounds: number }) => {
