@@ -84,20 +84,25 @@ export const StreamsHttpLive = HttpApiBuilder.group(SyncApi, "streams", (handler
     const views = yield* Views
     const waits = yield* JobWaits
 
+    // A cache over the process's life, so bounded: forgetting a job only costs one view read.
     const integrationOfJob = new Map<string, string>()
+    const remember = (jobId: string, integrationId: string) => {
+      if (integrationOfJob.size >= 10_000) integrationOfJob.clear()
+      integrationOfJob.set(jobId, integrationId)
+    }
     /** Which integration a job event belongs to (job events carry only the job id). */
     const integrationOf = (e: StoredEvent) =>
       Effect.gen(function*() {
         const payload = e.payload as { readonly jobId?: string; readonly integrationId?: string }
         if (payload.integrationId !== undefined) {
-          if (payload.jobId !== undefined) integrationOfJob.set(payload.jobId, payload.integrationId)
+          if (payload.jobId !== undefined) remember(payload.jobId, payload.integrationId)
           return payload.integrationId
         }
         if (payload.jobId === undefined) return undefined
         const known = integrationOfJob.get(payload.jobId)
         if (known !== undefined) return known
         const doc = yield* views.jobIncludingDeleted(payload.jobId).pipe(Effect.orDie)
-        if (doc !== undefined) integrationOfJob.set(payload.jobId, doc.integrationId)
+        if (doc !== undefined) remember(payload.jobId, doc.integrationId)
         return doc?.integrationId
       })
 
