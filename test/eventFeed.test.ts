@@ -5,7 +5,7 @@ import { SystemInitialized } from "../src/domain/events.js"
 import * as Database from "../src/eventlog/Database.js"
 import { EventFeed, type FeedItem } from "../src/eventlog/EventFeed.js"
 import { EventStore } from "../src/eventlog/EventStore.js"
-import { HEARTBEAT_SECONDS, sseBody } from "../src/http/StreamsHttp.js"
+import { HEARTBEAT_SECONDS, makeHeartbeats, sseBody, sseEvent, sseFeedBody } from "../src/http/StreamsHttp.js"
 import { tempDir } from "./support/app.js"
 
 /** The live feed over a real SQLite file: exact resumption, and a slow follower cut off alone. */
@@ -88,4 +88,32 @@ describe("SSE heartbeat", () => {
       const out = Chunk.toReadonlyArray(yield* Fiber.join(fiber))
       expect(out).toEqual([": heartbeat\n\n", ": heartbeat\n\n", ": heartbeat\n\n"])
     }))
+})
+
+describe("SSE feed body (the global stream)", () => {
+  effectIt.scoped(`one shared timer: a heartbeat every ${HEARTBEAT_SECONDS} s while nothing happens, events as they come`, () =>
+    Effect.gen(function*() {
+      const feed = yield* EventFeed
+      const heartbeats = yield* makeHeartbeats
+      const cursor = yield* feed.cursor(yield* feed.position)
+      yield* heartbeats.register(cursor)
+      const decoder = new TextDecoder()
+      const fiber = yield* sseFeedBody(cursor, (events) => Effect.succeed(events.map(sseEvent).join(""))).pipe(
+        Stream.map((bytes) => decoder.decode(bytes)),
+        Stream.take(4),
+        Stream.runCollect,
+        Effect.fork
+      )
+      yield* TestClock.adjust(`${HEARTBEAT_SECONDS} seconds`)
+      yield* append(1)
+      // The tailer reads SQLite on real fibers: give it a moment of real time.
+      yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 100)))
+      yield* TestClock.adjust(`${HEARTBEAT_SECONDS} seconds`)
+      const out = Chunk.toReadonlyArray(yield* Fiber.join(fiber))
+      // At once (the headers go out), after 15 s, the event, after 30 s.
+      expect(out[0]).toBe(": heartbeat\n\n")
+      expect(out[1]).toBe(": heartbeat\n\n")
+      expect(out[2]).toMatch(/^id: \d+\nevent: SystemInitialized\ndata: /)
+      expect(out[3]).toBe(": heartbeat\n\n")
+    }).pipe(Effect.provide(layer)))
 })

@@ -115,7 +115,8 @@ const syncWithClients = async (
     dir,
     integrations: [{ id: "bench", baseUrl: sim.url, workspaceSlug: options.workspace }],
     apiKey: sim.apiKey,
-    mode: "bundle"
+    // BENCH_STREAMS_PROFILE=1: a V8 CPU profile of the server (through tsx, so only the profile is worth reading).
+    ...(process.env.BENCH_STREAMS_PROFILE === "1" ? { mode: "tsx" as const, cpuProfile: true } : { mode: "bundle" as const })
   })
   let load: Child | undefined
   try {

@@ -1,4 +1,4 @@
-import { Effect, Option, PubSub, Queue, type Scope, Stream } from "effect"
+import { Chunk, Effect, Option, PubSub, type Scope, Stream } from "effect"
 import { EventStore, type StoredEvent } from "./EventStore.js"
 
 /** A follower that fell this far behind the live feed is cut off (it resumes from the log). */
@@ -9,56 +9,106 @@ export type FeedItem =
   | { readonly _tag: "Event"; readonly event: StoredEvent }
   | { readonly _tag: "Overflow"; readonly lastPosition: number }
 
+/** What one pull of a cursor gives: events in log order, or (no events) the position it was cut off at. */
+export interface FeedBatch {
+  readonly events: ReadonlyArray<StoredEvent>
+  /** Set once the follower fell too far behind: the last position it was given. */
+  readonly overflow: number | null
+}
+
+/** A follower's position in the feed; see `EventFeed.cursor`. */
+export interface FeedCursor {
+  /**
+   * The next events after the cursor (from the log first, then live), waiting until there are
+   * some; `null` when `poke` woke it with nothing to give (a heartbeat is due).
+   */
+  readonly next: Effect.Effect<FeedBatch | null>
+  /** Wakes a waiting `next` (or the next one) with `null` if nothing came meanwhile. */
+  readonly poke: () => void
+}
+
 const PAGE = 1_000
+
+/** One follower's live side: events handed over by the tailer and not yet pulled. */
+interface Follower {
+  buffer: Array<StoredEvent>
+  /** Reading the log (the start, or after a gap): live events may be dropped, the log has them. */
+  catchingUp: boolean
+  /** The highest position dropped while catching up: the catch-up goes at least this far. */
+  dropped: number
+  overflow: boolean
+  poked: boolean
+  readonly limit: number
+  readonly signal: Effect.Latch
+}
 
 /**
  * The event log as a live feed. A tailer fiber reads what the store appended, after it
  * committed (a read waits for the single SQLite connection, so it never sees a transaction that
- * may still roll back), and publishes it on a PubSub. It reads only while someone listens, so a
- * server nobody watches pays nothing per batch.
+ * may still roll back), and hands it to every follower. It reads only while someone listens, so
+ * a server nobody watches pays nothing per batch.
  *
- * `follow(after)` is the exact feed: every event after a log position from the log, then live
- * ones, with no gap and no duplicate (gaps between the log and the live feed are filled from the
- * log by position), through a bounded buffer: a follower that cannot keep up gets `Overflow` and
- * resumes from its last position, without ever slowing the engine or other followers.
+ * Followers cost little per event: the tailer appends each new page to every follower's plain
+ * buffer and wakes it; a follower pulls whatever accumulated in one go (one SSE write for many
+ * events), so a thousand followers cost a thousand array appends per event, not a thousand
+ * fibers and queues. `cursor(after)` is exact: every event after a log position from the log,
+ * then live ones, with no gap and no duplicate (by position), and bounded: a follower with
+ * `buffer` events waiting is cut off (`overflow`) and resumes from its last position, without
+ * ever slowing the engine or other followers.
  */
 export class EventFeed extends Effect.Service<EventFeed>()("synclog/EventFeed", {
   scoped: Effect.gen(function*() {
     const store = yield* EventStore
     const pubsub = yield* PubSub.unbounded<StoredEvent>()
     const listening = yield* Effect.makeLatch(false)
+    const followers = new Set<Follower>()
     let listeners = 0
     let tail = 0
 
     const maxPosition = store.lastPosition
+
+    /** Hands a page of new events to every follower; plain JS, one pass per follower. */
+    const dispatch = (events: ReadonlyArray<StoredEvent>) => {
+      const last = events[events.length - 1]!.position
+      for (const f of followers) {
+        if (f.overflow) continue
+        for (const event of events) f.buffer.push(event)
+        if (f.buffer.length >= f.limit) {
+          // While catching up the log still holds what is dropped; after that, the follower is cut off.
+          if (f.catchingUp) f.dropped = Math.max(f.dropped, last)
+          else f.overflow = true
+          f.buffer = []
+        }
+        f.signal.unsafeOpen()
+      }
+    }
 
     yield* Effect.gen(function*() {
       while (true) {
         yield* listening.await
         yield* store.appended.await
         yield* store.appended.close
-        const events = yield* store.readAfter(tail, PAGE)
-        for (const event of events) {
-          if (event.position <= tail) continue
-          tail = event.position
-          yield* PubSub.publish(pubsub, event)
+        const page = yield* store.readAfter(tail, PAGE)
+        const events = page.filter((event) => event.position > tail)
+        if (events.length > 0) {
+          tail = events[events.length - 1]!.position
+          dispatch(events)
+          yield* PubSub.publishAll(pubsub, events)
         }
-        if (events.length === PAGE) yield* store.appended.open
+        if (page.length === PAGE) yield* store.appended.open
       }
     }).pipe(
       Effect.catchAllCause((cause) => Effect.logError("The live event feed stopped", cause)),
       Effect.forkScoped
     )
 
-    /** A subscription that keeps the tailer reading while it lasts. */
-    const subscribe: Effect.Effect<Queue.Dequeue<StoredEvent>, never, Scope.Scope> = Effect.acquireRelease(
+    /** Keeps the tailer reading while it lasts. */
+    const listen: Effect.Effect<void, never, Scope.Scope> = Effect.acquireRelease(
       Effect.gen(function*() {
-        const queue = yield* PubSub.subscribe(pubsub)
         if (listeners++ === 0) {
           tail = Math.max(tail, yield* maxPosition.pipe(Effect.orDie))
           yield* listening.open
         }
-        return queue
       }),
       () =>
         Effect.suspend(() => {
@@ -67,61 +117,101 @@ export class EventFeed extends Effect.Service<EventFeed>()("synclog/EventFeed", 
         })
     )
 
-    /** Events after `after`, oldest first, then live ones; see the class comment. */
-    const follow = (after: number, buffer = DEFAULT_FOLLOWER_BUFFER): Stream.Stream<FeedItem> =>
-      Stream.unwrapScoped(Effect.gen(function*() {
-        const live = yield* subscribe
-        const out = yield* Queue.bounded<FeedItem>(buffer + 1)
-        let cursor = after
+    /** A cursor after `after`; see the class comment. Lives as long as its scope. */
+    const cursor = (after: number, buffer = DEFAULT_FOLLOWER_BUFFER): Effect.Effect<FeedCursor, never, Scope.Scope> =>
+      Effect.gen(function*() {
+        const f: Follower = {
+          buffer: [],
+          catchingUp: true,
+          dropped: 0,
+          overflow: false,
+          poked: false,
+          limit: Math.max(1, buffer),
+          signal: Effect.unsafeMakeLatch(false)
+        }
+        // Registered before the first read of the log: whatever is appended from here on is
+        // either in that read or handed over live.
+        yield* Effect.acquireRelease(Effect.sync(() => followers.add(f)), () => Effect.sync(() => followers.delete(f)))
+        yield* listen
+        let position = after
 
-        /** Hands an event to the follower; false once it is cut off for falling behind. */
-        const emit = (event: StoredEvent, wait: boolean) =>
-          Effect.gen(function*() {
-            if (event.position <= cursor) return true
-            if (!wait && Option.getOrElse(out.unsafeSize(), () => 0) >= buffer) {
-              yield* Queue.offer(out, { _tag: "Overflow", lastPosition: cursor })
-              return false
-            }
-            cursor = event.position
-            yield* Queue.offer(out, { _tag: "Event", event })
-            return true
-          })
-
-        /** From the log: everything after the cursor, up to `upTo`. */
-        const catchUp = (upTo: number, wait: boolean) =>
-          Effect.gen(function*() {
-            while (cursor < upTo) {
-              const page = yield* store.readAfter(cursor, PAGE)
-              for (const event of page) {
-                if (event.position > upTo) return true
-                if (!(yield* emit(event, wait))) return false
-              }
-              if (page.length < PAGE) return true
-            }
-            return true
-          })
-
-        // The forwarder runs ahead of the consumer, into `out`, the follower's bounded buffer.
-        // The replay from the log waits for the consumer; live events never do (a follower too
-        // slow for them is cut off instead), so nobody else is held back.
-        yield* Effect.gen(function*() {
-          yield* catchUp(Number.MAX_SAFE_INTEGER, true)
-          while (true) {
-            const event = yield* Queue.take(live)
-            if (event.position > cursor + 1 && !(yield* catchUp(event.position - 1, false))) return
-            if (!(yield* emit(event, false))) return
+        /** One step: a batch, or null when the follower must wait. Never loses events to interruption. */
+        const step: Effect.Effect<FeedBatch | null> = Effect.suspend(() => {
+          if (f.catchingUp) {
+            return Effect.flatMap(store.readAfter(position, PAGE).pipe(Effect.orDie), (page) => {
+              const events = page.filter((event) => event.position > position)
+              if (events.length > 0) position = events[events.length - 1]!.position
+              if (page.length < PAGE && position >= f.dropped) f.catchingUp = false
+              if (events.length > 0) return Effect.succeed<FeedBatch>({ events, overflow: null })
+              return f.catchingUp ? step : Effect.succeed(null)
+            })
           }
-        }).pipe(Effect.orDie, Effect.forkScoped)
+          if (f.overflow) return Effect.succeed({ events: [], overflow: position })
+          if (f.buffer.length === 0) return Effect.succeed(null)
+          const taken = f.buffer
+          f.buffer = []
+          let i = 0
+          while (i < taken.length && taken[i]!.position <= position) i++
+          if (i === taken.length) return step
+          if (taken[i]!.position > position + 1) {
+            // A hole between what was read and what came live: fill it from the log.
+            f.catchingUp = true
+            f.dropped = Math.max(f.dropped, taken[taken.length - 1]!.position)
+            return step
+          }
+          const events = i === 0 ? taken : taken.slice(i)
+          position = events[events.length - 1]!.position
+          return Effect.succeed({ events, overflow: null })
+        })
 
-        return Stream.fromQueue(out).pipe(Stream.takeUntil((item) => item._tag === "Overflow"))
+        /** Waits for the tailer's word (or a poke). */
+        const wait = Effect.suspend(() => {
+          f.signal.unsafeClose()
+          return f.buffer.length > 0 || f.overflow || f.poked ? Effect.void : f.signal.await
+        })
+
+        const next: Effect.Effect<FeedBatch | null> = Effect.flatMap(step, (batch) => {
+          if (batch !== null) return Effect.succeed(batch)
+          if (f.poked) {
+            f.poked = false
+            return Effect.succeed(null)
+          }
+          return Effect.zipRight(wait, next)
+        })
+
+        const poke = () => {
+          f.poked = true
+          f.signal.unsafeOpen()
+        }
+
+        return { next, poke } satisfies FeedCursor
+      })
+
+    /** Events after `after`, oldest first, then live ones, as a Stream; ends after an `Overflow`. */
+    const follow = (after: number, buffer = DEFAULT_FOLLOWER_BUFFER): Stream.Stream<FeedItem> =>
+      Stream.unwrapScoped(Effect.map(cursor(after, buffer), (c) => {
+        let cutOff = false
+        const pull = Effect.suspend(() =>
+          cutOff ? Effect.fail(Option.none()) : Effect.map(c.next, (batch): Chunk.Chunk<FeedItem> => {
+            if (batch === null) return Chunk.empty()
+            if (batch.overflow !== null) {
+              cutOff = true
+              return Chunk.of({ _tag: "Overflow", lastPosition: batch.overflow })
+            }
+            return Chunk.fromIterable(batch.events.map((event): FeedItem => ({ _tag: "Event", event })))
+          })
+        )
+        return Stream.repeatEffectChunkOption(pull)
       }))
 
     /** Every event appended from now on (for embedders; no replay, unbounded). */
-    const live: Stream.Stream<StoredEvent> = Stream.unwrapScoped(Effect.map(subscribe, (q) => Stream.fromQueue(q)))
+    const live: Stream.Stream<StoredEvent> = Stream.unwrapScoped(
+      Effect.zipRight(listen, Effect.map(PubSub.subscribe(pubsub), (q) => Stream.fromQueue(q)))
+    )
 
     /** The log's latest position (0 when empty): where "from now on" starts. */
     const position = maxPosition.pipe(Effect.orDie)
 
-    return { follow, live, position } as const
+    return { cursor, follow, live, position } as const
   })
 }) {}

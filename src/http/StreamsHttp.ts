@@ -1,10 +1,10 @@
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
-import { Chunk, Effect, Stream } from "effect"
+import { Chunk, Effect, Option, Stream } from "effect"
 import { JobNotFound, ValidationError } from "../domain/errors.js"
 import { IntegrationEvent, JobEvent, jobStream, SystemInitialized } from "../domain/events.js"
 import { TERMINAL_STATUSES } from "../domain/job.js"
 import { JobWaits } from "../engine/JobWaits.js"
-import { EventFeed, type FeedItem } from "../eventlog/EventFeed.js"
+import { EventFeed, type FeedCursor, type FeedItem } from "../eventlog/EventFeed.js"
 import type { StoredEvent } from "../eventlog/EventStore.js"
 import { EventStore } from "../eventlog/EventStore.js"
 import { Views } from "../eventlog/Views.js"
@@ -49,20 +49,72 @@ const sseOverflow = (lastPosition: number) =>
     })
   }\n\n`
 
-const heartbeat = Stream.tick(`${HEARTBEAT_SECONDS} seconds`).pipe(Stream.as(": heartbeat\n\n"))
+const HEARTBEAT = ": heartbeat\n\n"
+const heartbeat = Stream.tick(`${HEARTBEAT_SECONDS} seconds`).pipe(Stream.as(HEARTBEAT))
+const encoder = new TextEncoder()
 
-/** The feed's messages with heartbeats between them; ends with the feed. */
+/**
+ * One timer for every feed stream: each HEARTBEAT_SECONDS it pokes every open cursor, and a
+ * cursor with nothing to send then sends a heartbeat comment (no timer per client or per wait).
+ */
+export const makeHeartbeats = Effect.gen(function*() {
+  const cursors = new Set<FeedCursor>()
+  yield* Effect.sleep(`${HEARTBEAT_SECONDS} seconds`).pipe(
+    Effect.zipRight(Effect.sync(() => cursors.forEach((c) => c.poke()))),
+    Effect.forever,
+    Effect.forkScoped
+  )
+  /** Pokes `cursor` with the others while the scope lasts. */
+  const register = (cursor: FeedCursor) =>
+    Effect.acquireRelease(Effect.sync(() => void cursors.add(cursor)), () => Effect.sync(() => void cursors.delete(cursor)))
+  return { register } as const
+})
+
+/**
+ * The body of a feed's SSE response, as one pull per write: everything the cursor has when the
+ * socket is ready goes out as one chunk (`render` turns a batch into messages, "" to skip it), a
+ * heartbeat comment when the cursor is poked with nothing to send (and one at once, so the
+ * headers go out), and a final message when the follower is cut off. One stage per follower, no
+ * fiber or queue of its own: this is what a thousand clients cost per event.
+ */
+export const sseFeedBody = (
+  cursor: FeedCursor,
+  render: (events: ReadonlyArray<StoredEvent>) => Effect.Effect<string>
+): Stream.Stream<Uint8Array> => {
+  let started = false
+  let cutOff = false
+  const pull: Effect.Effect<Uint8Array, Option.Option<never>> = Effect.suspend(() => {
+    if (cutOff) return Effect.fail(Option.none())
+    if (!started) {
+      started = true
+      return Effect.succeed(encoder.encode(HEARTBEAT))
+    }
+    return Effect.flatMap(cursor.next, (batch) => {
+      if (batch === null) return Effect.succeed(encoder.encode(HEARTBEAT))
+      if (batch.overflow !== null) {
+        cutOff = true
+        return Effect.succeed(encoder.encode(sseOverflow(batch.overflow)))
+      }
+      return Effect.flatMap(render(batch.events), (text) => text === "" ? pull : Effect.succeed(encoder.encode(text)))
+    })
+  })
+  return Stream.repeatEffectOption(pull)
+}
+
+/** The feed's messages with heartbeats between them; ends with the feed (the one-job stream). */
 export const sseBody = (body: Stream.Stream<string>) => Stream.merge(body, heartbeat, { haltStrategy: "left" })
+
+const SSE_HEADERS = {
+  contentType: "text/event-stream",
+  headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
+}
 
 const sseResponse = (body: Stream.Stream<string>) =>
   HttpServerResponse.stream(
     // The heartbeat's first tick also sends the headers at once.
     // What a follower has queued goes out as one write, not one per message.
     sseBody(body).pipe(Stream.mapChunks((c) => (Chunk.isEmpty(c) ? c : Chunk.of(Chunk.join(c, "")))), Stream.encodeText),
-    {
-      contentType: "text/event-stream",
-      headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
-    }
+    SSE_HEADERS
   )
 
 /** `Last-Event-ID` (a reconnecting EventSource) wins over `?after=`. */
@@ -83,6 +135,7 @@ export const StreamsHttpLive = HttpApiBuilder.group(SyncApi, "streams", (handler
     const store = yield* EventStore
     const views = yield* Views
     const waits = yield* JobWaits
+    const heartbeats = yield* makeHeartbeats
 
     // A cache over the process's life, so bounded: forgetting a job only costs one view read.
     const integrationOfJob = new Map<string, string>()
@@ -136,19 +189,36 @@ export const StreamsHttpLive = HttpApiBuilder.group(SyncApi, "streams", (handler
           }
           const after = (yield* startAfter(headers["last-event-id"], urlParams.after)) ?? (yield* feed.position)
           const typeSet = types === undefined ? undefined : new Set(types)
-          const wanted = (e: StoredEvent) =>
+          /** Whether the client wants the event; undefined while its integration is not known yet. */
+          const wantedNow = (e: StoredEvent): boolean | undefined => {
+            if (typeSet !== undefined && !typeSet.has(e.type)) return false
+            const payload = e.payload as { readonly jobId?: string; readonly integrationId?: string }
+            if (urlParams.jobId !== undefined && payload.jobId !== urlParams.jobId) return false
+            if (urlParams.integrationId === undefined) return true
+            if (payload.integrationId !== undefined) {
+              if (payload.jobId !== undefined) remember(payload.jobId, payload.integrationId)
+              return payload.integrationId === urlParams.integrationId
+            }
+            if (payload.jobId === undefined) return false
+            const known = integrationOfJob.get(payload.jobId)
+            return known === undefined ? undefined : known === urlParams.integrationId
+          }
+          const render = (events: ReadonlyArray<StoredEvent>) =>
             Effect.gen(function*() {
-              if (typeSet !== undefined && !typeSet.has(e.type)) return false
-              const payload = e.payload as { readonly jobId?: string }
-              if (urlParams.jobId !== undefined && payload.jobId !== urlParams.jobId) return false
-              if (urlParams.integrationId !== undefined && (yield* integrationOf(e)) !== urlParams.integrationId) return false
-              return true
+              let text = ""
+              for (const e of events) {
+                const now = wantedNow(e)
+                const wanted = now ?? (yield* integrationOf(e)) === urlParams.integrationId
+                if (wanted) text += sseEvent(e)
+              }
+              return text
             })
-          const body = feed.follow(after).pipe(
-            Stream.filterEffect((item: FeedItem) => item._tag === "Overflow" ? Effect.succeed(true) : wanted(item.event)),
-            Stream.map((item) => item._tag === "Overflow" ? sseOverflow(item.lastPosition) : sseEvent(item.event))
-          )
-          return sseResponse(body)
+          const body = Stream.unwrapScoped(Effect.gen(function*() {
+            const cursor = yield* feed.cursor(after)
+            yield* heartbeats.register(cursor)
+            return sseFeedBody(cursor, render)
+          }))
+          return HttpServerResponse.stream(body, SSE_HEADERS)
         }))
       .handle("job", ({ headers, path, urlParams }) =>
         Effect.gen(function*() {
