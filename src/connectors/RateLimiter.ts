@@ -219,7 +219,13 @@ export class RateLimiter extends Effect.Service<RateLimiter>()("synclog/RateLimi
         }
       })
 
-    return { acquire, done, observe, block, budget } as const
+    /** Every paced integration's budget in one call (for `/metrics`: no effect per integration). */
+    const budgets: Effect.Effect<ReadonlyArray<readonly [string, RateBudget]>> = Effect.flatMap(
+      Effect.forEach([...windows.keys()], (key) => Effect.map(budget(key), (b) => [key, b] as const)),
+      (all) => Effect.succeed(all.filter((entry): entry is readonly [string, RateBudget] => entry[1] !== null))
+    )
+
+    return { acquire, done, observe, block, budget, budgets } as const
   }
 }) {}
 

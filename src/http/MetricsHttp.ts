@@ -33,25 +33,38 @@ export const MetricsHttpLive = HttpApiBuilder.group(SyncApi, "metrics", (handler
       return found
     }
 
+    /** The circuit states last read, and the stamp of the integrations table they were read at. */
+    let circuitsStamp: string | null = null
+    const lastCircuit = new Map<string, number>()
+    const lastRemaining = new Map<string, number>()
+    /** Sets a gauge only when its value moved (a set is an effect; a thousand unchanged ones add up). */
+    const setIfChanged = (last: Map<string, number>, id: string, gauge: Metric.Metric.Gauge<number>, value: number) =>
+      last.get(id) === value ? Effect.void : (last.set(id, value), Metric.set(gauge, value))
+
     const gauges = Effect.gen(function*() {
-      const [row] = yield* sql<{ position: number | null; pages: number; pageSize: number; queued: number }>`
+      const [row] = yield* sql<{ position: number | null; pages: number; pageSize: number; queued: number; stamp: string }>`
         SELECT (SELECT MAX(position) FROM events) AS position,
                (SELECT page_count - freelist_count FROM pragma_page_count(), pragma_freelist_count()) AS pages,
                (SELECT page_size FROM pragma_page_size()) AS pageSize,
-               (SELECT COALESCE(SUM(n), 0) FROM job_counts WHERE status = 'queued') AS queued`
+               (SELECT COALESCE(SUM(n), 0) FROM job_counts WHERE status = 'queued') AS queued,
+               (SELECT COUNT(*) || ':' || COALESCE(SUM(version), 0) FROM integrations) AS stamp`
       yield* Metric.set(M.eventLogPosition, row?.position ?? 0)
       yield* Metric.set(M.databaseSize, (row?.pages ?? 0) * (row?.pageSize ?? 0))
       yield* Metric.set(M.jobsQueued, row?.queued ?? 0)
       yield* Metric.set(M.jobsRunning, yield* supervisor.running)
-      // Only the circuit's state of each integration: no whole documents parsed per scrape.
-      const circuits = yield* sql<{ id: string; state: keyof typeof CIRCUIT_VALUE }>`
-        SELECT id, json_extract(doc, '$.circuit.state') AS state FROM integrations
-        WHERE json_extract(doc, '$.removed') IS NOT 1`
-      for (const { id, state } of circuits) {
-        const gauges = gaugesOf(id)
-        yield* Metric.set(gauges.circuit, CIRCUIT_VALUE[state] ?? 0)
-        const budget = yield* limiter.budget(id)
-        if (budget !== null) yield* Metric.set(gauges.remaining, budget.remaining)
+      // Every integration event raises its row's version, so an unchanged stamp means unchanged
+      // circuits: most scrapes read no integration document at all.
+      if (row !== undefined && row.stamp !== circuitsStamp) {
+        const circuits = yield* sql<{ id: string; state: keyof typeof CIRCUIT_VALUE }>`
+          SELECT id, json_extract(doc, '$.circuit.state') AS state FROM integrations
+          WHERE json_extract(doc, '$.removed') IS NOT 1`
+        for (const { id, state } of circuits) {
+          yield* setIfChanged(lastCircuit, id, gaugesOf(id).circuit, CIRCUIT_VALUE[state] ?? 0)
+        }
+        circuitsStamp = row.stamp
+      }
+      for (const [id, budget] of yield* limiter.budgets) {
+        yield* setIfChanged(lastRemaining, id, gaugesOf(id).remaining, budget.remaining)
       }
     })
 

@@ -1,4 +1,4 @@
-import type { MetricPair } from "effect"
+import type { MetricKey, MetricPair } from "effect"
 import { MetricState } from "effect"
 
 /**
@@ -8,12 +8,13 @@ import { MetricState } from "effect"
  * `prefix` are rendered (the registry is process-wide; an embedding service may have its own).
  */
 export const renderPrometheus = (pairs: ReadonlyArray<MetricPair.MetricPair.Untyped>, prefix = "synclog_"): string => {
+  // Grouped by name in one pass (the registry keeps a name's series together only by chance),
+  // then the few names sorted: no sort over every series.
   const families = new Map<string, { help: string; type: string; lines: Array<string> }>()
-  const sorted = [...pairs].filter((p) => p.metricKey.name.startsWith(prefix)).sort((a, b) =>
-    a.metricKey.name < b.metricKey.name ? -1 : a.metricKey.name > b.metricKey.name ? 1 : 0
-  )
-  for (const pair of sorted) {
-    const { name, tags } = pair.metricKey
+  for (const pair of pairs) {
+    const key = pair.metricKey
+    const name = key.name
+    if (!name.startsWith(prefix)) continue
     const state = pair.metricState
     const type = MetricState.isCounterState(state)
       ? "counter"
@@ -25,36 +26,49 @@ export const renderPrometheus = (pairs: ReadonlyArray<MetricPair.MetricPair.Unty
     if (type === undefined) continue
     let family = families.get(name)
     if (family === undefined) {
-      const help = pair.metricKey.description._tag === "Some" ? pair.metricKey.description.value : name
+      const help = key.description._tag === "Some" ? key.description.value : name
       family = { help, type, lines: [] }
       families.set(name, family)
     }
-    const labels = [...tags].sort((a, b) => (a.key < b.key ? -1 : 1)).map((t) => `${t.key}="${escapeLabel(t.value)}"`)
-    const braces = (extra: ReadonlyArray<string> = []) => {
-      const all = [...labels, ...extra]
-      return all.length === 0 ? "" : `{${all.join(",")}}`
-    }
+    const labels = labelsOf(key)
     if (MetricState.isCounterState(state)) {
-      family.lines.push(`${name}${braces()} ${formatNumber(Number(state.count))}`)
+      family.lines.push(`${name}${braces(labels)} ${formatNumber(Number(state.count))}`)
     } else if (MetricState.isGaugeState(state)) {
-      family.lines.push(`${name}${braces()} ${formatNumber(Number(state.value))}`)
+      family.lines.push(`${name}${braces(labels)} ${formatNumber(Number(state.value))}`)
     } else if (MetricState.isHistogramState(state)) {
       for (const [bound, cumulative] of state.buckets) {
         const le = bound === Number.POSITIVE_INFINITY ? "+Inf" : formatNumber(bound)
-        family.lines.push(`${name}_bucket${braces([`le="${le}"`])} ${cumulative}`)
+        family.lines.push(`${name}_bucket${braces(labels, `le="${le}"`)} ${cumulative}`)
       }
       if (!state.buckets.some(([bound]) => bound === Number.POSITIVE_INFINITY)) {
-        family.lines.push(`${name}_bucket${braces(['le="+Inf"'])} ${state.count}`)
+        family.lines.push(`${name}_bucket${braces(labels, 'le="+Inf"')} ${state.count}`)
       }
-      family.lines.push(`${name}_sum${braces()} ${formatNumber(state.sum)}`)
-      family.lines.push(`${name}_count${braces()} ${state.count}`)
+      family.lines.push(`${name}_sum${braces(labels)} ${formatNumber(state.sum)}`)
+      family.lines.push(`${name}_count${braces(labels)} ${state.count}`)
     }
   }
   let out = ""
-  for (const [name, family] of families) {
+  for (const name of [...families.keys()].sort()) {
+    const family = families.get(name)!
     out += `# HELP ${name} ${escapeHelp(family.help)}\n# TYPE ${name} ${family.type}\n${family.lines.join("\n")}\n`
   }
   return out
+}
+
+/** A series' labels, sorted and escaped, kept per metric key (the registry's keys live as long as the process). */
+const labelCache = new WeakMap<MetricKey.MetricKey.Untyped, string>()
+const labelsOf = (key: MetricKey.MetricKey.Untyped) => {
+  let labels = labelCache.get(key)
+  if (labels === undefined) {
+    labels = [...key.tags].sort((a, b) => (a.key < b.key ? -1 : 1)).map((t) => `${t.key}="${escapeLabel(t.value)}"`).join(",")
+    labelCache.set(key, labels)
+  }
+  return labels
+}
+
+const braces = (labels: string, extra?: string) => {
+  const all = extra === undefined ? labels : labels === "" ? extra : `${labels},${extra}`
+  return all === "" ? "" : `{${all}}`
 }
 
 const escapeLabel = (value: string) => value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"')
