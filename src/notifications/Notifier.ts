@@ -55,6 +55,15 @@ export interface TestResult {
 const QUEUE_CAPACITY = 1_000
 /** Events read from the log per query. */
 const PAGE = 200
+/** Contexts of recent events kept for the other endpoints (cleared when full). */
+const CONTEXT_CACHE = 5_000
+/**
+ * A run of deliveries stores its checkpoint once per this many, or when the queue runs dry, or
+ * after SAVE_AFTER: one write per delivery made a draining backlog compete with syncs for the
+ * database. A crash resends at most this many (at least once; receivers de-duplicate by id).
+ */
+const SAVE_EVERY = 100
+const SAVE_AFTER_MS = 1_000
 /** With nothing to send, the stored checkpoint still moves on after this many log positions. */
 const ADVANCE_EVERY = 1_000
 /** Looks at the log this often even without a wake-up from the live feed (a safety net). */
@@ -117,7 +126,19 @@ export class Notifier extends Effect.Service<Notifier>()("synclog/Notifier", {
         return doc
       })
 
+    // Every endpoint reads the same events: what each one was about is read once for all of them.
+    const contexts = new Map<number, EventContext>()
     const contextOf = (event: StoredEvent) =>
+      Effect.suspend(() => {
+        const known = contexts.get(event.position)
+        if (known !== undefined) return Effect.succeed(known)
+        return Effect.tap(readContext(event), (context) => {
+          if (contexts.size >= CONTEXT_CACHE) contexts.clear()
+          contexts.set(event.position, context)
+        })
+      })
+
+    const readContext = (event: StoredEvent) =>
       Effect.gen(function*() {
         const payload = event.payload
         const job = isJobEvent(payload) ? yield* jobAt(payload.jobId, event.version) : undefined
@@ -201,8 +222,20 @@ export class Notifier extends Effect.Service<Notifier>()("synclog/Notifier", {
       failingSinceAtStart: number | null,
       queue: Queue.Queue<Item>,
       state: Ref.Ref<DeliveryState>
-    ) =>
-      Effect.gen(function*() {
+    ) => {
+      // The last delivery whose checkpoint is not stored yet (see SAVE_EVERY).
+      let unsaved: { readonly after: Checkpoint; readonly at: number } | null = null
+      let unsavedCount = 0
+      let savedAt = 0
+      const save = Effect.suspend(() => {
+        if (unsaved === null) return Effect.void
+        const { after, at } = unsaved
+        unsaved = null
+        unsavedCount = 0
+        savedAt = at
+        return outbox.delivered(id, after, at)
+      })
+      return Effect.gen(function*() {
         const policy: RetryPolicy = {
           baseDelayMs: endpoint.retry.baseDelay * 1000,
           maxDelayMs: endpoint.retry.maxDelay * 1000,
@@ -211,6 +244,7 @@ export class Notifier extends Effect.Service<Notifier>()("synclog/Notifier", {
         let failingSince = failingSinceAtStart
         while (true) {
           const item = yield* Queue.take(queue)
+          if (item._tag === "Advance") yield* save
           if (item._tag === "Advance") {
             yield* outbox.advance(id, item.after)
             yield* Ref.update(state, (s) => ({ ...s, position: item.after.position }))
@@ -223,6 +257,7 @@ export class Notifier extends Effect.Service<Notifier>()("synclog/Notifier", {
             onFailure: (failure) =>
               Effect.gen(function*() {
                 failures++
+                yield* save
                 yield* Metric.increment(M.labelled(M.webhookDeliveries, { endpoint: id, outcome: "failed" }))
                 yield* outbox.failed(id, failure.failingSince, failure.at, failure.reason)
                 yield* Ref.update(state, (s) => ({ ...s, lastErrorAt: iso(failure.at), lastError: failure.reason }))
@@ -237,7 +272,11 @@ export class Notifier extends Effect.Service<Notifier>()("synclog/Notifier", {
             M.labelled(M.webhookDeliveries, { endpoint: id, outcome: settled._tag === "Delivered" ? "delivered" : "given_up" })
           )
           if (settled._tag === "Delivered") {
-            yield* outbox.delivered(id, item.after, settled.at)
+            unsaved = { after: item.after, at: settled.at }
+            unsavedCount++
+            if (unsavedCount >= SAVE_EVERY || settled.at - savedAt >= SAVE_AFTER_MS || (yield* Queue.size(queue)) === 0) {
+              yield* save
+            }
             if (failures > 0) yield* Effect.logInfo(`Webhook ${id}: delivery ${notification.id} succeeded after ${failures} failed attempts`)
             yield* Ref.update(state, (s) => ({
               ...s,
@@ -259,7 +298,8 @@ export class Notifier extends Effect.Service<Notifier>()("synclog/Notifier", {
             }))
           }
         }
-      })
+      }).pipe(Effect.ensuring(Effect.ignore(save)))
+    }
 
     /** One endpoint, from its stored checkpoint (a new one starts at the log's end). */
     const runEndpoint = (endpoint: NotificationEndpointConfig) =>
