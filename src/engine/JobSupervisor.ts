@@ -1,4 +1,4 @@
-import { Clock, Effect, Either, FiberMap, Option } from "effect"
+import { Clock, Effect, Either, FiberMap, FiberSet, Option } from "effect"
 import { EngineSettings } from "../config/Settings.js"
 import type { JobStatus } from "../domain/job.js"
 import { decided, decidedOrNothing, decideJob, type JobCommand } from "../domain/jobDecider.js"
@@ -36,6 +36,9 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
     const runner = yield* JobRunner
     const jobLog = yield* JobLog
     const engine = yield* EngineSettings
+    // Made before the FiberMap, so it closes after the shutdown finalizer below: the grace
+    // timers that finalizer starts still run, and none outlives the supervisor.
+    const graceTimers = yield* FiberSet.make()
     const fibers = yield* FiberMap.make<string>()
     // Jobs fork with the supervisor's context, never with the HTTP request's that started them.
     const runFork = yield* FiberMap.runtime(fibers)<never>()
@@ -100,7 +103,7 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
     const send = (actor: Actor, command: Command, graceSeconds: number) =>
       Effect.gen(function*() {
         yield* deliver(actor.mailbox, command)
-        yield* Effect.sleep(graceSeconds * 1000).pipe(Effect.zipRight(expireGrace(actor.mailbox)), Effect.forkDaemon)
+        yield* FiberSet.run(graceTimers, Effect.sleep(graceSeconds * 1000).pipe(Effect.zipRight(expireGrace(actor.mailbox))))
       })
 
     /** Ends a live job without its actor (it is gone, or was interrupted); logs `note` when it did. */
