@@ -20,21 +20,20 @@ export const JOB_STATUSES = ["queued", "running", "paused", "stopping", "stopped
 export const JobStatus = Schema.Literal(...JOB_STATUSES)
 export type JobStatus = typeof JobStatus.Type
 
-export const ACTIVE_STATUSES: ReadonlyArray<JobStatus> = ["queued", "running", "stopping"]
+/**
+ * One set per meaning (the job decider, domain/jobDecider.ts, states the rules in terms of them):
+ * - live: an actor runs the job and holds a runner slot; only a live job completes, fails, or
+ *   ends on a stop or pause;
+ * - in progress: queued or live; the integration is busy with it (a scheduled tick is skipped,
+ *   a second full sync waits, the job cannot be deleted nor its integration removed);
+ * - terminal: ended (completed, failed or stopped); a failed or stopped job may be resumed.
+ */
+export const LIVE_STATUSES: ReadonlyArray<JobStatus> = ["running", "stopping"]
+export const IN_PROGRESS_STATUSES: ReadonlyArray<JobStatus> = ["queued", ...LIVE_STATUSES]
 export const TERMINAL_STATUSES: ReadonlyArray<JobStatus> = ["completed", "failed", "stopped"]
-export const isActive = (s: JobStatus) => ACTIVE_STATUSES.includes(s)
-
-/** CONTRACT.md's allowed transitions; anything else is a 409 naming both states. */
-const TRANSITIONS: Record<JobStatus, ReadonlyArray<JobStatus>> = {
-  queued: ["running", "stopped"],
-  running: ["paused", "stopping", "completed", "failed"],
-  stopping: ["stopped", "paused", "failed"],
-  paused: ["queued", "stopped"],
-  failed: ["queued"],
-  stopped: ["queued"],
-  completed: []
-}
-export const canTransition = (from: JobStatus, to: JobStatus): boolean => TRANSITIONS[from].includes(to)
+export const isLive = (s: JobStatus) => LIVE_STATUSES.includes(s)
+export const isInProgress = (s: JobStatus) => IN_PROGRESS_STATUSES.includes(s)
+export const isTerminal = (s: JobStatus) => TERMINAL_STATUSES.includes(s)
 
 export const Counters = Schema.Struct({
   processed: Schema.Int,

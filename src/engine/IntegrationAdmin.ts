@@ -6,10 +6,9 @@ import { IntegrationConflict, IntegrationNotFound, ValidationError } from "../do
 import {
   IntegrationCredentialChanged,
   IntegrationRegistered,
-  IntegrationRemoved,
-  IntegrationSettingsChanged,
-  IntegrationStarted
+  IntegrationSettingsChanged
 } from "../domain/events.js"
+import { decidedIntegration, managedByConfig } from "../domain/integrationDecider.js"
 import { EventStore } from "../eventlog/EventStore.js"
 import { nextOccurrence } from "../domain/schedules.js"
 import { effectiveSchedule, type IntegrationDoc, mergeConfig } from "../eventlog/integrationProjection.js"
@@ -22,13 +21,6 @@ const invalid = (issues: ReadonlyArray<{ readonly path: string; readonly message
   new ValidationError({
     message: `Invalid integration: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`,
     issues
-  })
-
-const managedByConfig = (id: string, what: string) =>
-  new IntegrationConflict({
-    error: "IntegrationManagedByConfig",
-    integrationId: id,
-    message: `Integration ${id} comes from the config file, which is the source of truth for it: ${what} in the file and POST /api/sync/initialize.`
   })
 
 /**
@@ -52,15 +44,13 @@ export class IntegrationAdmin extends Effect.Service<IntegrationAdmin>()("synclo
 
     /** Enabled, not stopped through the API and off the schedule: put it on (as `initialize` does). */
     const startIfDue = (doc: IntegrationDoc, immediate: boolean, now: number) =>
-      doc.settings.enabled && !doc.active && doc.stoppedAt === null
-        ? store.appendIntegration(doc.id, doc.version, [
-          new IntegrationStarted({
-            integrationId: doc.id,
-            nextRunAt: iso(immediate && !doc.hasBaseline ? now : nextOccurrence(effectiveSchedule(doc), now)),
-            at: iso(now)
-          })
-        ])
-        : Effect.succeed(doc)
+      Effect.gen(function*() {
+        const nextRunAt = iso(immediate && !doc.hasBaseline ? now : nextOccurrence(effectiveSchedule(doc), now))
+        const events = yield* decidedIntegration({ _tag: "StartIfDue", integrationId: doc.id, nextRunAt }, doc, iso(now)).pipe(
+          Effect.orDie // just registered or changed: it exists
+        )
+        return events.length > 0 ? yield* store.appendIntegration(doc.id, doc.version, events) : doc
+      })
 
     const create = (input: unknown) =>
       Effect.gen(function*() {
@@ -127,22 +117,13 @@ export class IntegrationAdmin extends Effect.Service<IntegrationAdmin>()("synclo
     const remove = (id: string, purgeMirror: boolean) =>
       Effect.gen(function*() {
         const doc = yield* known(id)
-        if (doc.source !== "api") return yield* Effect.fail(managedByConfig(id, "remove it"))
         const at = iso(yield* Clock.currentTimeMillis)
         // One transaction: no job can be queued between the check and the removal.
         const purged = yield* Effect.gen(function*() {
-          const current = yield* views.currentJob(id)
-          if (current !== undefined) {
-            return yield* Effect.fail(
-              new IntegrationConflict({
-                error: "IntegrationBusy",
-                integrationId: id,
-                message: `Integration ${id} has a ${current.status} job (${current.id}). Stop it first (POST /api/sync/integrations/${id}/stop), then delete the integration.`
-              })
-            )
-          }
+          const currentJob = yield* views.currentJob(id)
+          const events = yield* decidedIntegration({ _tag: "Remove", integrationId: id, purgeMirror, currentJob }, doc, at)
           yield* credentials.remove(id)
-          yield* store.appendIntegration(id, doc.version, [new IntegrationRemoved({ integrationId: id, purgeMirror, at })])
+          yield* store.appendIntegration(id, doc.version, events)
           return purgeMirror ? yield* mirror.purge(id) : 0
         }).pipe(sql.withTransaction)
         yield* scheduler.wake

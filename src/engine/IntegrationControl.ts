@@ -1,11 +1,12 @@
 import { Clock, Effect } from "effect"
 import { MAX_INTERVAL, MIN_INTERVAL } from "../config/ConfigFile.js"
-import { IntegrationNotFound, JobConflict, JobNotFound, ValidationError } from "../domain/errors.js"
-import { IntegrationStarted, IntegrationStopped, SyncIntervalChanged } from "../domain/events.js"
+import { IntegrationNotFound, JobNotFound, ValidationError } from "../domain/errors.js"
+import { SyncIntervalChanged } from "../domain/events.js"
+import { decidedIntegration } from "../domain/integrationDecider.js"
 import type { JobType } from "../domain/job.js"
 import { EventStore } from "../eventlog/EventStore.js"
 import { nextOccurrence } from "../domain/schedules.js"
-import { effectiveInterval, effectiveSchedule, howToEnable } from "../eventlog/integrationProjection.js"
+import { effectiveInterval, effectiveSchedule } from "../eventlog/integrationProjection.js"
 import { Views } from "../eventlog/Views.js"
 import { Jobs } from "./Jobs.js"
 import { Scheduler } from "./Scheduler.js"
@@ -30,21 +31,10 @@ export class IntegrationControl extends Effect.Service<IntegrationControl>()("sy
       Effect.gen(function*() {
         const doc = yield* views.integration(integrationId)
         if (doc === undefined) return yield* Effect.fail(IntegrationNotFound.of(integrationId))
-        if (!doc.settings.enabled) {
-          return yield* Effect.fail(
-            new JobConflict({
-              error: "IntegrationDisabled",
-              integrationId,
-              message: `Integration ${integrationId} is disabled ${howToEnable(doc)}`
-            })
-          )
-        }
         const now = yield* Clock.currentTimeMillis
-        if (!doc.active) {
-          yield* store.appendIntegration(integrationId, doc.version, [
-            new IntegrationStarted({ integrationId, nextRunAt: iso(nextOccurrence(effectiveSchedule(doc), now)), at: iso(now) })
-          ])
-        }
+        const nextRunAt = iso(nextOccurrence(effectiveSchedule(doc), now))
+        const events = yield* decidedIntegration({ _tag: "Start", integrationId, nextRunAt }, doc, iso(now))
+        if (events.length > 0) yield* store.appendIntegration(integrationId, doc.version, events)
         yield* scheduler.wake
         if (!scheduleImmediate) {
           return { integrationId, jobId: null, message: "Sync scheduled" } satisfies StartResult
@@ -69,9 +59,8 @@ export class IntegrationControl extends Effect.Service<IntegrationControl>()("sy
         const doc = yield* views.integration(integrationId)
         if (doc === undefined) return yield* Effect.fail(IntegrationNotFound.of(integrationId))
         const now = yield* Clock.currentTimeMillis
-        if (doc.active) {
-          yield* store.appendIntegration(integrationId, doc.version, [new IntegrationStopped({ integrationId, at: iso(now) })])
-        }
+        const events = yield* decidedIntegration({ _tag: "Stop", integrationId }, doc, iso(now))
+        if (events.length > 0) yield* store.appendIntegration(integrationId, doc.version, events)
         const stopped = yield* jobs.stopAll(integrationId)
         yield* scheduler.wake
         return { integrationId, activeJobsStopped: stopped.length, jobs: stopped }

@@ -5,12 +5,8 @@ import { EngineSettings, IntegrationSource, Secrets } from "../config/Settings.j
 import type { Connector } from "../connectors/Connector.js"
 import { ConnectorFactory } from "../connectors/ConnectorFactory.js"
 import { CredentialStore } from "../credentials/CredentialStore.js"
-import {
-  IntegrationRegistered,
-  type IntegrationSettings,
-  IntegrationStarted,
-  SystemInitialized
-} from "../domain/events.js"
+import { IntegrationRegistered, type IntegrationSettings, SystemInitialized } from "../domain/events.js"
+import { decidedIntegration } from "../domain/integrationDecider.js"
 import { EventStore } from "../eventlog/EventStore.js"
 import { nextOccurrence } from "../domain/schedules.js"
 import { effectiveSchedule, type IntegrationDoc } from "../eventlog/integrationProjection.js"
@@ -94,11 +90,14 @@ export class Integrations extends Effect.Service<Integrations>()("synclog/Integr
             new IntegrationRegistered({ integrationId: config.id, settings, source: "config", at })
           ])
         }
-        if (settings.enabled && !doc.active && doc.stoppedAt === null) {
-          const first = config.initialSync === "immediate" && !doc.hasBaseline ? now : nextOccurrence(effectiveSchedule(doc), now)
-          yield* store.appendIntegration(config.id, doc.version, [
-            new IntegrationStarted({ integrationId: config.id, nextRunAt: new Date(first).toISOString(), at })
-          ])
+        const first = config.initialSync === "immediate" && !doc.hasBaseline ? now : nextOccurrence(effectiveSchedule(doc), now)
+        const start = yield* decidedIntegration(
+          { _tag: "StartIfDue", integrationId: config.id, nextRunAt: new Date(first).toISOString() },
+          doc,
+          at
+        ).pipe(Effect.orDie) // registered just above: it exists
+        if (start.length > 0) {
+          yield* store.appendIntegration(config.id, doc.version, start)
           started.push(config.id)
         }
       }

@@ -13,16 +13,9 @@ import {
 } from "../connectors/Connector.js"
 import { budgetTimeMs, RateLimiter } from "../connectors/RateLimiter.js"
 import { ENTITY_TYPES, type EntityType } from "../domain/entities.js"
-import {
-  BatchCommitted,
-  EstimateChanged,
-  JobCompleted,
-  JobFailed,
-  JobPaused,
-  JobStopped,
-  StageStarted
-} from "../domain/events.js"
-import { type Counters, entityOf, type PauseReason, type Position, type Stage } from "../domain/job.js"
+import { BatchCommitted, EstimateChanged, StageStarted } from "../domain/events.js"
+import { type Counters, entityOf, isLive, type PauseReason, type Position, type Stage } from "../domain/job.js"
+import { decidedOrNothing } from "../domain/jobDecider.js"
 import { DatabaseFile } from "../eventlog/Database.js"
 import { EventStore } from "../eventlog/EventStore.js"
 import type { IntegrationDoc } from "../eventlog/integrationProjection.js"
@@ -86,8 +79,6 @@ class Interrupted {
   constructor(readonly command: Command) {}
 }
 
-const STATUS_ACTIVE = new Set(["running", "stopping"])
-
 /** Projects whose small lists (states, labels, cycles, modules) a walk requests ahead. */
 const SMALL_LIST_LOOKAHEAD = 4
 
@@ -123,7 +114,7 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
     const run = (jobId: string, mailbox: Mailbox): Effect.Effect<Outcome> =>
       Effect.gen(function*() {
         const initial = yield* views.job(jobId)
-        if (initial === undefined || !STATUS_ACTIVE.has(initial.status)) return "failed" as Outcome
+        if (initial === undefined || !isLive(initial.status)) return "failed" as Outcome
         const integration = yield* views.integration(initial.integrationId)
         if (integration === undefined) {
           return yield* fail(jobId, `Integration ${initial.integrationId} is not registered`, false)
@@ -178,11 +169,7 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
     const fail = (jobId: string, message: string, retryable: boolean): Effect.Effect<Outcome> =>
       Effect.gen(function*() {
         const at = yield* nowIso
-        yield* store.updateJob(jobId, (doc) =>
-          Effect.succeed([
-            doc && STATUS_ACTIVE.has(doc.status) ? [new JobFailed({ jobId, error: message, retryable, at })] : [],
-            undefined
-          ] as const))
+        yield* store.updateJob(jobId, decidedOrNothing({ _tag: "Fail", jobId, error: message, retryable }, at))
         yield* jobLog.write(jobId, "error", `Job failed: ${message}`)
         return "failed" as Outcome
       }).pipe(
@@ -730,8 +717,7 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
             )
           }
           const at = yield* nowIso
-          const [next] = yield* store.updateJob(jobId, (d) =>
-            Effect.succeed([d && STATUS_ACTIVE.has(d.status) ? [new JobCompleted({ jobId, at })] : [], undefined] as const))
+          const [next] = yield* store.updateJob(jobId, decidedOrNothing({ _tag: "Complete", jobId }, at))
           doc = next!
           yield* log(
             "info",
@@ -751,16 +737,12 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
     const honour = (jobId: string, command: Command) =>
       Effect.gen(function*() {
         const at = yield* nowIso
-        const [doc, outcome] = yield* store.updateJob(jobId, (d) => {
-          if (!d || !STATUS_ACTIVE.has(d.status)) return Effect.succeed([[], "stopped" as Outcome] as const)
-          // A stop requested earlier wins over a pause (a shutdown while stopping still stops).
-          if (command._tag === "Stop" || d.status === "stopping") {
-            return Effect.succeed(
-              [[new JobStopped({ jobId, reason: "stopped on request at a batch boundary", at })], "stopped" as Outcome] as const
-            )
-          }
-          return Effect.succeed([[new JobPaused({ jobId, reason: command.reason, at })], "paused" as Outcome] as const)
-        })
+        const [doc, events] = yield* store.updateJob(
+          jobId,
+          decidedOrNothing({ _tag: "Halt", jobId, pause: command._tag === "Pause" ? command.reason : null }, at)
+        )
+        // Not live any more (stopped at once meanwhile): it ended stopped.
+        const outcome: Outcome = events[0]?._tag === "JobPaused" ? "paused" : "stopped"
         const where = doc?.checkpoint ? ` at ${doc.checkpoint.stage}, page ${doc.checkpoint.position.page + 1}` : ""
         yield* jobLog.write(
           jobId,

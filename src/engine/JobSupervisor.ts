@@ -1,17 +1,8 @@
-import { Clock, Effect, FiberMap, Option } from "effect"
+import { Clock, Effect, Either, FiberMap, FiberSet, Option } from "effect"
 import { EngineSettings } from "../config/Settings.js"
-import {
-  JobPaused,
-  JobResumed,
-  JobStarted,
-  JobStopped,
-  PauseRequested,
-  StopRequested
-} from "../domain/events.js"
-import { InvalidTransition, JobNotFound } from "../domain/errors.js"
-import type { JobStatus, PauseReason, ResumeReason } from "../domain/job.js"
-import { EventStore, type JobDecision } from "../eventlog/EventStore.js"
-import type { JobDoc } from "../eventlog/jobProjection.js"
+import type { JobStatus } from "../domain/job.js"
+import { decided, decidedOrNothing, decideJob, type JobCommand } from "../domain/jobDecider.js"
+import { EventStore } from "../eventlog/EventStore.js"
 import { Views } from "../eventlog/Views.js"
 import { JobLog } from "./JobLog.js"
 import { type Command, deliver, expireGrace, JobRunner, type Mailbox, makeMailbox, type Outcome } from "./JobRunner.js"
@@ -22,8 +13,6 @@ export interface CommandResult {
   readonly message: string
 }
 
-type Decision<A> = JobDecision<A, JobNotFound | InvalidTransition>
-
 interface Actor {
   readonly integrationId: string
   readonly mailbox: Mailbox
@@ -31,19 +20,12 @@ interface Actor {
   stopNow: boolean
 }
 
-const invalid = (doc: JobDoc, requested: string, hint: string) =>
-  new InvalidTransition({
-    jobId: doc.id,
-    status: doc.status,
-    requested,
-    message: `Cannot ${requested} job ${doc.id}: it is ${doc.status}. ${hint}`
-  })
-
 /**
  * The JobActors: one supervised fiber per running job (a FiberMap keyed by job id), started
  * from the queue while an integration runs fewer than its `maxConcurrentJobs` (default 1) and
  * the process has a free permit.
- * Commands reach a running actor through its mailbox; a graceful one has a grace period.
+ * Commands reach a running actor through its mailbox; a graceful one has a grace period. Which
+ * command is legal in which state, and what it appends, is the job decider's (domain/jobDecider.ts).
  * At start it resumes what a crash or a shutdown left behind; at shutdown it pauses its actors
  * at their next batch boundary.
  */
@@ -54,6 +36,9 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
     const runner = yield* JobRunner
     const jobLog = yield* JobLog
     const engine = yield* EngineSettings
+    // Made before the FiberMap, so it closes after the shutdown finalizer below: the grace
+    // timers that finalizer starts still run, and none outlives the supervisor.
+    const graceTimers = yield* FiberSet.make()
     const fibers = yield* FiberMap.make<string>()
     // Jobs fork with the supervisor's context, never with the HTTP request's that started them.
     const runFork = yield* FiberMap.runtime(fibers)<never>()
@@ -67,13 +52,9 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
     const start = (job: { readonly id: string; readonly integrationId: string }) =>
       Effect.gen(function*() {
         const at = yield* nowIso
-        const [, started] = yield* store.updateJob(job.id, (d) =>
-          Effect.succeed(
-            d?.status === "queued"
-              ? [[new JobStarted({ jobId: job.id, run: d.runs + 1, at })], true] as const
-              : [[], false] as const
-          ))
-        if (!started) return
+        // Not queued any more (stopped or deleted meanwhile): nothing to start.
+        const [, started] = yield* store.updateJob(job.id, decidedOrNothing({ _tag: "Start", jobId: job.id }, at))
+        if (started.length === 0) return
         const mailbox = makeMailbox()
         const entry: Actor = { integrationId: job.integrationId, mailbox, stopNow: false }
         actors.set(job.id, entry)
@@ -122,52 +103,30 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
     const send = (actor: Actor, command: Command, graceSeconds: number) =>
       Effect.gen(function*() {
         yield* deliver(actor.mailbox, command)
-        yield* Effect.sleep(graceSeconds * 1000).pipe(Effect.zipRight(expireGrace(actor.mailbox)), Effect.forkDaemon)
+        yield* FiberSet.run(graceTimers, Effect.sleep(graceSeconds * 1000).pipe(Effect.zipRight(expireGrace(actor.mailbox))))
       })
 
-    const appendIfActive = (jobId: string, make: (at: string) => JobStopped | JobPaused, note: string) =>
+    /** Ends a live job without its actor (it is gone, or was interrupted); logs `note` when it did. */
+    const settle = (command: JobCommand, note: string) =>
       Effect.gen(function*() {
         const at = yield* nowIso
-        const [doc, done] = yield* store.updateJob(jobId, (d) =>
-          Effect.succeed(
-            d && (d.status === "running" || d.status === "stopping")
-              ? [[make(at)], true] as const
-              : [[], false] as const
-          ))
-        if (done) yield* jobLog.write(jobId, "info", note)
+        const [doc, events] = yield* store.updateJob(command.jobId, decidedOrNothing(command, at))
+        if (events.length > 0) yield* jobLog.write(command.jobId, "info", note)
         return doc
       })
 
     const stoppedImmediately = (jobId: string) =>
-      appendIfActive(
-        jobId,
-        (at) => new JobStopped({ jobId, reason: "stopped immediately; the uncommitted batch was discarded", at }),
+      settle(
+        { _tag: "Settle", jobId, reason: "stopped immediately; the uncommitted batch was discarded" },
         "Stopped immediately; the batch in flight was rolled back, the last committed batch is the checkpoint"
       ).pipe(Effect.orDie)
 
     const stop = (jobId: string, graceful: boolean) =>
       Effect.gen(function*() {
         const at = yield* nowIso
-        const [doc, action] = yield* store.updateJob(jobId, (d): Decision<"done" | "signal" | "already"> => {
-          if (!d || d.deleted) return Effect.fail(JobNotFound.of(jobId))
-          switch (d.status) {
-            case "queued":
-            case "paused":
-              return Effect.succeed(
-                [[new JobStopped({ jobId, reason: `stopped while ${d.status}`, at })], "done" as const] as const
-              )
-            case "running":
-              return Effect.succeed([[new StopRequested({ jobId, graceful, at })], "signal" as const] as const)
-            case "stopping":
-              return Effect.succeed(
-                graceful
-                  ? [[], "already" as const] as const
-                  : [[new StopRequested({ jobId, graceful, at })], "signal" as const] as const
-              )
-            default:
-              return Effect.fail(invalid(d, "stop", "Only queued, running or paused jobs can be stopped."))
-          }
-        })
+        const [doc, events] = yield* store.updateJob(jobId, decided({ _tag: "Stop", jobId, graceful }, at))
+        // Stopped at once (it was queued or paused), asked of its actor, or asked already.
+        const action = events.length === 0 ? "already" : events[0]!._tag === "JobStopped" ? "done" : "signal"
         if (action === "done") {
           yield* jobLog.write(jobId, "info", `Stopped on request before it ran further`)
           return { jobId, status: doc!.status, message: "Job stopped" } satisfies CommandResult
@@ -181,7 +140,7 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
         const actor = actors.get(jobId)
         if (actor === undefined) {
           // Running in the log but no actor here (it ended a moment ago): settle it now.
-          const after = yield* appendIfActive(jobId, (at) => new JobStopped({ jobId, reason: "stopped on request", at }), "Stopped")
+          const after = yield* settle({ _tag: "Settle", jobId, reason: "stopped on request" }, "Stopped")
           return { jobId, status: after?.status ?? "stopped", message: "Job stopped" }
         }
         if (graceful) {
@@ -198,16 +157,10 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
       })
 
     /** `window`: the scheduler pauses a scheduled job at the end of its sync window. */
-    const pause = (jobId: string, reason: PauseReason = "request") =>
+    const pause = (jobId: string, reason: "request" | "window" = "request") =>
       Effect.gen(function*() {
         const at = yield* nowIso
-        const [doc] = yield* store.updateJob(jobId, (d): Decision<undefined> => {
-          if (!d || d.deleted) return Effect.fail(JobNotFound.of(jobId))
-          if (d.status !== "running") {
-            return Effect.fail(invalid(d, "pause", "Only a running job can be paused; stop a queued one instead."))
-          }
-          return Effect.succeed([d.pauseRequested ? [] : [new PauseRequested({ jobId, at })], undefined] as const)
-        })
+        const [doc] = yield* store.updateJob(jobId, decided({ _tag: "Pause", jobId, reason }, at))
         yield* jobLog.write(
           jobId,
           "info",
@@ -217,7 +170,7 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
         )
         const actor = actors.get(jobId)
         if (actor === undefined) {
-          yield* appendIfActive(jobId, (at) => new JobPaused({ jobId, reason, at }), "Paused")
+          yield* settle({ _tag: "Halt", jobId, pause: reason }, "Paused")
         } else yield* send(actor, { _tag: "Pause", reason }, engine.stopGracePeriod)
         const latest = yield* views.job(jobId)
         return {
@@ -227,25 +180,20 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
         } satisfies CommandResult
       })
 
-    /** `window`: the scheduler resumes a job it paused at the window's end when the window opens. */
-    const resume = (jobId: string, reason: ResumeReason = "request") =>
+    /**
+     * `window`: the scheduler resumes a job it paused at the window's end when the window opens;
+     * `retry`: it retries a job that failed with a transient cause (`note` says which attempt).
+     */
+    const resume = (jobId: string, reason: "request" | "window" | "retry" = "request", note?: string) =>
       Effect.gen(function*() {
         const at = yield* nowIso
-        yield* store.updateJob(jobId, (d): Decision<undefined> => {
-          if (!d || d.deleted) return Effect.fail(JobNotFound.of(jobId))
-          if (d.status !== "paused" && d.status !== "failed" && d.status !== "stopped") {
-            return Effect.fail(invalid(d, "resume", "Only paused, failed or stopped jobs can be resumed."))
-          }
-          return Effect.succeed(
-            [[new JobResumed({ jobId, reason, from: d.checkpoint, at })], undefined] as const
-          )
-        })
+        yield* store.updateJob(jobId, decided({ _tag: "Resume", jobId, reason }, at))
         yield* jobLog.write(
           jobId,
           "info",
-          reason === "window"
+          note ?? (reason === "window"
             ? "The sync window opened: resuming from the last checkpoint"
-            : "Resume requested: it continues from its last checkpoint"
+            : "Resume requested: it continues from its last checkpoint")
         )
         yield* dispatch
         const latest = yield* views.job(jobId)
@@ -263,28 +211,27 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
     const recover = Effect.gen(function*() {
       const at = yield* nowIso
       for (const job of yield* views.withStatus(["running", "stopping", "paused"])) {
-        if (job.status === "stopping") {
-          yield* store.updateJob(job.id, () =>
-            Effect.succeed([[new JobStopped({ jobId: job.id, reason: "stop was requested before the restart", at })], 0] as const))
+        const command: JobCommand = { _tag: "Recover", jobId: job.id }
+        // Most paused jobs wait for a resume: the view tells them apart without a transaction.
+        if (Either.isLeft(decideJob(command, job, at))) continue
+        const [, events] = yield* store.updateJob(job.id, decidedOrNothing(command, at))
+        const event = events[0]
+        if (event === undefined) continue
+        const where = job.checkpoint
+          ? `${job.checkpoint.stage}, page ${job.checkpoint.position.page + 1}`
+          : "its start"
+        if (event._tag === "JobStopped") {
           yield* jobLog.write(job.id, "info", "Stopped: its stop was requested before the server restarted")
-        } else if (job.status === "running" && job.pauseRequested) {
-          yield* store.updateJob(job.id, () =>
-            Effect.succeed([[new JobPaused({ jobId: job.id, reason: "request", at })], 0] as const))
+        } else if (event._tag === "JobPaused") {
           yield* jobLog.write(job.id, "info", "Paused: its pause was requested before the server restarted")
-        } else if (job.status === "running" || job.pauseReason === "shutdown") {
-          const reason = job.status === "running" ? "recovery" : "restart"
-          yield* store.updateJob(job.id, () =>
-            Effect.succeed([[new JobResumed({ jobId: job.id, reason, from: job.checkpoint, at })], 0] as const))
-          const where = job.checkpoint
-            ? `${job.checkpoint.stage}, page ${job.checkpoint.position.page + 1}`
-            : "its start"
+        } else if (event._tag === "JobResumed" && event.reason === "recovery") {
           yield* jobLog.write(
             job.id,
-            reason === "recovery" ? "warn" : "info",
-            reason === "recovery"
-              ? `The server stopped while this job was running (crash or kill): resuming from its last checkpoint (${where})`
-              : `Resuming after the server restart from its checkpoint (${where})`
+            "warn",
+            `The server stopped while this job was running (crash or kill): resuming from its last checkpoint (${where})`
           )
+        } else {
+          yield* jobLog.write(job.id, "info", `Resuming after the server restart from its checkpoint (${where})`)
         }
       }
       yield* dispatch

@@ -1,17 +1,11 @@
-import { Clock, Effect } from "effect"
+import { Clock, Effect, Either } from "effect"
 import { EngineSettings } from "../config/Settings.js"
 import { ENTITY_TYPES, type EntityType } from "../domain/entities.js"
-import {
-  IntegrationNotFound,
-  InvalidTransition,
-  JobConflict,
-  JobNotFound,
-  ValidationError
-} from "../domain/errors.js"
-import { JobDeleted, JobQueued } from "../domain/events.js"
+import { IntegrationNotFound, JobConflict, ValidationError } from "../domain/errors.js"
 import { makeJobId } from "../domain/ids.js"
-import type { JobOptions, JobTrigger, JobType } from "../domain/job.js"
-import { EventStore, type JobDecision } from "../eventlog/EventStore.js"
+import { IN_PROGRESS_STATUSES, type JobOptions, type JobTrigger, type JobType } from "../domain/job.js"
+import { decided, decideJob, STOP_ALL_STATUSES } from "../domain/jobDecider.js"
+import { EventStore } from "../eventlog/EventStore.js"
 import { howToEnable, type IntegrationDoc } from "../eventlog/integrationProjection.js"
 import { Views } from "../eventlog/Views.js"
 import { JobLog } from "./JobLog.js"
@@ -118,7 +112,7 @@ export class Jobs extends Effect.Service<Jobs>()("synclog/Jobs", {
           )
         }
         if (type === "full_sync") {
-          const active = yield* views.withStatus(["queued", "running", "stopping"], integration.id)
+          const active = yield* views.withStatus(IN_PROGRESS_STATUSES, integration.id)
           const full = active.find((j) => j.type === "full_sync")
           if (full) {
             return yield* conflict(
@@ -151,17 +145,21 @@ export class Jobs extends Effect.Service<Jobs>()("synclog/Jobs", {
         yield* guard(integration, input.type, manual ? options.force : true, now)
         const jobId = yield* makeJobId
         const estimatedDuration = mean(integration.recentDurations[input.type])
-        yield* store.appendJob(jobId, 0, [
-          new JobQueued({
+        const queued = decideJob(
+          {
+            _tag: "Queue",
             jobId,
             integrationId: integration.id,
             jobType: input.type,
             options,
             trigger: input.trigger,
-            estimatedDuration,
-            at: new Date(now).toISOString()
-          })
-        ])
+            estimatedDuration
+          },
+          undefined,
+          new Date(now).toISOString()
+        )
+        // A fresh id has no job yet, so the decider always queues it.
+        yield* store.appendJob(jobId, 0, Either.getOrThrow(queued))
         yield* jobLog.write(jobId, "info", `Queued ${input.type} of ${integration.id} (${input.trigger})`)
         yield* supervisor.dispatch
         return { jobId, status: "queued", estimatedDuration, type: input.type } satisfies Created
@@ -170,22 +168,7 @@ export class Jobs extends Effect.Service<Jobs>()("synclog/Jobs", {
     const remove = (jobId: string, deleteLogs: boolean) =>
       Effect.gen(function*() {
         const at = new Date(yield* Clock.currentTimeMillis).toISOString()
-        yield* store.updateJob(jobId, (d): JobDecision<undefined, JobNotFound | InvalidTransition> => {
-          if (!d || d.deleted) return Effect.fail(JobNotFound.of(jobId))
-          if (d.status === "queued" || d.status === "running" || d.status === "stopping") {
-            return Effect.fail(
-              new InvalidTransition({
-                jobId,
-                status: d.status,
-                requested: "delete",
-                message: d.status === "stopping"
-                  ? `Cannot delete job ${jobId}: it is stopping. Retry once it is stopped (GET /api/sync/jobs/${jobId} shows its status).`
-                  : `Cannot delete job ${jobId}: it is ${d.status}. Stop it first (POST /api/sync/jobs/${jobId}/stop).`
-              })
-            )
-          }
-          return Effect.succeed([[new JobDeleted({ jobId, deleteLogs, at })], undefined] as const)
-        })
+        yield* store.updateJob(jobId, decided({ _tag: "Delete", jobId, deleteLogs }, at))
         if (deleteLogs) yield* jobLog.erase(jobId)
         else yield* jobLog.write(jobId, "info", "Job deleted; its events and these logs are kept for audit")
       })
@@ -196,7 +179,7 @@ export class Jobs extends Effect.Service<Jobs>()("synclog/Jobs", {
         if (integrationId !== undefined && (yield* views.integration(integrationId)) === undefined) {
           return yield* Effect.fail(IntegrationNotFound.of(integrationId))
         }
-        const active = yield* views.withStatus(["queued", "running"], integrationId)
+        const active = yield* views.withStatus(STOP_ALL_STATUSES, integrationId)
         const stopped: Array<string> = []
         for (const job of active) {
           if (job.deleted) continue

@@ -1,7 +1,8 @@
 import { Clock, Effect, Fiber, Queue, Ref } from "effect"
 import { EngineSettings } from "../config/Settings.js"
-import { CircuitHalfOpened, JobResumed, ScheduledRun } from "../domain/events.js"
+import { CircuitHalfOpened, ScheduledRun } from "../domain/events.js"
 import type { JobType } from "../domain/job.js"
+import { isPausedByWindow, isRetryable } from "../domain/jobDecider.js"
 import { EventStore } from "../eventlog/EventStore.js"
 import type { SyncWindowSpec } from "../domain/events.js"
 import {
@@ -112,23 +113,19 @@ export class Scheduler extends Effect.Service<Scheduler>()("synclog/Scheduler", 
       Effect.gen(function*() {
         if (doc.circuit.state !== "closed") return null
         const latest = yield* views.latestJob(doc.id)
-        if (!latest || latest.status !== "failed" || !latest.retryable) return null
+        if (!latest || !isRetryable(latest)) return null
         const autoRetry = { ...engine.autoRetry, ...doc.settings.autoRetry }
         if (latest.attempt >= autoRetry.maxAttempts) return null
         const due = Date.parse(latest.completedAt!) + autoRetry.delay * 1000
         if (now < due) return due
-        yield* store.updateJob(latest.id, (d) =>
-          Effect.succeed(
-            d?.status === "failed"
-              ? [[new JobResumed({ jobId: latest.id, reason: "retry", from: d.checkpoint, at: iso(now) })], undefined] as const
-              : [[], undefined] as const
-          ))
-        yield* jobLog.write(
+        yield* supervisor.resume(
           latest.id,
-          "info",
+          "retry",
           `Automatic retry ${latest.attempt + 1} of ${autoRetry.maxAttempts} after a transient failure, from the last checkpoint`
+        ).pipe(
+          // Resumed, stopped or deleted meanwhile: there is nothing to retry.
+          Effect.catchTags({ InvalidTransition: () => Effect.void, JobNotFound: () => Effect.void })
         )
-        yield* supervisor.dispatch
         return null
       })
 
@@ -141,7 +138,7 @@ export class Scheduler extends Effect.Service<Scheduler>()("synclog/Scheduler", 
       Effect.gen(function*() {
         const inside = window === undefined || insideWindow(window, now)
         for (const job of yield* views.withStatus(inside ? ["paused"] : ["running"], doc.id)) {
-          if (inside && job.pauseReason === "window") {
+          if (inside && isPausedByWindow(job)) {
             yield* Effect.logInfo(`Sync window of ${doc.id} open: resuming job ${job.id}`)
             yield* supervisor.resume(job.id, "window")
           } else if (!inside && job.trigger === "schedule" && !job.pauseRequested) {
@@ -189,7 +186,7 @@ export class Scheduler extends Effect.Service<Scheduler>()("synclog/Scheduler", 
       const now = yield* Clock.currentTimeMillis
       let next = now + HOUR
       const windowPaused = new Set(
-        (yield* views.withStatus(["paused"])).flatMap((j) => j.pauseReason === "window" ? [j.integrationId] : [])
+        (yield* views.withStatus(["paused"])).flatMap((j) => isPausedByWindow(j) ? [j.integrationId] : [])
       )
       for (const doc of yield* views.integrations) {
         if (!doc.active || !doc.settings.enabled) continue

@@ -24,9 +24,6 @@ export class ConcurrencyConflict extends Schema.TaggedError<ConcurrencyConflict>
   actualVersion: Schema.Number
 }) {}
 
-/** What a command decides for a job: the events to append and a result. */
-export type JobDecision<A, E = never> = Effect.Effect<readonly [ReadonlyArray<JobEvent>, A], E>
-
 export interface StoredEvent {
   readonly position: number
   readonly streamId: string

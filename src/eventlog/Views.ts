@@ -1,6 +1,6 @@
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
-import type { JobStatus, JobType } from "../domain/job.js"
+import { IN_PROGRESS_STATUSES, type JobStatus, type JobType } from "../domain/job.js"
 import type { IntegrationDoc } from "./integrationProjection.js"
 import type { JobDoc } from "./jobProjection.js"
 
@@ -110,14 +110,14 @@ export class Views extends Effect.Service<Views>()("synclog/Views", {
     const currentJob = (integrationId: string) =>
       Effect.map(
         sql<{ doc: string }>`SELECT doc FROM jobs WHERE integration_id = ${integrationId}
-          AND status IN ('running', 'stopping', 'queued')
+          AND ${sql.in("status", IN_PROGRESS_STATUSES)}
           ORDER BY CASE status WHEN 'queued' THEN 1 ELSE 0 END, queued_at LIMIT 1`,
         (rows) => (rows[0] ? parseJob(rows[0]) : undefined)
       )
 
     /** Every integration's current job (as `currentJob`), in one query: active jobs are few. */
     const currentJobs = Effect.map(
-      sql<{ doc: string }>`SELECT doc FROM jobs WHERE status IN ('running', 'stopping', 'queued')
+      sql<{ doc: string }>`SELECT doc FROM jobs WHERE ${sql.in("status", IN_PROGRESS_STATUSES)}
         ORDER BY CASE status WHEN 'queued' THEN 1 ELSE 0 END, queued_at`,
       (rows) => {
         const byIntegration = new Map<string, JobDoc>()

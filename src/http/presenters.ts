@@ -1,16 +1,15 @@
 import type { RateBudget } from "../connectors/RateLimiter.js"
+import { isLive, isTerminal } from "../domain/job.js"
 import { fullScheduleOf } from "../domain/schedules.js"
 import { nextSyncAt } from "../engine/Scheduler.js"
 import { effectiveInterval, effectiveSchedule, type IntegrationDoc } from "../eventlog/integrationProjection.js"
 import { durationOf, type JobDoc } from "../eventlog/jobProjection.js"
 import type { IntegrationStatusView, JobView } from "./Api.js"
 
-const TERMINAL = new Set(["completed", "failed", "stopped"])
-
 /** The job as the API shows it: fields that do not apply are left out (CONTRACT.md). */
 export const presentJob = (doc: JobDoc): JobView => {
   const duration = durationOf(doc)
-  const live = doc.status === "running" || doc.status === "stopping"
+  const live = isLive(doc.status)
   return {
     id: doc.id,
     integrationId: doc.integrationId,
@@ -27,7 +26,7 @@ export const presentJob = (doc: JobDoc): JobView => {
     ...(live && doc.estimatedCompletion !== null ? { estimatedCompletion: doc.estimatedCompletion } : {}),
     estimatedDuration: doc.estimatedDuration,
     stats: doc.stats,
-    ...(TERMINAL.has(doc.status) ? { result: doc.stats } : {}),
+    ...(isTerminal(doc.status) ? { result: doc.stats } : {}),
     ...(doc.status === "failed" && doc.error !== null ? { error: doc.error } : {}),
     ...(doc.status === "paused" && doc.pauseReason !== null ? { pauseReason: doc.pauseReason } : {}),
     options: doc.options
