@@ -1,5 +1,6 @@
 import { Cron, Effect, Either, ParseResult, Schema } from "effect"
 import { readFileSync } from "node:fs"
+import { ENTITY_TYPES, EntityType } from "../domain/entities.js"
 import { IntegrationId } from "../domain/ids.js"
 import { NotificationsConfig } from "../notifications/config.js"
 
@@ -61,6 +62,37 @@ const PartialAutoRetry = Schema.Struct({
   delay: Schema.optionalWith(Seconds(0, MAX_INTERVAL), { exact: true })
 })
 
+const SelectionEntity = EntityType.annotations({
+  message: (issue) =>
+    `unknown entity type ${JSON.stringify(issue.actual)?.slice(0, 60) ?? "(none)"}; valid: ${ENTITY_TYPES.join(", ")}`
+})
+const ProjectIds = Schema.Array(Schema.String.pipe(Schema.minLength(1, { message: () => "expected a project id" })))
+
+/**
+ * The default selection of an integration's jobs: the job body's selection fields. A job that
+ * names none of them walks this selection (scheduled, initial and manual jobs alike).
+ */
+export const SelectionConfig = Schema.Struct({
+  entities: Schema.optionalWith(
+    Schema.Array(SelectionEntity).pipe(Schema.minItems(1, { message: () => "list at least one entity type, or leave entities out" })),
+    { exact: true }
+  ),
+  excludeEntities: Schema.optionalWith(Schema.Array(SelectionEntity), { exact: true }),
+  projects: Schema.optionalWith(
+    ProjectIds.pipe(Schema.minItems(1, { message: () => "list at least one project id, or leave projects out" })),
+    { exact: true }
+  ),
+  excludeProjects: Schema.optionalWith(ProjectIds, { exact: true })
+}).pipe(Schema.filter((s) => {
+  if (Object.keys(s).length === 0) {
+    return "give at least one of entities, excludeEntities, projects, excludeProjects (unset selection to walk everything)"
+  }
+  const excluded = new Set(s.excludeEntities ?? [])
+  return (s.entities ?? ENTITY_TYPES).some((e) => !excluded.has(e)) ||
+    { path: ["excludeEntities"], message: "the selection leaves no entity type to sync" }
+}))
+export type SelectionConfig = typeof SelectionConfig.Type
+
 /**
  * The fields of an integration. `syncInterval` (seconds) is the old spelling of
  * `schedule: {"every": n}` and `fullSyncInterval` of `fullSyncSchedule: {"every": n}`; one of
@@ -90,7 +122,8 @@ export const IntegrationConfigFields = {
   maxConcurrentJobs: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 100)), { exact: true }),
   retry: Schema.optionalWith(PartialRetry, { exact: true }),
   autoRetry: Schema.optionalWith(PartialAutoRetry, { exact: true }),
-  circuitBreaker: Schema.optionalWith(PartialCircuitBreaker, { exact: true })
+  circuitBreaker: Schema.optionalWith(PartialCircuitBreaker, { exact: true }),
+  selection: Schema.optionalWith(SelectionConfig, { exact: true })
 }
 
 /** One schedule, in one spelling; at most one full-sync schedule (shared with the API's create body). */
