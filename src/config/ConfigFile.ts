@@ -1,6 +1,6 @@
 import { Cron, Effect, Either, ParseResult, Schema } from "effect"
 import { readFileSync } from "node:fs"
-import { ENTITY_TYPES, EntityType } from "../domain/entities.js"
+import { ENTITY_TYPES, EntityType, isEntityType } from "../domain/entities.js"
 import { IntegrationId } from "../domain/ids.js"
 import { NotificationsConfig } from "../notifications/config.js"
 
@@ -62,10 +62,17 @@ const PartialAutoRetry = Schema.Struct({
   delay: Schema.optionalWith(Seconds(0, MAX_INTERVAL), { exact: true })
 })
 
-const SelectionEntity = EntityType.annotations({
-  message: (issue) =>
-    `unknown entity type ${JSON.stringify(issue.actual)?.slice(0, 60) ?? "(none)"}; valid: ${ENTITY_TYPES.join(", ")}`
-})
+/** An entity name, refused with the valid ones listed (as the job body's `options.entities`). */
+const SelectionEntity = Schema.transformOrFail(Schema.String, EntityType, {
+  strict: true,
+  decode: (s, _, ast) =>
+    isEntityType(s)
+      ? ParseResult.succeed(s)
+      : ParseResult.fail(
+        new ParseResult.Type(ast, s, `unknown entity type '${s.slice(0, 60)}'; valid: ${ENTITY_TYPES.join(", ")}`)
+      ),
+  encode: ParseResult.succeed
+}).annotations({ jsonSchema: { type: "string", enum: ENTITY_TYPES } })
 const ProjectIds = Schema.Array(Schema.String.pipe(Schema.minLength(1, { message: () => "expected a project id" })))
 
 /**
