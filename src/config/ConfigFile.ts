@@ -97,7 +97,10 @@ export const SelectionConfig = Schema.Struct({
   const excluded = new Set(s.excludeEntities ?? [])
   return (s.entities ?? ENTITY_TYPES).some((e) => !excluded.has(e)) ||
     { path: ["excludeEntities"], message: "the selection leaves no entity type to sync" }
-}))
+})).annotations({
+  description:
+    "The default selection of the integration's jobs (scheduled, initial and manual) that name no selection field of their own; a job that names any replaces it as a whole. Full and incremental syncs walk only this selection."
+})
 export type SelectionConfig = typeof SelectionConfig.Type
 
 /**
