@@ -2,8 +2,9 @@ import { Clock, Duration, Effect, Option, Redacted, Schema } from "effect"
 import { createHash } from "node:crypto"
 import type { ApiIntegrationConfig } from "../config/apiIntegration.js"
 import { EngineSettings, IntegrationSource, Secrets } from "../config/Settings.js"
-import { type Connector, SourceAuthFailed, SourceUnavailable } from "../connectors/Connector.js"
+import { type Connector, SourceAuthFailed, type SourceError, SourceUnavailable } from "../connectors/Connector.js"
 import { ConnectorFactory } from "../connectors/ConnectorFactory.js"
+import type { CurrentApiKey } from "../connectors/plane/PlaneConnector.js"
 import { CredentialStore } from "../credentials/CredentialStore.js"
 import {
   IntegrationRegistered,
@@ -159,28 +160,33 @@ export class Integrations extends Effect.Service<Integrations>()("synclog/Integr
       })
 
     /**
-     * The key a connector reads before each request. A key from `apiKeyEnv` is read when the
-     * connector is built (the variable wins, and only a restart changes the environment); a
+     * The key a connector reads before each request. A key from `apiKeyEnv` is read when a job
+     * starts and kept for its run (the variable wins whenever it is set); a
      * stored key comes from the credential store's memory, so a key PUT or DELETEd over the API
      * applies from the next request, without a database read per request.
      */
-    const currentKeyOf = (doc: IntegrationDoc, resolved: { readonly key: Redacted.Redacted<string>; readonly source: string; readonly fromEnv: boolean }) =>
-      resolved.fromEnv
-        ? Effect.succeed(resolved)
-        : Effect.flatMap(
-          Effect.catchTag(credentials.current(doc.id), "SqlError", (e) =>
-            Effect.fail(new SourceUnavailable({ message: `The stored API key of ${doc.id} could not be read: ${e.message}` }))),
-          (stored) =>
+    const currentKeyOf = (doc: IntegrationDoc, resolved: ResolvedKey): Effect.Effect<CurrentApiKey, SourceError> => {
+      if (resolved.fromEnv) return Effect.succeed(resolved)
+      const storeOne = `store one with PUT /api/sync/integrations/${doc.id}/credentials${
+        doc.settings.apiKeyEnv === null ? " (or set apiKeyEnv)" : ` (or set the environment variable ${doc.settings.apiKeyEnv})`
+      }`
+      return credentials.current(doc.id).pipe(
+        Effect.catchTag("SqlError", (e) =>
+          Effect.fail(new SourceUnavailable({ message: `The stored API key of ${doc.id} could not be read: ${e.message}` }))),
+        Effect.flatMap((stored) =>
           stored._tag === "Key"
             ? Effect.succeed({ key: stored.key, source: storedSource(doc.id) })
             : Effect.fail(
               new SourceAuthFailed({
                 status: 401,
-                message: `The API key stored for integration '${doc.id}' was removed while the job ran: store one with PUT /api/sync/integrations/${doc.id}/credentials${
-                  doc.settings.apiKeyEnv === null ? " (or set apiKeyEnv)" : ` (or set the environment variable ${doc.settings.apiKeyEnv})`
-                }, and resume the job.${stored._tag === "Unreadable" ? ` A stored key is unusable: ${stored.reason}.` : ""}`
+                message: `The API key stored for integration '${doc.id}' was removed while the job ran: ${storeOne}, and resume the job.${
+                  stored._tag === "Unreadable" ? ` A stored key is unusable: ${stored.reason}.` : ""
+                }`
               })
-            ))
+            )
+        )
+      )
+    }
 
     /** Why the integration's jobs cannot authenticate, if they cannot (readiness checks). */
     const missingKey = (doc: IntegrationDoc) =>
@@ -219,6 +225,11 @@ export class Integrations extends Effect.Service<Integrations>()("synclog/Integr
     return { initialize, connectorFor, missingKey } as const
   })
 }) {}
+
+/** An integration's API key as a job starts, and whether it came from `apiKeyEnv`. */
+interface ResolvedKey extends CurrentApiKey {
+  readonly fromEnv: boolean
+}
 
 const storedSource = (id: string) => `the key stored for ${id} (PUT /api/sync/integrations/${id}/credentials)`
 
