@@ -7,7 +7,8 @@ import { tempDir } from "./support/app.js"
 import { killAllChildren, startChild, takeChildOutputs, writeConfigFile, type ChildServer } from "./support/child.js"
 import { runCliAsync } from "./support/cli.js"
 import type { Reply } from "./support/http.js"
-import { waitForStatus } from "./support/http.js"
+import { waitFor, waitForStatus } from "./support/http.js"
+import { admin, expectMirrorEqualsSource } from "./support/source.js"
 
 /**
  * Stored API keys through the real server process (`tsx src/main.ts`, SYNC_MASTER_KEY in its
@@ -125,6 +126,85 @@ describe("stored credentials", () => {
 
     const verify = await runCliAsync(["replay", "--verify", "--db", tmp.dbPath])
     expect(verify.stdout).toMatch(/OK: \d+ events replayed/)
+  })
+
+  it("applies a key rotated while a job runs from its next request, and a removed one stops it", async () => {
+    const NEW_KEY = `plane_api_${randomBytes(16).toString("hex")}`
+    const rotTmp = tempDir()
+    const simAdmin = admin(sim)
+    const usedKeys = async () => ((await simAdmin.get("/api-keys")).requestsByKey ?? {}) as Record<string, number>
+    const server = await startChild({ dbPath: rotTmp.dbPath, configPath, apiKey: "not-used-here", label: "rotation", env: { SYNC_MASTER_KEY: MASTER_KEY } })
+    const api = server.api
+    try {
+      await simAdmin.post("/workspaces", { slug: "rotation", projects: 2, workItems: 200, seed: 43 })
+      // The source accepts both keys during the rotation, as Plane does until the old one is revoked.
+      await simAdmin.put("/api-keys", { keys: [KEY, NEW_KEY] })
+      const created = await recorded(api.post("/api/sync/integrations", {
+        id: "api-rot",
+        name: "Rotation",
+        type: "plane",
+        baseUrl: sim.url,
+        workspaceSlug: "rotation",
+        syncInterval: 3600,
+        requestsPerMinute: 0,
+        initialSync: "scheduled"
+      }))
+      expect(created.status).toBe(201)
+      expect((await recorded(api.put("/api/sync/integrations/api-rot/credentials", { apiKey: KEY }))).status).toBe(200)
+      sim.setFaults({ latencyMs: 40 })
+
+      const startJob = async () => {
+        const job = await recorded(api.post("/api/sync/jobs", { integrationId: "api-rot", type: "full_sync", options: { force: true, batchSize: 5 } }))
+        expect(job.status, JSON.stringify(job.body)).toBe(200)
+        return job.body.jobId as string
+      }
+      const jobStatus = async (jobId: string) => (await recorded(api.get(`/api/sync/jobs/${jobId}`))).body.status
+      const keyUsedFor = (key: string, atLeast: number) =>
+        waitFor(`${atLeast} requests with a key`, async () => ((await usedKeys())[key] ?? 0) >= atLeast)
+
+      // Rotated while the job runs: its next requests carry the new key.
+      const oldBefore = (await usedKeys())[KEY] ?? 0
+      const jobId = await startJob()
+      await keyUsedFor(KEY, oldBefore + 5)
+      const rotated = await recorded(api.put("/api/sync/integrations/api-rot/credentials", { apiKey: NEW_KEY }))
+      expect(rotated.status).toBe(200)
+      await keyUsedFor(NEW_KEY, 10)
+      expect(await jobStatus(jobId)).toBe("running")
+      // The old key is revoked at the source: any later request still carrying it would fail the job.
+      await simAdmin.put("/api-keys", { keys: [NEW_KEY] })
+      const done = await waitForStatus(api, jobId, ["completed", "failed"])
+      responses.push(JSON.stringify(done))
+      expect(done.status, JSON.stringify(done)).toBe("completed")
+      expect(done.attempt).toBe(1)
+      const events = (await recorded(api.get(`/api/sync/jobs/${jobId}/events`))).body.events.map((e: any) => e.type)
+      expect(events).not.toContain("JobResumed")
+      expect((await usedKeys())[NEW_KEY]).toBeGreaterThan(10)
+      await expectMirrorEqualsSource(api, "api-rot", sim, "rotation")
+
+      // Removed while a job runs (and no apiKeyEnv): the job fails at its next request, saying why.
+      const second = await startJob()
+      const newBefore = (await usedKeys())[NEW_KEY] ?? 0
+      await keyUsedFor(NEW_KEY, newBefore + 5)
+      expect((await recorded(api.del("/api/sync/integrations/api-rot/credentials"))).body.removed).toBe(true)
+      const stopped = await waitForStatus(api, second, ["completed", "failed"])
+      responses.push(JSON.stringify(stopped))
+      expect(stopped.status).toBe("failed")
+      expect(stopped.error).toContain("The API key stored for integration 'api-rot' was removed while the job ran")
+      expect(stopped.error).toContain("PUT /api/sync/integrations/api-rot/credentials")
+    } finally {
+      sim.setFaults({})
+      await simAdmin.put("/api-keys", { keys: [KEY] })
+      expect((await server.terminate()).code).toBe(0)
+    }
+
+    // Neither key in the database (nor its WAL), the logs or any answer.
+    const files = [rotTmp.dbPath, `${rotTmp.dbPath}-wal`, `${rotTmp.dbPath}-shm`].filter((f) => existsSync(f))
+    const haystacks = [...files.map((f) => readFileSync(f).toString("latin1")), server.output(), ...responses]
+    expect(server.output().length).toBeGreaterThan(1000)
+    for (const secret of [KEY, NEW_KEY]) {
+      expect(haystacks.filter((h) => h.includes(secret)).length).toBe(0)
+    }
+    rotTmp.remove()
   })
 
   it("refuses to start with a master key that is not 32 bytes of base64, without quoting it", async () => {

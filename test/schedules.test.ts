@@ -3,6 +3,7 @@ import { Effect, Either, Layer, Logger, LogLevel, TestClock } from "effect"
 import { makeEngineLayer } from "../src/app.js"
 import { defaultEngineConfig, type IntegrationConfig, parseConfig } from "../src/config/ConfigFile.js"
 import { IntegrationSource, Secrets } from "../src/config/Settings.js"
+import { ENTITY_TYPES } from "../src/domain/entities.js"
 import { integrationStream } from "../src/domain/events.js"
 import { Integrations } from "../src/engine/Integrations.js"
 import { JobLog } from "../src/engine/JobLog.js"
@@ -10,6 +11,7 @@ import { Jobs } from "../src/engine/Jobs.js"
 import { nextSyncAt, Scheduler } from "../src/engine/Scheduler.js"
 import { EventStore } from "../src/eventlog/EventStore.js"
 import { Views } from "../src/eventlog/Views.js"
+import { Mirror } from "../src/mirror/Mirror.js"
 import { presentIntegration, presentJob } from "../src/http/presenters.js"
 import { startSimulatorScoped } from "../src/simulator/layer.js"
 import type { RunningSimulator } from "../src/simulator/server.js"
@@ -299,6 +301,36 @@ describe("schedules", () => {
       )
     }))
 
+  it.scoped("scheduled runs walk the integration's default selection; another integration walks everything", () =>
+    Effect.gen(function*() {
+      const sim = yield* startSimulatorScoped({ workspaces: [{ slug: "acme", projects: 2, workItems: 20, seed: 16 }] })
+      const tmp = yield* withTempDb
+      yield* TestClock.setTime(Date.parse("2026-02-02T10:00:00.000Z"))
+      yield* Effect.gen(function*() {
+        const mirror = yield* Mirror
+        yield* boot
+        yield* settle
+        yield* runUntil("2026-02-02T11:00:00.000Z")
+        const picky = yield* jobsOf("picky")
+        expect(created(picky)).toEqual(["full_sync@2026-02-02T10:00:00.000Z", "incremental_sync@2026-02-02T11:00:00.000Z"])
+        for (const job of picky) {
+          expect([job.trigger, job.status, job.options.entities]).toEqual(["schedule", "completed", ["projects", "states"]])
+        }
+        const counts = yield* mirror.counts("picky")
+        expect(counts.states).toBeGreaterThan(0)
+        expect([counts.labels ?? 0, counts.cycles ?? 0, counts.modules ?? 0, counts.work_items ?? 0]).toEqual([0, 0, 0, 0])
+        // The scheduled runs of an integration without a selection still walk everything.
+        const everything = yield* jobsOf("everything")
+        expect(everything.map((j) => j.options.entities)).toEqual([[...ENTITY_TYPES], [...ENTITY_TYPES]])
+        expect((yield* mirror.counts("everything")).work_items).toBeGreaterThan(0)
+      }).pipe(
+        Effect.provide(engineOn(tmp.dbPath, sim, [
+          planeIntegration("picky", sim, "acme", { initialSync: "immediate", selection: { entities: ["projects", "states"] } }),
+          planeIntegration("everything", sim, "acme", { initialSync: "immediate" })
+        ]))
+      )
+    }))
+
   it("rejects bad schedules and windows, naming each field", () => {
     const doc = (fields: Record<string, unknown>) =>
       JSON.stringify({
@@ -326,5 +358,9 @@ describe("schedules", () => {
       "integrations.0.syncWindow.start: expected a time of day HH:MM"
     )
     expect(message({ syncInterval: 300, maxConcurrentJobs: 0 })).toContain("integrations.0.maxConcurrentJobs")
+    expect(message({ syncInterval: 300, selection: { projects: ["p-1"], excludeEntities: ["work_items"] } })).toBe("valid")
+    expect(message({ syncInterval: 300, selection: { entities: ["issues"] } })).toContain(
+      "integrations.0.selection.entities.0: unknown entity type 'issues'; valid: projects, states, labels, cycles, modules, work_items"
+    )
   })
 })

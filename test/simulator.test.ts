@@ -122,6 +122,21 @@ describe("auth and routing", () => {
     expect(shared.sim.apiKey).toMatch(/^plane_api_[0-9a-f]{32}$/)
   })
 
+  it("accepts the keys PUT /__admin/api-keys names (a rotation) and counts requests per key", async () => {
+    await withSim({ workspaces: [{ slug: "keys", projects: 1, workItems: 1, seed: 5 }] }, async (c) => {
+      const next = "plane_api_11111111111111111111111111111111"
+      expect((await c.get("/api/v1/users/me/", { key: next })).status).toBe(403)
+      await c.admin("PUT", "/api-keys", { keys: [c.sim.apiKey, next] })
+      expect((await c.get("/api/v1/users/me/", { key: next })).status).toBe(200)
+      expect((await c.get("/api/v1/users/me/")).status).toBe(200)
+      const revoked = await c.admin("PUT", "/api-keys", { keys: [next] })
+      expect(revoked).toEqual({ keys: [next], requestsByKey: { [c.sim.apiKey]: 1, [next]: 1 } })
+      expect((await c.get("/api/v1/users/me/")).status).toBe(403)
+      expect((await c.get("/api/v1/users/me/", { key: next })).status).toBe(200)
+      await expect(c.admin("PUT", "/api-keys", { keys: [] })).rejects.toThrow("400")
+    })
+  })
+
   it("redirects a GET without trailing slash with 301 to the slash URL", async () => {
     const res = await shared.get(`${v1("acme", "projects")}?per_page=5`)
     expect(res.status).toBe(301)

@@ -1,5 +1,6 @@
 import { Cron, Effect, Either, ParseResult, Schema } from "effect"
 import { readFileSync } from "node:fs"
+import { ENTITY_TYPES, EntityType, isEntityType } from "../domain/entities.js"
 import { IntegrationId } from "../domain/ids.js"
 import { NotificationsConfig } from "../notifications/config.js"
 
@@ -61,6 +62,47 @@ const PartialAutoRetry = Schema.Struct({
   delay: Schema.optionalWith(Seconds(0, MAX_INTERVAL), { exact: true })
 })
 
+/** An entity name, refused with the valid ones listed (as the job body's `options.entities`). */
+const SelectionEntity = Schema.transformOrFail(Schema.String, EntityType, {
+  strict: true,
+  decode: (s, _, ast) =>
+    isEntityType(s)
+      ? ParseResult.succeed(s)
+      : ParseResult.fail(
+        new ParseResult.Type(ast, s, `unknown entity type '${s.slice(0, 60)}'; valid: ${ENTITY_TYPES.join(", ")}`)
+      ),
+  encode: ParseResult.succeed
+}).annotations({ jsonSchema: { type: "string", enum: ENTITY_TYPES } })
+const ProjectIds = Schema.Array(Schema.String.pipe(Schema.minLength(1, { message: () => "expected a project id" })))
+
+/**
+ * The default selection of an integration's jobs: the job body's selection fields. A job that
+ * names none of them walks this selection (scheduled, initial and manual jobs alike).
+ */
+export const SelectionConfig = Schema.Struct({
+  entities: Schema.optionalWith(
+    Schema.Array(SelectionEntity).pipe(Schema.minItems(1, { message: () => "list at least one entity type, or leave entities out" })),
+    { exact: true }
+  ),
+  excludeEntities: Schema.optionalWith(Schema.Array(SelectionEntity), { exact: true }),
+  projects: Schema.optionalWith(
+    ProjectIds.pipe(Schema.minItems(1, { message: () => "list at least one project id, or leave projects out" })),
+    { exact: true }
+  ),
+  excludeProjects: Schema.optionalWith(ProjectIds, { exact: true })
+}).pipe(Schema.filter((s) => {
+  if (Object.keys(s).length === 0) {
+    return "give at least one of entities, excludeEntities, projects, excludeProjects (unset selection to walk everything)"
+  }
+  const excluded = new Set(s.excludeEntities ?? [])
+  return (s.entities ?? ENTITY_TYPES).some((e) => !excluded.has(e)) ||
+    { path: ["excludeEntities"], message: "the selection leaves no entity type to sync" }
+})).annotations({
+  description:
+    "The default selection of the integration's jobs (scheduled, initial and manual) that name no selection field of their own; a job that names any replaces it as a whole. Full and incremental syncs walk only this selection."
+})
+export type SelectionConfig = typeof SelectionConfig.Type
+
 /**
  * The fields of an integration. `syncInterval` (seconds) is the old spelling of
  * `schedule: {"every": n}` and `fullSyncInterval` of `fullSyncSchedule: {"every": n}`; one of
@@ -90,7 +132,8 @@ export const IntegrationConfigFields = {
   maxConcurrentJobs: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 100)), { exact: true }),
   retry: Schema.optionalWith(PartialRetry, { exact: true }),
   autoRetry: Schema.optionalWith(PartialAutoRetry, { exact: true }),
-  circuitBreaker: Schema.optionalWith(PartialCircuitBreaker, { exact: true })
+  circuitBreaker: Schema.optionalWith(PartialCircuitBreaker, { exact: true }),
+  selection: Schema.optionalWith(SelectionConfig, { exact: true })
 }
 
 /** One schedule, in one spelling; at most one full-sync schedule (shared with the API's create body). */

@@ -1,7 +1,8 @@
 import { HttpClient } from "@effect/platform"
 import { Context, Effect, Layer, type Redacted } from "effect"
 import type { Connector } from "./Connector.js"
-import { makePlaneConnector, type RequestPolicy } from "./plane/PlaneConnector.js"
+import type { SourceError } from "./Connector.js"
+import { type CurrentApiKey, makePlaneConnector, type RequestPolicy } from "./plane/PlaneConnector.js"
 import { RateLimiter } from "./RateLimiter.js"
 
 export interface ConnectorSettings {
@@ -13,6 +14,8 @@ export interface ConnectorSettings {
   readonly apiKeyEnv: string
   /** Where the key came from, named in auth errors (default: the environment variable `apiKeyEnv`). */
   readonly apiKeySource?: string | undefined
+  /** Read before each request when given (see PlaneSettings): a rotated key applies from the next request. */
+  readonly currentApiKey?: Effect.Effect<CurrentApiKey, SourceError> | undefined
   readonly requestsPerMinute: number | null
 }
 

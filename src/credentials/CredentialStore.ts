@@ -29,10 +29,20 @@ export class CredentialStore extends Effect.Service<CredentialStore>()("synclog/
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const masterKey = yield* MasterKey
+    // What `current` answers without a database read per request; `put` and `remove` drop an
+    // entry, and a read that raced with one of them is not cached (the generation moved on).
+    const cache = new Map<string, StoredKey>()
+    let generation = 0
+    const invalidate = (integrationId: string) =>
+      Effect.sync(() => {
+        generation++
+        cache.delete(integrationId)
+      })
 
     /** Seals and stores (replaces) a key; the caller checked `enabled`. Returns its fingerprint. */
     const put = (integrationId: string, apiKey: Redacted.Redacted<string>, at: string) =>
       Effect.gen(function*() {
+        yield* invalidate(integrationId)
         const key = Option.getOrThrowWith(masterKey, () => new Error("stored credentials need SYNC_MASTER_KEY"))
         const secret = Redacted.value(apiKey)
         const sealed = seal(key, integrationId, secret)
@@ -46,9 +56,12 @@ export class CredentialStore extends Effect.Service<CredentialStore>()("synclog/
 
     /** Deletes the stored key; whether there was one. */
     const remove = (integrationId: string) =>
-      Effect.map(
-        sql<{ integration_id: string }>`DELETE FROM credentials WHERE integration_id = ${integrationId} RETURNING integration_id`,
-        (rows) => rows.length > 0
+      Effect.zipRight(
+        invalidate(integrationId),
+        Effect.map(
+          sql<{ integration_id: string }>`DELETE FROM credentials WHERE integration_id = ${integrationId} RETURNING integration_id`,
+          (rows) => rows.length > 0
+        )
       )
 
     const get = (integrationId: string) =>
@@ -70,6 +83,23 @@ export class CredentialStore extends Effect.Service<CredentialStore>()("synclog/
         }
       )
 
-    return { enabled: Option.isSome(masterKey), put, remove, get } as const
+    /**
+     * The stored key as of the last `put` or `remove`, decrypted once and then kept in memory:
+     * what a connector reads before each request, so a rotated key applies from the next one.
+     * (Queries wait while a transaction holds the connection, so a read never sees a key that
+     * a rolled-back `put` wrote.)
+     */
+    const current = (integrationId: string) =>
+      Effect.suspend(() => {
+        const hit = cache.get(integrationId)
+        if (hit !== undefined) return Effect.succeed(hit)
+        const seen = generation
+        return Effect.tap(get(integrationId), (value) =>
+          Effect.sync(() => {
+            if (generation === seen) cache.set(integrationId, value)
+          }))
+      })
+
+    return { enabled: Option.isSome(masterKey), put, remove, get, current } as const
   })
 }) {}

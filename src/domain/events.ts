@@ -192,6 +192,16 @@ export const IntegrationSettings = Schema.Struct({
       maxCooldown: Schema.optionalWith(Schema.Int, { exact: true })
     }),
     { exact: true }
+  ),
+  /** The default selection of jobs that name none (config-file keys; see Jobs' normalize). */
+  selection: Schema.optionalWith(
+    Schema.Struct({
+      entities: Schema.optionalWith(Schema.Array(EntityType), { exact: true }),
+      excludeEntities: Schema.optionalWith(Schema.Array(EntityType), { exact: true }),
+      projects: Schema.optionalWith(Schema.Array(Schema.String), { exact: true }),
+      excludeProjects: Schema.optionalWith(Schema.Array(Schema.String), { exact: true })
+    }),
+    { exact: true }
   )
 })
 export type IntegrationSettings = typeof IntegrationSettings.Type

@@ -2,8 +2,9 @@ import { Clock, Duration, Effect, Option, Redacted, Schema } from "effect"
 import { createHash } from "node:crypto"
 import type { ApiIntegrationConfig } from "../config/apiIntegration.js"
 import { EngineSettings, IntegrationSource, Secrets } from "../config/Settings.js"
-import type { Connector } from "../connectors/Connector.js"
+import { type Connector, SourceAuthFailed, type SourceError, SourceUnavailable } from "../connectors/Connector.js"
 import { ConnectorFactory } from "../connectors/ConnectorFactory.js"
+import type { CurrentApiKey } from "../connectors/plane/PlaneConnector.js"
 import { CredentialStore } from "../credentials/CredentialStore.js"
 import { IntegrationRegistered, type IntegrationSettings, SystemInitialized } from "../domain/events.js"
 import { decidedIntegration } from "../domain/integrationDecider.js"
@@ -48,7 +49,8 @@ export const settingsOf = (c: ApiIntegrationConfig): IntegrationSettings => {
     ...(c.maxConcurrentJobs !== undefined ? { maxConcurrentJobs: c.maxConcurrentJobs } : {}),
     ...(c.retry !== undefined ? { retry: c.retry } : {}),
     ...(c.autoRetry !== undefined ? { autoRetry: c.autoRetry } : {}),
-    ...(c.circuitBreaker !== undefined ? { circuitBreaker: c.circuitBreaker } : {})
+    ...(c.circuitBreaker !== undefined ? { circuitBreaker: c.circuitBreaker } : {}),
+    ...(c.selection !== undefined ? { selection: c.selection } : {})
   }
 }
 
@@ -141,12 +143,10 @@ export class Integrations extends Effect.Service<Integrations>()("synclog/Integr
         const name = doc.settings.apiKeyEnv
         if (name !== null) {
           const fromEnv = yield* secrets.get(name)
-          if (Option.isSome(fromEnv)) return { key: fromEnv.value, source: `environment variable ${name}` }
+          if (Option.isSome(fromEnv)) return { key: fromEnv.value, source: `environment variable ${name}`, fromEnv: true }
         }
-        const stored = yield* credentials.get(doc.id)
-        if (stored._tag === "Key") {
-          return { key: stored.key, source: `the key stored for ${doc.id} (PUT /api/sync/integrations/${doc.id}/credentials)` }
-        }
+        const stored = yield* credentials.current(doc.id)
+        if (stored._tag === "Key") return { key: stored.key, source: storedSource(doc.id), fromEnv: false }
         const store = `store one with PUT /api/sync/integrations/${doc.id}/credentials`
         const howTo = name === null
           ? `${store} (or set apiKeyEnv)`
@@ -158,16 +158,49 @@ export class Integrations extends Effect.Service<Integrations>()("synclog/Integr
         })
       })
 
+    /**
+     * The key a connector reads before each request. A key from `apiKeyEnv` is read when a job
+     * starts and kept for its run (the variable wins whenever it is set); a
+     * stored key comes from the credential store's memory, so a key PUT or DELETEd over the API
+     * applies from the next request, without a database read per request.
+     */
+    const currentKeyOf = (doc: IntegrationDoc, resolved: ResolvedKey): Effect.Effect<CurrentApiKey, SourceError> => {
+      if (resolved.fromEnv) return Effect.succeed(resolved)
+      const storeOne = `store one with PUT /api/sync/integrations/${doc.id}/credentials${
+        doc.settings.apiKeyEnv === null ? " (or set apiKeyEnv)" : ` (or set the environment variable ${doc.settings.apiKeyEnv})`
+      }`
+      return credentials.current(doc.id).pipe(
+        Effect.catchTag("SqlError", (e) =>
+          Effect.fail(new SourceUnavailable({ message: `The stored API key of ${doc.id} could not be read: ${e.message}` }))),
+        Effect.flatMap((stored) =>
+          stored._tag === "Key"
+            ? Effect.succeed({ key: stored.key, source: storedSource(doc.id) })
+            : Effect.fail(
+              new SourceAuthFailed({
+                status: 401,
+                message: `The API key stored for integration '${doc.id}' was removed while the job ran: ${storeOne}, and resume the job.${
+                  stored._tag === "Unreadable" ? ` A stored key is unusable: ${stored.reason}.` : ""
+                }`
+              })
+            )
+        )
+      )
+    }
+
     /** Why the integration's jobs cannot authenticate, if they cannot (readiness checks). */
     const missingKey = (doc: IntegrationDoc) =>
       Effect.match(apiKeyOf(doc), { onFailure: (e) => e.message, onSuccess: () => undefined })
 
-    /** The connector of an integration, with its API key resolved now (a changed or rotated key is picked up). */
+    /**
+     * The connector of an integration. Its key is checked now (a job without one fails before
+     * its first request) and read again before every request (see currentKeyOf).
+     */
     const connectorFor = (doc: IntegrationDoc) =>
       Effect.gen(function*() {
         const key = yield* apiKeyOf(doc)
-        // The key's hash is in the cache key: a rotated key (a new fingerprint) builds a new connector.
-        const cacheKey = `${JSON.stringify(doc.settings)}#${hashKey(key.key)}`
+        // A key from the environment is fixed in the connector: its hash is in the cache key. A
+        // stored key is not: it is read per request, so a rotation keeps the connector.
+        const cacheKey = `${JSON.stringify(doc.settings)}#${key.fromEnv ? hashKey(key.key) : "stored"}`
         const cached = connectors.get(doc.id)
         if (cached && cached.key === cacheKey) return cached.connector
         const connector = yield* factory.make(
@@ -179,6 +212,7 @@ export class Integrations extends Effect.Service<Integrations>()("synclog/Integr
             apiKey: key.key,
             apiKeyEnv: doc.settings.apiKeyEnv ?? "",
             apiKeySource: key.source,
+            currentApiKey: currentKeyOf(doc, key),
             requestsPerMinute: doc.settings.requestsPerMinute
           },
           policyOf(doc.settings)
@@ -190,6 +224,13 @@ export class Integrations extends Effect.Service<Integrations>()("synclog/Integr
     return { initialize, connectorFor, missingKey } as const
   })
 }) {}
+
+/** An integration's API key as a job starts, and whether it came from `apiKeyEnv`. */
+interface ResolvedKey extends CurrentApiKey {
+  readonly fromEnv: boolean
+}
+
+const storedSource = (id: string) => `the key stored for ${id} (PUT /api/sync/integrations/${id}/credentials)`
 
 /** Cache key material for a secret without keeping the secret itself in the key. */
 const hashKey = (value: Redacted.Redacted<string>) => createHash("sha256").update(Redacted.value(value)).digest("base64url")

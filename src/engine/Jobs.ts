@@ -10,6 +10,7 @@ import { howToEnable, type IntegrationDoc } from "../eventlog/integrationProject
 import { Views } from "../eventlog/Views.js"
 import { JobLog } from "./JobLog.js"
 import { JobSupervisor } from "./JobSupervisor.js"
+import { chooseSelection, describeSelection, namedSelectionFields } from "./selection.js"
 
 /** Options as a request states them; defaults are applied by `create`. */
 export interface RequestedOptions {
@@ -55,9 +56,7 @@ export class Jobs extends Effect.Service<Jobs>()("synclog/Jobs", {
       requested: RequestedOptions,
       integration: IntegrationDoc
     ): Effect.Effect<JobOptions, ValidationError> => {
-      const selectiveOnly = (["entities", "excludeEntities", "projects", "excludeProjects"] as const).filter(
-        (k) => requested[k] !== undefined
-      )
+      const selectiveOnly = namedSelectionFields(requested)
       if (type !== "selective_sync" && selectiveOnly.length > 0) {
         return Effect.fail(
           new ValidationError({
@@ -66,8 +65,10 @@ export class Jobs extends Effect.Service<Jobs>()("synclog/Jobs", {
           })
         )
       }
-      const excluded = new Set(requested.excludeEntities ?? [])
-      const entities = (requested.entities ?? ENTITY_TYPES).filter((e) => !excluded.has(e))
+      // Without fields of its own, a job of any type walks the integration's default selection.
+      const { selection } = chooseSelection(requested, integration.settings)
+      const excluded = new Set(selection.excludeEntities ?? [])
+      const entities = (selection.entities ?? ENTITY_TYPES).filter((e) => !excluded.has(e))
       if (entities.length === 0) {
         return Effect.fail(
           new ValidationError({
@@ -82,8 +83,8 @@ export class Jobs extends Effect.Service<Jobs>()("synclog/Jobs", {
         batchSize: requested.batchSize ?? integration.settings.batchSize ?? DEFAULT_BATCH_SIZE,
         // Keep the walk order whatever order the request listed them in.
         entities: ENTITY_TYPES.filter((e) => entities.includes(e)),
-        ...(requested.projects ? { projects: requested.projects } : {}),
-        ...(requested.excludeProjects ? { excludeProjects: requested.excludeProjects } : {})
+        ...(selection.projects ? { projects: selection.projects } : {}),
+        ...(selection.excludeProjects ? { excludeProjects: selection.excludeProjects } : {})
       })
     }
 
@@ -161,6 +162,10 @@ export class Jobs extends Effect.Service<Jobs>()("synclog/Jobs", {
         // A fresh id has no job yet, so the decider always queues it.
         yield* store.appendJob(jobId, 0, Either.getOrThrow(queued))
         yield* jobLog.write(jobId, "info", `Queued ${input.type} of ${integration.id} (${input.trigger})`)
+        const chosen = chooseSelection(input.options, integration.settings)
+        if (chosen.from === "integration") {
+          yield* jobLog.write(jobId, "info", `Selection from the integration's settings: ${describeSelection(chosen.selection)}`)
+        }
         yield* supervisor.dispatch
         return { jobId, status: "queued", estimatedDuration, type: input.type } satisfies Created
       })

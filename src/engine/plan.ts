@@ -12,7 +12,9 @@ export interface JobPlan {
 }
 
 export const planOf = (type: JobType, options: JobOptions): JobPlan => {
-  const mirrored = new Set<EntityType>(type === "selective_sync" ? options.entities : ENTITY_TYPES)
+  // Every type walks its options' entities: all of them unless a selection (the job's own or
+  // its integration's default) narrowed them.
+  const mirrored = new Set<EntityType>(options.entities)
   const stages: Array<Stage> = ["syncing_projects"]
   for (const entity of ENTITY_TYPES) {
     if (entity !== "projects" && mirrored.has(entity)) stages.push(stageOf(entity))

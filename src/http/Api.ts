@@ -234,6 +234,10 @@ export class JobsGroup extends HttpApiGroup.make("jobs")
       .addError(IntegrationNotFound)
       .addError(JobConflict)
       .annotate(OpenApi.Summary, "Create a sync job (queued)")
+      .annotate(
+        OpenApi.Description,
+        "options.entities, excludeEntities, projects and excludeProjects are for selective_sync. A job that names none of them walks its integration's default selection (the integration's selection setting), whatever its type; the job's options show the selection it walks."
+      )
   )
   .add(
     HttpApiEndpoint.post("stopAll", "/api/sync/jobs/stop-all")
@@ -555,6 +559,10 @@ export class IntegrationSettingsGroup extends HttpApiGroup.make("integrationSett
       .addError(IntegrationNotFound)
       .addError(IntegrationConflict)
       .annotate(OpenApi.Summary, "Store (or rotate) the integration's API key, encrypted at rest; needs SYNC_MASTER_KEY")
+      .annotate(
+        OpenApi.Description,
+        "The key is used from the next request on, by jobs already running too; a variable named by apiKeyEnv wins when it is set."
+      )
   )
   .add(
     HttpApiEndpoint.del("deleteCredentials", "/api/sync/integrations/:integrationId/credentials")
@@ -562,6 +570,7 @@ export class IntegrationSettingsGroup extends HttpApiGroup.make("integrationSett
       .addSuccess(Schema.Struct({ success: Schema.Literal(true), integrationId: Schema.String, removed: Schema.Boolean }))
       .addError(IntegrationNotFound)
       .annotate(OpenApi.Summary, "Delete the integration's stored API key")
+      .annotate(OpenApi.Description, "A running job that uses it fails at its next request, saying how to store a key; resume it after storing one.")
   )
   .middleware(Authorization)
   .annotate(OpenApi.Title, "Integration settings")

@@ -53,8 +53,8 @@ export const IntegrationSettingsHttpLive = HttpApiBuilder.group(SyncApi, "integr
             integrationId: doc.id,
             credential: doc.credential!,
             message: doc.settings.apiKeyEnv === null
-              ? "API key stored; the next job uses it."
-              : `API key stored; the next job uses it unless the environment variable ${doc.settings.apiKeyEnv} is set, which wins.`
+              ? "API key stored; used from the next request, by running jobs too."
+              : `API key stored; used from the next request, by running jobs too, unless the environment variable ${doc.settings.apiKeyEnv} is set, which wins.`
           })),
           orDieInfra
         ))

@@ -20,6 +20,7 @@
  *   GET|PUT /__admin/rate-limit                       {requestsPerMinute, reset?}
  *   GET    /__admin/stats, POST /__admin/stats/reset
  *   GET|POST /__admin/clock                           {advanceMs} or {now: iso | ms}
+ *   GET|PUT /__admin/api-keys                         {keys: [...]} the accepted API keys (a rotation); GET adds requestsByKey
  *   GET|PUT /__admin/settings                         {maxPerPage?, oversizedPerPage?, workItemsRoute?, archivedWorkItemDetail?}
  */
 import type { IncomingMessage, ServerResponse } from "node:http"
@@ -318,6 +319,22 @@ const route = async (req: IncomingMessage, res: ServerResponse, url: URL, ctx: A
           if (micros === undefined) throw new SimulatorError(400, `"now" is not a datetime`)
           ctx.clock.set(Math.floor(micros / 1000))
         } else throw new SimulatorError(400, `send {"advanceMs": n} or {"now": iso}`)
+        return show()
+      }
+      break
+    }
+
+    case "api-keys": {
+      const show = () =>
+        sendJson(res, 200, { keys: [...store.acceptedKeys], requestsByKey: Object.fromEntries(store.requestsByKey) })
+      if (is("GET", 1)) return show()
+      if (is("PUT", 1)) {
+        const body = await readBody(req)
+        const keys = body.keys
+        if (!Array.isArray(keys) || keys.length === 0 || !keys.every((k) => typeof k === "string" && k !== "")) {
+          throw new SimulatorError(400, `send {"keys": ["<key>", ...]}: at least one non-empty key`)
+        }
+        store.acceptedKeys = new Set(keys as Array<string>)
         return show()
       }
       break

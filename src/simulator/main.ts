@@ -47,7 +47,7 @@ const edition = Options.choice("edition", ["cloud", "ce"]).pipe(
     "cloud: an archived work item's detail is 200 with archived_at; ce: 404, as self-hosted Plane CE answers"
   )
 )
-const apiKey = Options.text("api-key").pipe(Options.optional, Options.withDescription("accepted API key (default: from seed)"))
+const apiKey = Options.text("api-key").pipe(Options.optional, Options.withDescription("accepted API key (default: from seed); PUT /__admin/api-keys {\"keys\": [...]} replaces the accepted keys at run time (a rotation)"))
 const faults = Options.text("faults").pipe(Options.optional, Options.withDescription("fault settings as JSON"))
 const issuesOnly = Options.boolean("issues-only").pipe(Options.withDescription("simulate CE v1.0.0: no work-items/ routes"))
 

@@ -153,7 +153,8 @@ export const startSimulator = async (options: SimulatorOptions = {}): Promise<Ru
     const key = req.headers["x-api-key"]
     const token = Array.isArray(key) ? key[0] : key
     if (token === undefined || token === "") return send(res, NOT_AUTHENTICATED, {}, false, match.name)
-    if (token !== store.apiKey) return send(res, INVALID_TOKEN, {}, false, match.name)
+    if (!store.acceptedKeys.has(token)) return send(res, INVALID_TOKEN, {}, false, match.name)
+    store.requestsByKey.set(token, (store.requestsByKey.get(token) ?? 0) + 1)
 
     let headers: Record<string, string> = {}
     if (limiter.enabled) {

@@ -38,12 +38,17 @@ const CHILD_ENTITIES = ["states", "labels", "cycles", "modules", "work_items"] a
 export class SimulatorStore {
   readonly workspaces = new Map<string, Workspace>()
   readonly owner: User
+  /** The keys the v1 API accepts (`apiKey` at first); `PUT /__admin/api-keys` replaces them, to test a key rotation. */
+  acceptedKeys: ReadonlySet<string>
+  /** Requests per key that passed the key check, counted since the start. */
+  readonly requestsByKey = new Map<string, number>()
 
   constructor(
     readonly apiKey: string,
     readonly clock: SimClock
   ) {
     this.owner = keyOwner(apiKey)
+    this.acceptedKeys = new Set([apiKey])
   }
 
   /** Generates and registers a workspace; the slug must be new. */

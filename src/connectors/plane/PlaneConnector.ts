@@ -30,8 +30,19 @@ export interface PlaneSettings {
   readonly apiKeyEnv: string
   /** Where the key came from, named in auth errors (default: the environment variable `apiKeyEnv`). */
   readonly apiKeySource?: string | undefined
+  /**
+   * When given, read before every request instead of `apiKey` (a rotated key applies from the
+   * next request); it should answer from memory. It fails when the key is gone.
+   */
+  readonly currentApiKey?: Effect.Effect<CurrentApiKey, SourceError> | undefined
   /** The budget's ceiling; null follows the source (see RateLimiter). */
   readonly requestsPerMinute: number | null
+}
+
+/** An API key and where it came from (named in auth errors). */
+export interface CurrentApiKey {
+  readonly key: Redacted.Redacted<string>
+  readonly source: string
 }
 
 export interface RequestPolicy {
@@ -104,11 +115,18 @@ export const makePlaneConnector = (settings: PlaneSettings, policy: RequestPolic
     const limiter = yield* RateLimiter
     const base = `${settings.baseUrl.replace(/\/+$/, "")}/api/v1/workspaces/${encodeURIComponent(settings.workspaceSlug)}`
     let workItemsSegment = segment.work_items
+    const fixedKey: CurrentApiKey = {
+      key: settings.apiKey,
+      source: settings.apiKeySource ?? `environment variable ${settings.apiKeyEnv}`
+    }
+    const currentKey = settings.currentApiKey ?? Effect.succeed(fixedKey)
+    // Where the key of the latest request came from, for the message of a refused key.
+    let keySource = fixedKey.source
 
     const authFailed = (status: number, detail: string | undefined) =>
       new SourceAuthFailed({
         status,
-        message: `Plane refused the API key (${status}${detail ? `: ${detail}` : ""}). Check the API key in ${settings.apiKeySource ?? `environment variable ${settings.apiKeyEnv}`}.`
+        message: `Plane refused the API key (${status}${detail ? `: ${detail}` : ""}). Check the API key in ${keySource}.`
       })
 
     const labels = { integration: settings.integrationId }
@@ -141,9 +159,12 @@ export const makePlaneConnector = (settings: PlaneSettings, policy: RequestPolic
     const exchange = (url: string, params: Record<string, string>) =>
       Effect.gen(function*() {
         const slot = yield* limiter.acquire(settings.integrationId, settings.requestsPerMinute, waitCounted)
+        // Read per request (after any wait for the budget): a rotated key applies from the next one.
+        const apiKey = yield* currentKey.pipe(Effect.onError(() => limiter.done(slot)))
+        keySource = apiKey.source
         const sentAt = yield* Clock.currentTimeMillis
         const request = HttpClientRequest.get(url).pipe(
-          HttpClientRequest.setHeaders({ "X-API-Key": Redacted.value(settings.apiKey), accept: "application/json" }),
+          HttpClientRequest.setHeaders({ "X-API-Key": Redacted.value(apiKey.key), accept: "application/json" }),
           HttpClientRequest.setUrlParams(params)
         )
         const outcome = yield* http.execute(request).pipe(
