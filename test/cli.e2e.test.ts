@@ -252,6 +252,14 @@ describe("synclog command line", () => {
       .toBe("active")
   }, SLOW)
 
+  it("set-key on a server without SYNC_MASTER_KEY prints the API's 409 and exits 1", async () => {
+    const r = await runSynclog(["integrations", "set-key", "acme", ...conn], { stdin: "some-key\n" })
+    expect(r.code, shown(r)).toBe(1)
+    expect(r.stdout).toBe("")
+    expect(r.stderr).toMatch(/^error: .*SYNC_MASTER_KEY.* \(CredentialsDisabled\)\n$/)
+    expect(r.stderr).not.toContain("some-key")
+  }, SLOW)
+
   it("exits 3 when a watched job fails, with the job's error in the summary", async () => {
     const r = await synclog("sync", "refused", "--watch")
     expect(r.code, shown(r)).toBe(3)
@@ -374,14 +382,15 @@ describe("synclog integrations and notifications (the admin commands)", () => {
     const fingerprint = (await api("GET", "/api/sync/integrations/team-b")).body.credential.fingerprint as string
     expect(fingerprint).toMatch(/^[0-9a-f]{4}$/)
     expect(ok(keyed)).toBe(`API key stored; the next job uses it. Fingerprint ${fingerprint}.\n`)
-    const keyedJson = await synclog(["integrations", "set-key", "team-b", "--json"], SECRET_KEY)
-    expect(JSON.parse(ok(keyedJson)).credential.fingerprint).toBe(fingerprint)
-    const [shownKeyed, listedKeyed, noKey] = await Promise.all([
+    // The same key again (--json, no newline): the same fingerprint.
+    const [keyedJson, shownKeyed, listedKeyed, noKey] = await Promise.all([
+      synclog(["integrations", "set-key", "team-b", "--json"], SECRET_KEY),
       synclog(["integrations", "show", "team-b"]),
       synclog(["integrations", "list", "--json"]),
       // No key on stdin: a usage error, nothing sent.
       synclog(["integrations", "set-key", "team-b"])
     ])
+    expect(JSON.parse(ok(keyedJson)).credential.fingerprint).toBe(fingerprint)
     expect(ok(shownKeyed)).toMatch(new RegExp(`^API key +stored ${fingerprint}$`, "m"))
     expect(ok(listedKeyed)).toContain(fingerprint)
     expect(noKey.code, shown(noKey)).toBe(2)
