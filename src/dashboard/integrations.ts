@@ -238,9 +238,11 @@ export const integrationsView: View = (root) => {
   const cards = new Map<string, Card>()
   let closed = false
   const throttle = throttler(500)
+  // Delivery state moves with the log too, but slower matters less: at most every 5 s.
+  const slowThrottle = throttler(5000)
   const refresh = () => {
     throttle.run("status", () => void load())
-    throttle.run("notifications", () => void notifications.load())
+    slowThrottle.run("notifications", () => void notifications.load())
   }
   replaceChildren(root, h("h1", { tabindex: -1 }, "Integrations"), message.el, addIntegrationPanel(refresh), list, notifications.root)
   const emptyNote = h("p", { class: "muted" }, "No integration is registered; add one above or in the config file (see the README).")
@@ -292,6 +294,7 @@ export const integrationsView: View = (root) => {
     closed = true
     closeStream()
     throttle.cancel()
+    slowThrottle.cancel()
     clearInterval(clock)
   }
 }
