@@ -11,13 +11,14 @@ import { CliExit, HttpLive } from "./cli/connection.js"
 import { stripAnsi, useColour } from "./cli/format.js"
 import { integrationCommands } from "./cli/integrations.js"
 import { jobCommands } from "./cli/jobs.js"
+import { notificationCommands } from "./cli/notifications.js"
 import { recordCommands } from "./cli/records.js"
 import { replay } from "./cli/replay.js"
 import { syncCommands } from "./cli/sync.js"
 
-const commands = [...integrationCommands, ...jobCommands, ...syncCommands, ...recordCommands, replay] as const
+const commands = [...integrationCommands, ...jobCommands, ...syncCommands, ...recordCommands, ...notificationCommands, replay] as const
 
-const COMMAND_LIST = "status, jobs, job, logs, sync, stop, pause, resume, delete, stop-all, interval, integrations start|stop, records, replay"
+const COMMAND_LIST = "status, jobs, job, logs, sync, stop, pause, resume, delete, stop-all, interval, integrations list|show|create|update|delete|set-key|delete-key|start|stop, records, notifications [list]|test, replay"
 
 const synclog = Command.make("synclog", {}, () =>
   Console.log(`usage: synclog <command> [options]   (synclog --help, synclog <command> --help)\ncommands: ${COMMAND_LIST}`)).pipe(

@@ -1,8 +1,12 @@
+import { randomBytes } from "node:crypto"
+import { Schema } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { NotificationEndpointConfig } from "../src/notifications/config.js"
 import { type RunningSimulator, startSimulator } from "../src/simulator/server.js"
 import { type AppHandle, planeIntegration, startApp, tempDir } from "./support/app.js"
 import { type CliRun, runSynclog, runSynclogInTerminal, screenOf } from "./support/cli.js"
 import { waitFor } from "./support/http.js"
+import { freePort, type Receiver, startReceiver } from "./support/receiver.js"
 import { sourceCounts, total } from "./support/source.js"
 
 /**
@@ -162,7 +166,7 @@ describe("synclog command line", () => {
     // Usage errors (exit 2): @effect/cli's reason; an unknown command lists the valid ones.
     expect(oneLine(unknownCommand, 2)).toBe(
       "Invalid subcommand for synclog - use one of 'status', 'integrations', 'jobs', 'job', 'logs', 'stop', 'pause', " +
-        "'resume', 'delete', 'stop-all', 'interval', 'sync', 'records', 'replay'"
+        "'resume', 'delete', 'stop-all', 'interval', 'sync', 'records', 'notifications', 'replay'"
     )
     expect(oneLine(badStatus, 2)).toBe("unknown status 'finished'; valid: pending, queued, running, paused, stopping, stopped, completed, failed")
     expect(oneLine(badEntity, 2)).toBe("unknown entity type 'tickets'; valid: projects, states, labels, cycles, modules, work_items")
@@ -248,6 +252,14 @@ describe("synclog command line", () => {
       .toBe("active")
   }, SLOW)
 
+  it("set-key on a server without SYNC_MASTER_KEY prints the API's 409 and exits 1", async () => {
+    const r = await runSynclog(["integrations", "set-key", "acme", ...conn], { stdin: "some-key\n" })
+    expect(r.code, shown(r)).toBe(1)
+    expect(r.stdout).toBe("")
+    expect(r.stderr).toMatch(/^error: .*SYNC_MASTER_KEY.* \(CredentialsDisabled\)\n$/)
+    expect(r.stderr).not.toContain("some-key")
+  }, SLOW)
+
   it("exits 3 when a watched job fails, with the job's error in the summary", async () => {
     const r = await synclog("sync", "refused", "--watch")
     expect(r.code, shown(r)).toBe(3)
@@ -276,5 +288,171 @@ describe("synclog command line", () => {
     } finally {
       sim.setFaults({})
     }
+  }, SLOW)
+})
+
+describe("synclog integrations and notifications (the admin commands)", () => {
+  let sim: RunningSimulator
+  let app: AppHandle
+  let receiver: Receiver
+  const tmp = tempDir()
+  const TOKEN = "cli-admin-token-1"
+  /** A key the test can look for in every output: it must never be printed. */
+  const SECRET_KEY = "plane_api_cli_secret_9d41f07c"
+  const outputs: Array<CliRun> = []
+  let conn: Array<string>
+
+  const api = async (method: string, path: string) => {
+    const res = await fetch(app.url + path, { method, headers: { authorization: `Bearer ${TOKEN}` } })
+    return { status: res.status, body: (await res.json()) as any }
+  }
+  const synclog = async (args: ReadonlyArray<string>, stdin?: string) => {
+    const r = await runSynclog([...args, ...conn], stdin === undefined ? {} : { stdin })
+    outputs.push(r)
+    return r
+  }
+  const shown = (r: CliRun) => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`
+  const ok = (r: CliRun) => {
+    expect(r.code, shown(r)).toBe(0)
+    expect(r.stderr, shown(r)).toBe("")
+    return r.stdout
+  }
+  /** Exit 1 with the API's message and tag on one line of stderr. */
+  const refused = (r: CliRun) => {
+    expect(r.code, shown(r)).toBe(1)
+    expect(r.stderr.split("\n")).toHaveLength(2)
+    return r.stderr.trimEnd()
+  }
+
+  beforeAll(async () => {
+    sim = await startSimulator({ workspaces: [{ slug: "acme", projects: 1, workItems: 10, seed: 3 }, { slug: "beta", projects: 1, workItems: 5, seed: 4 }] })
+    receiver = await startReceiver()
+    const down = await freePort()
+    const endpoint = (fields: Record<string, unknown>) => Schema.decodeUnknownSync(NotificationEndpointConfig)(fields)
+    app = await startApp({
+      dbPath: tmp.dbPath,
+      apiKey: sim.apiKey,
+      apiToken: TOKEN,
+      masterKey: randomBytes(32).toString("base64"),
+      integrations: [planeIntegration("acme", sim, "acme")],
+      notifications: [
+        endpoint({ id: "ops", url: `${receiver.url}/hook` }),
+        endpoint({ id: "down", url: `http://127.0.0.1:${down}/hook`, events: ["job.failed"] })
+      ]
+    })
+    conn = ["--url", app.url, "--token", TOKEN]
+  })
+
+  afterAll(async () => {
+    await app?.close()
+    await receiver?.close()
+    await sim?.close()
+    tmp.remove()
+  }, SLOW)
+
+  it("creates, lists, changes, keys and deletes an integration; the key is never printed", async () => {
+    const created = await synclog([
+      "integrations", "create", "--id", "team-b", "--name", "Team B", "--base-url", sim.url, "--workspace", "beta",
+      "--every", "900", "--set", "initialSync=scheduled"
+    ])
+    expect(ok(created)).toBe("Created integration team-b (every 15 m); store its API key with: synclog integrations set-key team-b\n")
+    expect((await api("GET", "/api/sync/integrations/team-b")).body).toMatchObject({
+      id: "team-b", source: "api", name: "Team B", workspaceSlug: "beta", schedule: { every: 900 }, enabled: true, credential: null
+    })
+
+    const [listed, listedJson] = await Promise.all([synclog(["integrations", "list"]), synclog(["integrations", "list", "--json"])])
+    const rows = ok(listed).trimEnd().split("\n")
+    expect(rows[0]).toMatch(/^INTEGRATION +NAME +SOURCE +ENABLED +SCHEDULE +WINDOW +API KEY$/)
+    expect(rows.find((l) => l.startsWith("team-b "))).toMatch(/^team-b +Team B +api +yes +every 15 m +- +none$/)
+    expect(rows.find((l) => l.startsWith("acme "))).toMatch(/^acme +Test acme +config +yes +every 1 h +- +\$SYNCLOG_TEST_PLANE_KEY$/)
+    expect(JSON.parse(ok(listedJson))).toEqual((await api("GET", "/api/sync/integrations")).body)
+
+    // update: values are JSON when they parse as JSON, else text.
+    const updated = await synclog([
+      "integrations", "update", "team-b", "--set", "name=Team Bee", "--set", 'schedule={"cron": "0 3 * * *", "timezone": "Europe/Berlin"}'
+    ])
+    expect(ok(updated)).toMatch(/^Integration team-b changed: (name, schedule|schedule, name)\n$/)
+    const shownAfter = ok(await synclog(["integrations", "show", "team-b"]))
+    expect(shownAfter).toMatch(/^Name +Team Bee$/m)
+    expect(shownAfter).toMatch(/^Source +api /m)
+    expect(shownAfter).toMatch(/^Schedule +cron 0 3 \* \* \* \(Europe\/Berlin\)$/m)
+
+    // set-key: the key from stdin; only its fingerprint comes back.
+    const keyed = await synclog(["integrations", "set-key", "team-b"], `${SECRET_KEY}\n`)
+    const fingerprint = (await api("GET", "/api/sync/integrations/team-b")).body.credential.fingerprint as string
+    expect(fingerprint).toMatch(/^[0-9a-f]{4}$/)
+    expect(ok(keyed)).toBe(`API key stored; the next job uses it. Fingerprint ${fingerprint}.\n`)
+    // The same key again (--json, no newline): the same fingerprint.
+    const [keyedJson, shownKeyed, listedKeyed, noKey] = await Promise.all([
+      synclog(["integrations", "set-key", "team-b", "--json"], SECRET_KEY),
+      synclog(["integrations", "show", "team-b"]),
+      synclog(["integrations", "list", "--json"]),
+      // No key on stdin: a usage error, nothing sent.
+      synclog(["integrations", "set-key", "team-b"])
+    ])
+    expect(JSON.parse(ok(keyedJson)).credential.fingerprint).toBe(fingerprint)
+    expect(ok(shownKeyed)).toMatch(new RegExp(`^API key +stored ${fingerprint}$`, "m"))
+    expect(ok(listedKeyed)).toContain(fingerprint)
+    expect(noKey.code, shown(noKey)).toBe(2)
+    expect(noKey.stderr).toBe("no API key given: pipe it on stdin or type it at the prompt\n")
+
+    expect(ok(await synclog(["integrations", "delete-key", "team-b"]))).toBe("Deleted the stored API key of team-b\n")
+    expect(ok(await synclog(["integrations", "delete-key", "team-b"]))).toBe("team-b had no stored API key\n")
+    expect((await api("GET", "/api/sync/integrations/team-b")).body.credential).toBeNull()
+
+    const removed = await synclog(["integrations", "delete", "team-b", "--purge-mirror"])
+    expect(ok(removed)).toBe("Deleted integration team-b; purged 0 mirrored record(s)\n")
+    expect((await api("GET", "/api/sync/integrations/team-b")).status).toBe(404)
+    expect(refused(await synclog(["integrations", "show", "team-b"]))).toMatch(/^error: .*team-b.* \(IntegrationNotFound\)$/)
+
+    for (const r of outputs) expect(r.stdout + r.stderr).not.toContain(SECRET_KEY)
+  }, 2 * SLOW)
+
+  it("prints the API's 400 and 409 messages and exits 1; bad usage exits 2", async () => {
+    const [taken, managed, invalid, noChange, badSet] = await Promise.all([
+      synclog(["integrations", "create", "--id", "acme", "--name", "Again", "--base-url", sim.url, "--workspace", "acme", "--every", "600"]),
+      synclog(["integrations", "update", "acme", "--set", "syncInterval=600"]),
+      synclog(["integrations", "create", "--id", "bad", "--name", "Bad", "--base-url", "not a url", "--workspace", "x", "--every", "5"]),
+      synclog(["integrations", "update", "acme"]),
+      synclog(["integrations", "update", "acme", "--set", "novalue"])
+    ])
+    expect(refused(taken)).toMatch(/^error: An integration with id 'acme' exists already.* \(IntegrationExists\)$/)
+    expect(refused(managed)).toMatch(/^error: Integration acme comes from the config file.* \(IntegrationManagedByConfig\)$/)
+    expect(refused(invalid)).toMatch(/^error: Invalid integration: .*baseUrl: .*schedule.* \(ValidationError\)$/)
+    expect(noChange.code, shown(noChange)).toBe(2)
+    expect(noChange.stderr).toBe("nothing to change: give --set key=value or --file\n")
+    expect(badSet.code, shown(badSet)).toBe(2)
+    expect(badSet.stderr).toContain("--set takes key=value, got 'novalue'")
+  }, SLOW)
+
+  it("lists webhook endpoints and sends test notifications to a receiver", async () => {
+    const [plain, listed, listedJson] = await Promise.all([
+      synclog(["notifications"]),
+      synclog(["notifications", "list"]),
+      synclog(["notifications", "list", "--json"])
+    ])
+    expect(ok(plain)).toBe(ok(listed))
+    const rows = plain.stdout.trimEnd().split("\n")
+    expect(rows[0]).toMatch(/^ENDPOINT +URL +FORMAT +EVENTS +PENDING +LAST SUCCESS +LAST ERROR +GIVEN UP$/)
+    expect(rows[1]).toMatch(new RegExp(`^ops +${receiver.url}/hook +json +job.failed,circuit.opened,circuit.closed +0 +- +- +0$`))
+    expect(rows[2]).toMatch(/^down +http:\/\/127\.0\.0\.1:\d+\/hook +json +job.failed +0 +- +- +0$/)
+    expect(JSON.parse(ok(listedJson))).toEqual((await api("GET", "/api/sync/notifications")).body)
+
+    const before = receiver.received.length
+    const one = await synclog(["notifications", "test", "--endpoint", "ops"])
+    expect(ok(one)).toBe("ops: delivered (200)\n")
+    expect(receiver.received.length).toBe(before + 1)
+    expect(receiver.received.at(-1)!.headers["x-synclog-event"]).toBe("test")
+
+    // One endpoint down: each outcome on stdout, and exit 1 with the count.
+    const all = await synclog(["notifications", "test"])
+    expect(all.code, shown(all)).toBe(1)
+    expect(all.stdout).toBe("ops: delivered (200)\ndown: not delivered: connection refused\n")
+    expect(all.stderr).toBe("error: 1 of 2 endpoint(s) did not take the test notification (NotDelivered)\n")
+    const allJson = await synclog(["notifications", "test", "--json"])
+    expect(allJson.code).toBe(1)
+    expect(JSON.parse(allJson.stdout).results.map((r: { delivered: boolean }) => r.delivered)).toEqual([true, false])
+
+    expect(refused(await synclog(["notifications", "test", "--endpoint", "nope"]))).toMatch(/^error: No webhook endpoint 'nope'.* \(NotFound\)$/)
   }, SLOW)
 })

@@ -1,11 +1,15 @@
+import { randomBytes } from "node:crypto"
 import { existsSync, mkdirSync } from "node:fs"
 import { join } from "node:path"
 import { gzipSync } from "node:zlib"
+import { Schema } from "effect"
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { NotificationEndpointConfig } from "../src/notifications/config.js"
 import { type RunningSimulator, startSimulator } from "../src/simulator/server.js"
 import { type AppHandle, planeIntegration, startApp, tempDir } from "./support/app.js"
 import { type Client, client, waitFor, waitForStatus } from "./support/http.js"
+import { type Receiver, startReceiver } from "./support/receiver.js"
 
 /**
  * The dashboard in a real Chromium (Debian's `chromium`, driven by playwright-core) against the
@@ -66,6 +70,7 @@ describe("web dashboard in Chromium", () => {
   let app: AppHandle
   let api: Client
   let context: BrowserContext
+  let receiver: Receiver
   const tmp = tempDir()
 
   beforeAll(async () => {
@@ -73,7 +78,15 @@ describe("web dashboard in Chromium", () => {
     sim = await startSimulator({
       workspaces: [{ slug: "acme", projects: 2, workItems: 400, seed: 456 }, { slug: "globex", projects: 2, workItems: 60, seed: 789 }]
     })
-    app = await startApp({ dbPath: tmp.dbPath, apiKey: sim.apiKey, integrations: integrations(sim) })
+    receiver = await startReceiver()
+    app = await startApp({
+      dbPath: tmp.dbPath,
+      apiKey: sim.apiKey,
+      integrations: integrations(sim),
+      // Stored keys and a webhook endpoint, for the integration form and the notifications panel.
+      masterKey: randomBytes(32).toString("base64"),
+      notifications: [Schema.decodeUnknownSync(NotificationEndpointConfig)({ id: "ops", url: `${receiver.url}/hook` })]
+    })
     api = client(app.url)
     context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: "light" })
   })
@@ -81,6 +94,7 @@ describe("web dashboard in Chromium", () => {
   afterAll(async () => {
     await context?.close()
     await app?.close()
+    await receiver?.close()
     await sim?.close()
     tmp.remove()
   })
@@ -275,6 +289,108 @@ describe("web dashboard in Chromium", () => {
     await small.screenshot({ path: join(DOCS, "dashboard-phone.png") })
     await phone.close()
     expect(errors).toEqual([])
+  })
+
+  it("adds, edits, keys and deletes an integration from the page; the key is never shown again", async () => {
+    const SECRET_KEY = "plane_api_dashboard_secret_51c2e9"
+    const page = await context.newPage()
+    const errors = watchErrors(page)
+    await page.goto(`${app.url}/`)
+    const config = page.locator("[data-integration=plane-integration-456]")
+    await waitFor("the settings of a config integration", async () => (await config.locator("[data-field=source]").textContent()) === "config file")
+    expect(await config.locator("[data-field=schedule]").textContent()).toBe("every 1 h")
+    // The config file's integrations are edited in the file: no edit or delete on their cards.
+    expect(await config.locator("[data-action=edit-integration]").isVisible()).toBe(false)
+    expect(await config.locator("[data-action=delete-integration]").isVisible()).toBe(false)
+
+    // Add: the common fields, a cron schedule, and the rest as advanced JSON.
+    await page.getByText("Add integration", { exact: true }).click()
+    const form = page.locator("form[aria-label='Add integration']")
+    await form.locator("#new-integration-id").fill("team-c")
+    await form.locator("#new-integration-name").fill("Team C")
+    await form.locator("#new-integration-baseUrl").fill(sim.url)
+    await form.locator("#new-integration-workspaceSlug").fill("globex")
+    await form.locator("#new-integration-scheduleKind").selectOption("cron")
+    await form.locator("#new-integration-cron").fill("0 3 * * *")
+    await form.locator("#new-integration-timezone").fill("Europe/Berlin")
+    await form.locator("#new-integration-advanced").fill('{"initialSync": "scheduled", "syncWindow": {"start": "22:00", "end": "06:00", "timezone": "UTC"}}')
+    await page.screenshot({ path: join(DOCS, "dashboard-admin.png"), fullPage: true })
+    await form.getByRole("button", { name: "Create integration" }).click()
+    await waitFor("the created message", async () => ((await form.locator(".notice").textContent()) ?? "").startsWith("Created integration team-c"))
+    const card = page.locator("[data-integration=team-c]")
+    await waitFor("the new card with its settings", async () => (await card.count()) === 1 && (await card.locator("[data-field=source]").textContent()) === "api (editable here)")
+    expect(await card.locator("[data-field=schedule]").textContent()).toBe("cron 0 3 * * * (Europe/Berlin)")
+    expect(await card.locator("[data-field=window]").textContent()).toBe("22:00–06:00 (UTC)")
+    expect(await card.locator("[data-field=apiKey]").textContent()).toBe("none")
+    const created = (await api.get("/api/sync/integrations")).body.integrations.find((i: { id: string }) => i.id === "team-c")
+    expect(created).toMatchObject({
+      source: "api", name: "Team C", baseUrl: sim.url, workspaceSlug: "globex", enabled: true,
+      schedule: { cron: "0 3 * * *", timezone: "Europe/Berlin" }, syncWindow: { start: "22:00", end: "06:00", timezone: "UTC" }
+    })
+
+    // A refusal shows the server's message: the same id again is a 409.
+    await form.locator("#new-integration-id").fill("team-c")
+    await form.locator("#new-integration-name").fill("Again")
+    await form.locator("#new-integration-baseUrl").fill(sim.url)
+    await form.locator("#new-integration-workspaceSlug").fill("globex")
+    await form.getByRole("button", { name: "Create integration" }).click()
+    await waitFor("the 409 message", async () => ((await form.locator(".notice.error").textContent()) ?? "").includes("(409 IntegrationExists)"))
+    expect(await form.locator(".notice.error").textContent()).toMatch(/^An integration with id 'team-c' exists already/)
+
+    // Set the key: the input is emptied at once, and only the fingerprint is ever shown.
+    await card.locator("input[type=password]").fill(SECRET_KEY)
+    await card.locator("[data-action=set-key]").click()
+    await waitFor("the fingerprint", async () => ((await card.locator("[data-field=apiKey]").textContent()) ?? "").startsWith("stored, fingerprint "))
+    const fingerprint = (await api.get("/api/sync/integrations/team-c")).body.credential.fingerprint as string
+    expect(await card.locator("[data-field=apiKey]").textContent()).toBe(`stored, fingerprint ${fingerprint}`)
+    expect(await card.locator("input[type=password]").inputValue()).toBe("")
+    const everything = await page.evaluate(() =>
+      document.documentElement.outerHTML + [...document.querySelectorAll("input, textarea")].map((e: any) => e.value).join("\n"))
+    expect(everything).not.toContain(SECRET_KEY)
+
+    // Edit (PATCH) in a dialog: a new name and an interval schedule.
+    await card.locator("[data-action=edit-integration]").click()
+    const dialog = page.locator("dialog.admin-dialog")
+    await dialog.locator("#edit-team-c-name").fill("Team Cee")
+    await dialog.locator("#edit-team-c-scheduleKind").selectOption("every")
+    await dialog.locator("#edit-team-c-every").fill("900")
+    await dialog.getByRole("button", { name: "Save" }).click()
+    await waitFor("the renamed card", async () => (await card.locator("h2").textContent()) === "Team Cee")
+    expect(await card.locator("[data-field=schedule]").textContent()).toBe("every 15 min")
+    expect((await api.get("/api/sync/integrations/team-c")).body).toMatchObject({ name: "Team Cee", schedule: { every: 900 } })
+
+    await card.locator("[data-action=remove-key]").click()
+    await waitFor("the key removed", async () => (await card.locator("[data-field=apiKey]").textContent()) === "none")
+    expect((await api.get("/api/sync/integrations/team-c")).body.credential).toBeNull()
+
+    // Delete, with the purge-mirror choice, after confirming.
+    await card.locator("[data-action=delete-integration]").click()
+    const confirm = page.locator("dialog.admin-dialog")
+    await confirm.locator("#purge-mirror").check()
+    await confirm.getByRole("button", { name: "Delete integration" }).click()
+    await waitFor("the card gone", async () => (await card.count()) === 0)
+    expect(await page.locator("main > .notice").textContent()).toBe("Integration team-c deleted; 0 mirrored record(s) purged.")
+    expect((await api.get("/api/sync/integrations/team-c")).status).toBe(404)
+    // The browser logs the refused request (the 409 above) as a console error; nothing else.
+    expect(errors.filter((e) => !e.includes("status of 409 (Conflict)"))).toEqual([])
+    await page.close()
+  })
+
+  it("lists webhook endpoints with their state and sends a test notification", async () => {
+    const page = await context.newPage()
+    const errors = watchErrors(page)
+    await page.goto(`${app.url}/`)
+    const row = page.locator("tr[data-endpoint=ops]")
+    await row.waitFor()
+    expect(await row.locator("[data-col=pending]").textContent()).toBe("0")
+    const before = receiver.received.length
+    await page.locator("[data-action=test-notifications]").click()
+    const message = page.locator(".notifications-panel .notice")
+    await waitFor("the test's outcome", async () => (await message.textContent()) === "ops: delivered (200)")
+    expect(receiver.received.length).toBe(before + 1)
+    expect(receiver.received.at(-1)!.headers["x-synclog-event"]).toBe("test")
+    expect(errors).toEqual([])
+    await page.close()
   })
 })
 

@@ -2,6 +2,7 @@ import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
 import { apiClient, call, CliExit, connectionOptions } from "./connection.js"
 import { dateTime, duration, interval, json, paintStatus, table } from "./format.js"
+import { integrationSettingsCommands } from "./integrationSettings.js"
 
 const integrationIdArg = Args.text({ name: "integrationId" })
 
@@ -58,9 +59,9 @@ const stop = Command.make("stop", { ...connectionOptions, integrationId: integra
   })).pipe(Command.withDescription("Stop an integration's schedule and its queued and running jobs"))
 
 const integrations = Command.make("integrations", {}, () =>
-  new CliExit({ code: 2, message: "usage: synclog integrations start|stop <integrationId>" })).pipe(
-  Command.withDescription("Start or stop an integration's schedule"),
-  Command.withSubcommands([start, stop])
+  new CliExit({ code: 2, message: "usage: synclog integrations list|show|create|update|delete|set-key|delete-key|start|stop" })).pipe(
+  Command.withDescription("Integrations: their settings, created and changed over the API, their stored keys, and their schedule"),
+  Command.withSubcommands([...integrationSettingsCommands, start, stop])
 )
 
 export const integrationCommands = [status, integrations] as const

@@ -1,12 +1,16 @@
 import { api, describe, query } from "./api.js"
 import { h, inNextFrame, notice, replaceChildren, setText, throttler } from "./dom.js"
 import * as fmt from "./format.js"
+import { addIntegrationPanel, adminButtons, describeKey, describeSchedule, describeWindow, keyForm } from "./integrationAdmin.js"
+import { notificationsPanel } from "./notifications.js"
 import { openStream } from "./sse.js"
-import type { Integration, Job, View } from "./types.js"
+import type { Integration, IntegrationSettings, Job, View } from "./types.js"
 
 /**
  * One card per integration. The cards are built once; events on the live stream refresh the
- * status (one request, at most twice a second) and only the changed texts are written.
+ * status (one request, at most twice a second) and only the changed texts are written. Each card
+ * also shows the integration's settings (`GET /api/sync/integrations`), with edit and delete for
+ * the API's integrations and the stored key's set/remove (integrationAdmin.ts).
  */
 
 interface Card {
@@ -17,7 +21,10 @@ interface Card {
   readonly scheduleButton: HTMLButtonElement
   readonly intervalInput: HTMLInputElement
   readonly message: ReturnType<typeof notice>
+  readonly title: HTMLElement
+  readonly adminActions: HTMLElement
   data: Integration
+  settings: IntegrationSettings | undefined
 }
 
 const statusLabel: Record<Integration["status"], string> = {
@@ -33,10 +40,12 @@ const field = (fields: Record<string, HTMLElement>, key: string, label: string) 
   return [h("dt", null, label), value]
 }
 
-const buildCard = (integration: Integration, refresh: () => void): Card => {
+const buildCard = (integration: Integration, refresh: () => void, pageMessage: ReturnType<typeof notice>): Card => {
   const fields: Record<string, HTMLElement> = {}
   const message = notice()
   const id = integration.integrationId
+  const adminActions = adminButtons(() => card.settings, message.show, pageMessage.show, refresh)
+  adminActions.hidden = true
   const typeSelect = h(
     "select",
     { "aria-label": `Sync type for ${integration.name}`, name: "type" },
@@ -128,15 +137,21 @@ const buildCard = (integration: Integration, refresh: () => void): Card => {
       field(fields, "successRate", "Success rate"),
       field(fields, "averageDuration", "Avg. duration"),
       field(fields, "circuit", "Circuit breaker"),
-      field(fields, "rateLimit", "Rate-limit budget")
+      field(fields, "rateLimit", "Rate-limit budget"),
+      field(fields, "source", "Defined in"),
+      field(fields, "schedule", "Schedule"),
+      field(fields, "window", "Sync window"),
+      field(fields, "apiKey", "API key")
     ),
     h("div", { class: "current-job" }, h("span", { class: "small" }, "Current job: ", jobLink), bar, h("span", { "data-field": "progress", class: "small" })),
     h("div", { class: "card-actions" }, syncForm, scheduleButton, intervalForm),
+    h("div", { class: "card-actions card-admin" }, keyForm(id, message.show, refresh), adminActions),
     message.el
   )
   fields.status = root.querySelector("[data-field=status]")!
   fields.progress = root.querySelector("[data-field=progress]")!
-  const card: Card = { root, fields, bar, jobLink, scheduleButton, intervalInput, message, data: integration }
+  const title = root.querySelector<HTMLElement>(`#int-${CSS.escape(id)}`)!
+  const card: Card = { root, fields, bar, jobLink, scheduleButton, intervalInput, message, title, adminActions, data: integration, settings: undefined }
   intervalInput.value = String(integration.syncInterval)
   return card
 }
@@ -163,9 +178,21 @@ const changeInterval = async (card: Card, seconds: number) => {
   }
 }
 
+/** The settings part of a card; edit and delete only for the API's integrations. */
+const updateSettings = (card: Card, s: IntegrationSettings) => {
+  card.settings = s
+  const f = card.fields
+  setText(f.source!, s.source === "api" ? "api (editable here)" : "config file")
+  setText(f.schedule!, `${describeSchedule(s)}${s.enabled ? "" : " (disabled)"}`)
+  setText(f.window!, describeWindow(s))
+  setText(f.apiKey!, describeKey(s))
+  card.adminActions.hidden = s.source !== "api"
+}
+
 const updateCard = (card: Card, i: Integration) => {
   card.data = i
   const f = card.fields
+  setText(card.title, i.name)
   setText(f.status!, statusLabel[i.status])
   f.status!.className = `badge status-${i.status}`
   setText(f.lastSync!, i.lastSync ? `${fmt.dateTime(i.lastSync)} (${fmt.relative(i.lastSync)})` : "never")
@@ -207,31 +234,54 @@ const updateCard = (card: Card, i: Integration) => {
 export const integrationsView: View = (root) => {
   const message = notice()
   const list = h("div", { class: "cards", "aria-busy": "true" })
-  replaceChildren(root, h("h1", { tabindex: -1 }, "Integrations"), message.el, list)
+  const notifications = notificationsPanel()
   const cards = new Map<string, Card>()
   let closed = false
+  const throttle = throttler(500)
+  // Delivery state moves with the log too, but slower matters less: at most every 5 s.
+  const slowThrottle = throttler(5000)
+  const refresh = () => {
+    throttle.run("status", () => void load())
+    slowThrottle.run("notifications", () => void notifications.load())
+  }
+  replaceChildren(root, h("h1", { tabindex: -1 }, "Integrations"), message.el, addIntegrationPanel(refresh), list, notifications.root)
+  const emptyNote = h("p", { class: "muted" }, "No integration is registered; add one above or in the config file (see the README).")
 
   const load = () =>
-    api<{ integrations: ReadonlyArray<Integration> }>("GET", "/api/sync/integrations/status").then((r) => {
+    Promise.all([
+      api<{ integrations: ReadonlyArray<Integration> }>("GET", "/api/sync/integrations/status"),
+      api<{ integrations: ReadonlyArray<IntegrationSettings> }>("GET", "/api/sync/integrations")
+    ]).then(([r, settings]) => {
       if (closed) return
       list.removeAttribute("aria-busy")
-      if (r.integrations.length === 0 && cards.size === 0) {
-        replaceChildren(list, h("p", { class: "muted" }, "No integration is registered; see the config file in the README."))
+      // A removed integration's card goes.
+      const present = new Set(r.integrations.map((i) => i.integrationId))
+      for (const [id, card] of cards) {
+        if (!present.has(id)) {
+          card.root.remove()
+          cards.delete(id)
+        }
       }
+      if (r.integrations.length === 0) list.appendChild(emptyNote)
+      else emptyNote.remove()
+      const settingsById = new Map(settings.integrations.map((s) => [s.id, s]))
       for (const integration of r.integrations) {
         let card = cards.get(integration.integrationId)
         if (card === undefined) {
-          card = buildCard(integration, refresh)
+          card = buildCard(integration, refresh, message)
           cards.set(integration.integrationId, card)
           list.appendChild(card.root)
         }
         const c = card
-        inNextFrame(`int-${integration.integrationId}`, () => updateCard(c, integration))
+        const s = settingsById.get(integration.integrationId)
+        inNextFrame(`int-${integration.integrationId}`, () => {
+          updateCard(c, integration)
+          if (s !== undefined) updateSettings(c, s)
+        })
       }
     }, (e: unknown) => message.show(describe(e), "error"))
 
-  const throttle = throttler(500)
-  const refresh = () => throttle.run("status", () => void load())
+  void notifications.load()
   load().then(() => {
     if (!closed) closeStream = openStream("/api/sync/stream", {}, { onEvent: refresh })
   })
@@ -244,6 +294,7 @@ export const integrationsView: View = (root) => {
     closed = true
     closeStream()
     throttle.cancel()
+    slowThrottle.cancel()
     clearInterval(clock)
   }
 }

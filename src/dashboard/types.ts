@@ -85,3 +85,36 @@ export const TERMINAL = new Set(["completed", "failed", "stopped"])
 
 /** A view renders into its root and returns what to close when the page leaves it. */
 export type View = (root: HTMLElement, params: URLSearchParams, arg?: string) => () => void
+
+export type Schedule = { readonly every: number } | { readonly cron: string; readonly timezone: string }
+
+/** `GET /api/sync/integrations`: an integration's settings (never a key). */
+export interface IntegrationSettings {
+  readonly id: string
+  readonly source: "config" | "api"
+  readonly name: string
+  readonly baseUrl: string
+  readonly workspaceSlug: string
+  readonly apiKeyEnv: string | null
+  readonly syncInterval: number | null
+  readonly enabled: boolean
+  readonly schedule?: Schedule
+  readonly syncWindow?: { readonly start: string; readonly end: string; readonly timezone: string }
+  readonly credential: { readonly fingerprint: string; readonly updatedAt: string } | null
+}
+
+/** `GET /api/sync/notifications`: a webhook endpoint and its delivery state. */
+export interface NotificationEndpoint {
+  readonly id: string
+  readonly url: string
+  readonly events: ReadonlyArray<string>
+  readonly format: string
+  readonly signed: boolean
+  readonly state: {
+    readonly pending: number
+    readonly lastSuccessAt: string | null
+    readonly lastErrorAt: string | null
+    readonly lastError: string | null
+    readonly givenUp: number
+  }
+}

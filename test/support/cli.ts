@@ -24,6 +24,8 @@ export interface RunOptions {
   readonly timeoutMs?: number
   /** Sees stdout as it arrives (to act while the command still runs). */
   readonly onStdout?: (stdoutSoFar: string) => void
+  /** Written to the process's stdin (a pipe, then closed); without it stdin is /dev/null. */
+  readonly stdin?: string
 }
 
 /** Runs a process to its end without blocking the event loop (the servers of the test keep serving). */
@@ -37,16 +39,17 @@ const runProcess = (
     const child = spawn(command, args, {
       cwd: root,
       detached: true,
-      stdio: ["ignore", "pipe", "pipe"],
+      stdio: [options.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
       env: { ...process.env, ...options.env }
     })
+    if (options.stdin !== undefined) child.stdin!.end(options.stdin)
     let stdout = ""
     let stderr = ""
-    child.stdout.setEncoding("utf8").on("data", (d: string) => {
+    child.stdout!.setEncoding("utf8").on("data", (d: string) => {
       stdout += d
       options.onStdout?.(stdout)
     })
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d))
+    child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d))
     const timer = setTimeout(() => {
       try {
         process.kill(-child.pid!, "SIGKILL")
