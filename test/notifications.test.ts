@@ -1,3 +1,4 @@
+import { BACKLOG, BACKLOG_RATE, backlogSlot } from "../src/notifications/backlogPacing.js"
 import { NodeHttpClient } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Clock, Effect, Fiber, Layer, Option, Schema, TestClock } from "effect"
@@ -211,5 +212,27 @@ describe("log events to notifications", () => {
     expect(maskUrl("https://u:p@hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXXXXXXXXXX?a=1&b=2"))
       .toBe("https://***@hooks.slack.com/services/T000/B000/***?a=***&b=***")
     expect(maskUrl("http://127.0.0.1:8080/hook")).toBe("http://127.0.0.1:8080/hook")
+  })
+})
+
+describe("backlog pacing", () => {
+  it("never holds back live notifications, or a backlog while no job runs", () => {
+    expect(backlogSlot({ now: 1_000, nextSlot: 5_000, queued: BACKLOG - 1, runningJobs: 3 })).toEqual({ startAt: 1_000, nextSlot: 5_000 })
+    expect(backlogSlot({ now: 1_000, nextSlot: 5_000, queued: 500, runningJobs: 0 })).toEqual({ startAt: 1_000, nextSlot: 5_000 })
+  })
+
+  it("spaces a backlog's deliveries, over all endpoints together, while a job runs", () => {
+    const gap = 1000 / BACKLOG_RATE
+    let nextSlot = 0
+    const starts: Array<number> = []
+    // Three endpoints asking at the same moment, twice each.
+    for (let i = 0; i < 6; i++) {
+      const slot = backlogSlot({ now: 10_000, nextSlot, queued: 100, runningJobs: 1 })
+      starts.push(slot.startAt)
+      nextSlot = slot.nextSlot
+    }
+    expect(starts).toEqual([0, 1, 2, 3, 4, 5].map((k) => 10_000 + k * gap))
+    // A slot in the past does not let a burst through later.
+    expect(backlogSlot({ now: 20_000, nextSlot, queued: 100, runningJobs: 1 })).toEqual({ startAt: 20_000, nextSlot: 20_000 + gap })
   })
 })

@@ -3,11 +3,13 @@ import { SqlClient } from "@effect/sql"
 import { Clock, Duration, Effect, Metric, Option, Queue, Ref, Schedule, Stream, SubscriptionRef } from "effect"
 import { Secrets } from "../config/Settings.js"
 import { jobStream } from "../domain/events.js"
+import { JobSupervisor } from "../engine/JobSupervisor.js"
 import { EventFeed } from "../eventlog/EventFeed.js"
 import { EventStore, isIntegrationEvent, isJobEvent, type StoredEvent } from "../eventlog/EventStore.js"
 import { evolveJob, type JobDoc } from "../eventlog/jobProjection.js"
 import { endpointId, maskUrl, type NotificationEndpointConfig, NotificationSettings } from "./config.js"
 import * as M from "../metrics/metrics.js"
+import { makeBacklogPacer } from "./backlogPacing.js"
 import { deliverOnce } from "./delivery.js"
 import {
   type EventContext,
@@ -95,6 +97,7 @@ export class Notifier extends Effect.Service<Notifier>()("synclog/Notifier", {
     const outbox = yield* outboxState
     const services = yield* Effect.context<HttpClient.HttpClient | Secrets>()
     const secrets = yield* Secrets
+    const pacer = makeBacklogPacer((yield* JobSupervisor).running)
 
     const states = new Map<string, Ref.Ref<DeliveryState>>()
     for (const endpoint of endpoints) {
@@ -251,6 +254,7 @@ export class Notifier extends Effect.Service<Notifier>()("synclog/Notifier", {
             continue
           }
           const notification = item.notification
+          yield* pacer.giveWay(yield* Queue.size(queue))
           let failures = 0
           const settled = yield* deliverWithRetry(deliverOnce(endpoint, notification), policy, {
             failingSince,
