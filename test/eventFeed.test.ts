@@ -5,7 +5,9 @@ import { SystemInitialized } from "../src/domain/events.js"
 import * as Database from "../src/eventlog/Database.js"
 import { EventFeed, type FeedItem } from "../src/eventlog/EventFeed.js"
 import { EventStore } from "../src/eventlog/EventStore.js"
-import { HEARTBEAT_SECONDS, makeHeartbeats, sseBody, sseEvent, sseFeedBody } from "../src/http/StreamsHttp.js"
+import type { StoredEvent } from "../src/eventlog/EventStore.js"
+import { HEARTBEAT_SECONDS, makeHeartbeats, sseBody, sseEvent } from "../src/http/StreamsHttp.js"
+import { sseReadable } from "../src/http/sseConnection.js"
 import { tempDir } from "./support/app.js"
 
 /** The live feed over a real SQLite file: exact resumption, and a slow follower cut off alone. */
@@ -90,30 +92,36 @@ describe("SSE heartbeat", () => {
     }))
 })
 
-describe("SSE feed body (the global stream)", () => {
+describe("SSE body of the global stream", () => {
   effectIt.scoped(`one shared timer: a heartbeat every ${HEARTBEAT_SECONDS} s while nothing happens, events as they come`, () =>
     Effect.gen(function*() {
       const feed = yield* EventFeed
       const heartbeats = yield* makeHeartbeats
-      const cursor = yield* feed.cursor(yield* feed.position)
-      yield* heartbeats.register(cursor)
-      const decoder = new TextDecoder()
-      const fiber = yield* sseFeedBody(cursor, (events) => Effect.succeed(events.map(sseEvent).join(""))).pipe(
-        Stream.map((bytes) => decoder.decode(bytes)),
-        Stream.take(4),
-        Stream.runCollect,
-        Effect.fork
-      )
+      const runtime = yield* Effect.runtime<never>()
+      const opened = yield* feed.open(yield* feed.position)
+      const forget = heartbeats.add(opened.cursor)
+      const render = { now: (events: ReadonlyArray<StoredEvent>) => events.map(sseEvent).join(""), later: () => Effect.succeed("") }
+      const texts = { heartbeat: ": heartbeat\n\n", overflow: (n: number) => `event: overflow\ndata: ${n}\n\n` }
+      let closed = false
+      const body = sseReadable(opened.cursor, render, texts, runtime, Effect.zipRight(forget, Effect.zipRight(opened.close, Effect.sync(() => void (closed = true)))))
+      const out: Array<string> = []
+      body.on("data", (chunk: Buffer) => out.push(chunk.toString("utf8")))
+      const realWait = Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 100)))
+      yield* realWait
+      expect(out).toEqual([": heartbeat\n\n"]) // at once: the headers go out
       yield* TestClock.adjust(`${HEARTBEAT_SECONDS} seconds`)
+      yield* realWait
+      expect(out).toHaveLength(2)
       yield* append(1)
       // The tailer reads SQLite on real fibers: give it a moment of real time.
-      yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 100)))
-      yield* TestClock.adjust(`${HEARTBEAT_SECONDS} seconds`)
-      const out = Chunk.toReadonlyArray(yield* Fiber.join(fiber))
-      // At once (the headers go out), after 15 s, the event, after 30 s.
-      expect(out[0]).toBe(": heartbeat\n\n")
-      expect(out[1]).toBe(": heartbeat\n\n")
+      yield* realWait
       expect(out[2]).toMatch(/^id: \d+\nevent: SystemInitialized\ndata: /)
-      expect(out[3]).toBe(": heartbeat\n\n")
+      yield* TestClock.adjust(`${HEARTBEAT_SECONDS} seconds`)
+      yield* realWait
+      expect(out.slice(1)).toEqual([": heartbeat\n\n", out[2], ": heartbeat\n\n"])
+      // A client that goes away closes its cursor.
+      body.destroy()
+      yield* realWait
+      expect(closed).toBe(true)
     }).pipe(Effect.provide(layer)))
 })

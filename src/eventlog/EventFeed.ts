@@ -23,8 +23,18 @@ export interface FeedCursor {
    * some; `null` when `poke` woke it with nothing to give (a heartbeat is due).
    */
   readonly next: Effect.Effect<FeedBatch | null>
-  /** Wakes a waiting `next` (or the next one) with `null` if nothing came meanwhile. */
+  /**
+   * Without waiting or any effect: the live events handed over since the last call, `null` when
+   * there are none, or `undefined` when the cursor must read the log first (use `step`).
+   */
+  readonly takeLive: () => FeedBatch | null | undefined
+  /** One step that may read the log; `null` when there is nothing now. */
+  readonly step: Effect.Effect<FeedBatch | null>
+  /** Called (synchronously, by the tailer or `poke`) whenever there may be something to take. */
+  readonly onWake: (wake: () => void) => void
+  /** Wakes the follower with nothing to give (a heartbeat is due); `takePoke` says whether it was. */
   readonly poke: () => void
+  readonly takePoke: () => boolean
 }
 
 const PAGE = 1_000
@@ -40,6 +50,7 @@ interface Follower {
   poked: boolean
   readonly limit: number
   readonly signal: Effect.Latch
+  wake: (() => void) | undefined
 }
 
 /**
@@ -80,6 +91,7 @@ export class EventFeed extends Effect.Service<EventFeed>()("synclog/EventFeed", 
           f.buffer = []
         }
         f.signal.unsafeOpen()
+        f.wake?.()
       }
     }
 
@@ -102,23 +114,23 @@ export class EventFeed extends Effect.Service<EventFeed>()("synclog/EventFeed", 
       Effect.forkScoped
     )
 
-    /** Keeps the tailer reading while it lasts. */
-    const listen: Effect.Effect<void, never, Scope.Scope> = Effect.acquireRelease(
-      Effect.gen(function*() {
-        if (listeners++ === 0) {
-          tail = Math.max(tail, yield* maxPosition.pipe(Effect.orDie))
-          yield* listening.open
-        }
-      }),
-      () =>
-        Effect.suspend(() => {
-          listeners--
-          return listeners === 0 ? listening.close : Effect.void
-        })
-    )
+    const startListening = Effect.suspend(() => {
+      if (listeners++ > 0) return Effect.void
+      return Effect.flatMap(maxPosition.pipe(Effect.orDie), (max) => {
+        tail = Math.max(tail, max)
+        return listening.open
+      })
+    })
+    const stopListening = Effect.suspend(() => --listeners === 0 ? listening.close : Effect.void)
 
-    /** A cursor after `after`; see the class comment. Lives as long as its scope. */
-    const cursor = (after: number, buffer = DEFAULT_FOLLOWER_BUFFER): Effect.Effect<FeedCursor, never, Scope.Scope> =>
+    /** Keeps the tailer reading while it lasts. */
+    const listen: Effect.Effect<void, never, Scope.Scope> = Effect.acquireRelease(startListening, () => stopListening)
+
+    /**
+     * A cursor after `after` that lives until `close` (for consumers whose life is not a scope,
+     * such as a Node stream); `cursor` is the scoped form. See the class comment.
+     */
+    const open = (after: number, buffer = DEFAULT_FOLLOWER_BUFFER) =>
       Effect.gen(function*() {
         const f: Follower = {
           buffer: [],
@@ -127,41 +139,55 @@ export class EventFeed extends Effect.Service<EventFeed>()("synclog/EventFeed", 
           overflow: false,
           poked: false,
           limit: Math.max(1, buffer),
-          signal: Effect.unsafeMakeLatch(false)
+          signal: Effect.unsafeMakeLatch(false),
+          wake: undefined
         }
         // Registered before the first read of the log: whatever is appended from here on is
         // either in that read or handed over live.
-        yield* Effect.acquireRelease(Effect.sync(() => followers.add(f)), () => Effect.sync(() => followers.delete(f)))
-        yield* listen
+        followers.add(f)
+        yield* startListening
         let position = after
+        let closed = false
+        const close = Effect.suspend(() => {
+          if (closed) return Effect.void
+          closed = true
+          followers.delete(f)
+          f.wake = undefined
+          return stopListening
+        })
 
-        /** One step: a batch, or null when the follower must wait. Never loses events to interruption. */
-        const step: Effect.Effect<FeedBatch | null> = Effect.suspend(() => {
-          if (f.catchingUp) {
-            return Effect.flatMap(store.readAfter(position, PAGE).pipe(Effect.orDie), (page) => {
-              const events = page.filter((event) => event.position > position)
-              if (events.length > 0) position = events[events.length - 1]!.position
-              if (page.length < PAGE && position >= f.dropped) f.catchingUp = false
-              if (events.length > 0) return Effect.succeed<FeedBatch>({ events, overflow: null })
-              return f.catchingUp ? step : Effect.succeed(null)
-            })
-          }
-          if (f.overflow) return Effect.succeed({ events: [], overflow: position })
-          if (f.buffer.length === 0) return Effect.succeed(null)
+        /** The live side, without effects; undefined when the log must be read first. */
+        const takeLive = (): FeedBatch | null | undefined => {
+          if (f.catchingUp) return undefined
+          if (f.overflow) return { events: [], overflow: position }
+          if (f.buffer.length === 0) return null
           const taken = f.buffer
           f.buffer = []
           let i = 0
           while (i < taken.length && taken[i]!.position <= position) i++
-          if (i === taken.length) return step
+          if (i === taken.length) return null
           if (taken[i]!.position > position + 1) {
             // A hole between what was read and what came live: fill it from the log.
             f.catchingUp = true
             f.dropped = Math.max(f.dropped, taken[taken.length - 1]!.position)
-            return step
+            return undefined
           }
           const events = i === 0 ? taken : taken.slice(i)
           position = events[events.length - 1]!.position
-          return Effect.succeed({ events, overflow: null })
+          return { events, overflow: null }
+        }
+
+        /** One step: a batch, or null when the follower must wait. Never loses events to interruption. */
+        const step: Effect.Effect<FeedBatch | null> = Effect.suspend(() => {
+          const live = takeLive()
+          if (live !== undefined) return Effect.succeed(live)
+          return Effect.flatMap(store.readAfter(position, PAGE).pipe(Effect.orDie), (page) => {
+            const events = page.filter((event) => event.position > position)
+            if (events.length > 0) position = events[events.length - 1]!.position
+            if (page.length < PAGE && position >= f.dropped) f.catchingUp = false
+            if (events.length > 0) return Effect.succeed<FeedBatch>({ events, overflow: null })
+            return step
+          })
         })
 
         /** Waits for the tailer's word (or a poke). */
@@ -170,22 +196,35 @@ export class EventFeed extends Effect.Service<EventFeed>()("synclog/EventFeed", 
           return f.buffer.length > 0 || f.overflow || f.poked ? Effect.void : f.signal.await
         })
 
+        const takePoke = () => {
+          const poked = f.poked
+          f.poked = false
+          return poked
+        }
+
         const next: Effect.Effect<FeedBatch | null> = Effect.flatMap(step, (batch) => {
           if (batch !== null) return Effect.succeed(batch)
-          if (f.poked) {
-            f.poked = false
-            return Effect.succeed(null)
-          }
+          if (takePoke()) return Effect.succeed(null)
           return Effect.zipRight(wait, next)
         })
 
         const poke = () => {
           f.poked = true
           f.signal.unsafeOpen()
+          f.wake?.()
         }
 
-        return { next, poke } satisfies FeedCursor
+        const onWake = (wake: () => void) => {
+          f.wake = wake
+        }
+
+        const cursor: FeedCursor = { next, takeLive, step, onWake, poke, takePoke }
+        return { cursor, close } as const
       })
+
+    /** A cursor after `after` for as long as the scope lasts; see the class comment. */
+    const cursor = (after: number, buffer = DEFAULT_FOLLOWER_BUFFER): Effect.Effect<FeedCursor, never, Scope.Scope> =>
+      Effect.map(Effect.acquireRelease(open(after, buffer), (opened) => opened.close), (opened) => opened.cursor)
 
     /** Events after `after`, oldest first, then live ones, as a Stream; ends after an `Overflow`. */
     const follow = (after: number, buffer = DEFAULT_FOLLOWER_BUFFER): Stream.Stream<FeedItem> =>
@@ -212,6 +251,6 @@ export class EventFeed extends Effect.Service<EventFeed>()("synclog/EventFeed", 
     /** The log's latest position (0 when empty): where "from now on" starts. */
     const position = maxPosition.pipe(Effect.orDie)
 
-    return { cursor, follow, live, position } as const
+    return { open, cursor, follow, live, position } as const
   })
 }) {}

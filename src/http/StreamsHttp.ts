@@ -1,5 +1,5 @@
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
-import { Chunk, Effect, Option, Stream } from "effect"
+import { Chunk, Effect, Stream } from "effect"
 import { JobNotFound, ValidationError } from "../domain/errors.js"
 import { IntegrationEvent, JobEvent, jobStream, SystemInitialized } from "../domain/events.js"
 import { TERMINAL_STATUSES } from "../domain/job.js"
@@ -10,6 +10,7 @@ import { EventStore } from "../eventlog/EventStore.js"
 import { Views } from "../eventlog/Views.js"
 import { SyncApi } from "./Api.js"
 import { presentJob } from "./presenters.js"
+import { type SseRender, sseReadable } from "./sseConnection.js"
 
 export const HEARTBEAT_SECONDS = 15
 
@@ -51,7 +52,7 @@ const sseOverflow = (lastPosition: number) =>
 
 const HEARTBEAT = ": heartbeat\n\n"
 const heartbeat = Stream.tick(`${HEARTBEAT_SECONDS} seconds`).pipe(Stream.as(HEARTBEAT))
-const encoder = new TextEncoder()
+const SSE_TEXTS = { heartbeat: HEARTBEAT, overflow: (lastPosition: number) => sseOverflow(lastPosition) }
 
 /**
  * One timer for every feed stream: each HEARTBEAT_SECONDS it pokes every open cursor, and a
@@ -64,42 +65,13 @@ export const makeHeartbeats = Effect.gen(function*() {
     Effect.forever,
     Effect.forkScoped
   )
-  /** Pokes `cursor` with the others while the scope lasts. */
-  const register = (cursor: FeedCursor) =>
-    Effect.acquireRelease(Effect.sync(() => void cursors.add(cursor)), () => Effect.sync(() => void cursors.delete(cursor)))
-  return { register } as const
+  /** Pokes `cursor` with the others until the returned effect removes it. */
+  const add = (cursor: FeedCursor) => {
+    cursors.add(cursor)
+    return Effect.sync(() => void cursors.delete(cursor))
+  }
+  return { add } as const
 })
-
-/**
- * The body of a feed's SSE response, as one pull per write: everything the cursor has when the
- * socket is ready goes out as one chunk (`render` turns a batch into messages, "" to skip it), a
- * heartbeat comment when the cursor is poked with nothing to send (and one at once, so the
- * headers go out), and a final message when the follower is cut off. One stage per follower, no
- * fiber or queue of its own: this is what a thousand clients cost per event.
- */
-export const sseFeedBody = (
-  cursor: FeedCursor,
-  render: (events: ReadonlyArray<StoredEvent>) => Effect.Effect<string>
-): Stream.Stream<Uint8Array> => {
-  let started = false
-  let cutOff = false
-  const pull: Effect.Effect<Uint8Array, Option.Option<never>> = Effect.suspend(() => {
-    if (cutOff) return Effect.fail(Option.none())
-    if (!started) {
-      started = true
-      return Effect.succeed(encoder.encode(HEARTBEAT))
-    }
-    return Effect.flatMap(cursor.next, (batch) => {
-      if (batch === null) return Effect.succeed(encoder.encode(HEARTBEAT))
-      if (batch.overflow !== null) {
-        cutOff = true
-        return Effect.succeed(encoder.encode(sseOverflow(batch.overflow)))
-      }
-      return Effect.flatMap(render(batch.events), (text) => text === "" ? pull : Effect.succeed(encoder.encode(text)))
-    })
-  })
-  return Stream.repeatEffectOption(pull)
-}
 
 /** The feed's messages with heartbeats between them; ends with the feed (the one-job stream). */
 export const sseBody = (body: Stream.Stream<string>) => Stream.merge(body, heartbeat, { haltStrategy: "left" })
@@ -136,6 +108,7 @@ export const StreamsHttpLive = HttpApiBuilder.group(SyncApi, "streams", (handler
     const views = yield* Views
     const waits = yield* JobWaits
     const heartbeats = yield* makeHeartbeats
+    const runtime = yield* Effect.runtime<never>()
 
     // A cache over the process's life, so bounded: forgetting a job only costs one view read.
     const integrationOfJob = new Map<string, string>()
@@ -203,22 +176,31 @@ export const StreamsHttpLive = HttpApiBuilder.group(SyncApi, "streams", (handler
             const known = integrationOfJob.get(payload.jobId)
             return known === undefined ? undefined : known === urlParams.integrationId
           }
-          const render = (events: ReadonlyArray<StoredEvent>) =>
-            Effect.gen(function*() {
+          const render: SseRender = {
+            now: (events) => {
               let text = ""
               for (const e of events) {
-                const now = wantedNow(e)
-                const wanted = now ?? (yield* integrationOf(e)) === urlParams.integrationId
+                const wanted = wantedNow(e)
+                if (wanted === undefined) return undefined
                 if (wanted) text += sseEvent(e)
               }
               return text
-            })
-          const body = Stream.unwrapScoped(Effect.gen(function*() {
-            const cursor = yield* feed.cursor(after)
-            yield* heartbeats.register(cursor)
-            return sseFeedBody(cursor, render)
-          }))
-          return HttpServerResponse.stream(body, SSE_HEADERS)
+            },
+            later: (events) =>
+              Effect.gen(function*() {
+                let text = ""
+                for (const e of events) {
+                  const wanted = wantedNow(e) ?? (yield* integrationOf(e)) === urlParams.integrationId
+                  if (wanted) text += sseEvent(e)
+                }
+                return text
+              })
+          }
+          // The cursor lives as long as the response's Node stream, not this handler's scope.
+          const opened = yield* feed.open(after)
+          const forget = heartbeats.add(opened.cursor)
+          const body = sseReadable(opened.cursor, render, SSE_TEXTS, runtime, Effect.zipRight(forget, opened.close))
+          return HttpServerResponse.raw(body, SSE_HEADERS)
         }))
       .handle("job", ({ headers, path, urlParams }) =>
         Effect.gen(function*() {
