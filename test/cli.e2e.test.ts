@@ -381,7 +381,7 @@ describe("synclog integrations and notifications (the admin commands)", () => {
     const keyed = await synclog(["integrations", "set-key", "team-b"], `${SECRET_KEY}\n`)
     const fingerprint = (await api("GET", "/api/sync/integrations/team-b")).body.credential.fingerprint as string
     expect(fingerprint).toMatch(/^[0-9a-f]{4}$/)
-    expect(ok(keyed)).toBe(`API key stored; the next job uses it. Fingerprint ${fingerprint}.\n`)
+    expect(ok(keyed)).toBe(`API key stored; used from the next request, by running jobs too. Fingerprint ${fingerprint}.\n`)
     // The same key again (--json, no newline): the same fingerprint.
     const [keyedJson, shownKeyed, listedKeyed, noKey] = await Promise.all([
       synclog(["integrations", "set-key", "team-b", "--json"], SECRET_KEY),
