@@ -131,12 +131,7 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
       )
 
     /** The run's context, then its stages in order from the checkpoint, then the end. */
-    const execute = (
-      initial: JobDoc,
-      integration: IntegrationDoc,
-      mailbox: Mailbox,
-      lastProgress: { at: number }
-    ) =>
+    const execute = (initial: JobDoc, integration: IntegrationDoc, mailbox: Mailbox, lastProgress: { at: number }) =>
       Effect.gen(function*() {
         const connector = yield* integrations.connectorFor(integration)
         const plan = planOf(initial.type, initial.options)
@@ -166,6 +161,7 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
         )
       })
 
+    /** The stages of the job's plan, from the checkpoint's on; each one's start is an event. */
     const stages = (ctx: RunContext) =>
       Effect.gen(function*() {
         const { initial, plan, state } = ctx
@@ -188,16 +184,17 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
             // The projects are known now: weigh the stages by their count.
             if (si === 1) state.weights = stageWeights(plan, ctx.counts, state.doc.checkpoint?.projectIds.length ?? 0)
           }
-          const run = stage === "syncing_projects"
+          const step = stage === "syncing_projects"
             ? walkProjectList(ctx, pool)
             : stage === "finalizing"
             ? finalize(ctx, pool)
             : walkProjects(ctx, pool, stage, entityOf(stage)!)
-          yield* Effect.annotateLogs(run, { stage })
+          yield* Effect.annotateLogs(step, { stage })
         }
         return yield* finish(ctx)
       })
 
+    /** Completed, or failed when too many records could not be applied. */
     const finish = (ctx: RunContext) =>
       Effect.gen(function*() {
         const { jobId, state } = ctx
