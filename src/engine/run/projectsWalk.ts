@@ -1,0 +1,65 @@
+import { Effect } from "effect"
+import type { SourcePage } from "../../connectors/Connector.js"
+import { commit } from "./commit.js"
+import { checkMailbox, log, type RunContext } from "./context.js"
+import { projectsFraction } from "./paging.js"
+import type { RequestPool } from "./requestPool.js"
+
+/**
+ * The projects stage, always walked (it finds the projects the other stages visit): one page
+ * of the projects list per batch; its BatchCommitted carries the projects it discovered.
+ */
+
+/** One page of projects; true when it was the last. */
+const projectsPage = Effect.fn("walk.projectsPage")(function*(ctx: RunContext, pool: RequestPool, page: number, totalPagesSoFar: number | null) {
+  const { plan, state } = ctx
+  const mirrored = plan.mirrored.has("projects")
+  yield* checkMailbox(ctx)
+  const result: SourcePage = yield* pool.fetch(ctx.connector.listPage({
+    entity: "projects",
+    projectId: null,
+    feed: "active",
+    page,
+    perPage: ctx.perPage,
+    order: "created"
+  }))
+  const totalPages = result.totalPages ?? totalPagesSoFar
+  const selected = result.records.filter((r) => plan.includesProject(r.id))
+  const discovered: Array<string> = []
+  const known = new Set(state.doc.checkpoint?.projectIds ?? [])
+  for (const r of selected) {
+    // Offset pages can list a project twice when the list shifts: walk it once.
+    if (known.has(r.id)) continue
+    known.add(r.id)
+    if (r.archived) yield* log(ctx, "info", `Project ${r.id} is archived: its items are not walked`)
+    else if (r.payload.is_member === false) {
+      yield* log(ctx, "warn", `Project ${r.id} is public but the API key's owner is not a member: skipped`)
+    } else discovered.push(r.id)
+  }
+  const last = !result.hasMore
+  yield* commit(ctx, {
+    stage: "syncing_projects",
+    entity: "projects",
+    records: selected,
+    invalid: result.invalid,
+    next: { projectIndex: 0, feed: 0, page: page + 1 },
+    fraction: projectsFraction(page, totalPages, last),
+    discovered,
+    mirror: mirrored,
+    ...(mirrored ? { note: `Processed ${selected.length + result.invalid.length} projects (page ${page + 1})` } : {})
+  })
+  return { last, totalPages }
+})
+
+/** The projects stage, from the checkpoint's page to the list's end. */
+export const walkProjectList = (ctx: RunContext, pool: RequestPool) =>
+  Effect.gen(function*() {
+    let page = ctx.state.doc.checkpoint?.position.page ?? 0
+    let totalPages: number | null = null
+    while (true) {
+      const done: { readonly last: boolean; readonly totalPages: number | null } = yield* projectsPage(ctx, pool, page, totalPages)
+      if (done.last) return
+      totalPages = done.totalPages
+      page++
+    }
+  })
