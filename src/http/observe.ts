@@ -52,8 +52,8 @@ export const routeOf = (method: string, url: string): string => {
 
 /**
  * The metrics of one (method, route, status), built once each (few: routes and statuses are
- * bounded). `labels` is kept as one array so Effect finds the metric's hook by identity: a
- * `Metric.tagged` metric builds a new label list and metric key on every update.
+ * bounded). Their label arrays are kept, so Effect finds each metric's hook by the array's
+ * identity: a `Metric.tagged` metric builds a new label list and metric key on every update.
  */
 interface RouteMetrics {
   readonly countLabels: ReadonlyArray<MetricLabel.MetricLabel>
