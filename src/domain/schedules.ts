@@ -53,9 +53,26 @@ export const nextWindowStart = (window: SyncWindowSpec, t: number): number =>
 export const nextWindowEnd = (window: SyncWindowSpec, t: number): number =>
   Cron.next(dailyAt(window.end, window.timezone), new Date(t)).getTime()
 
+/**
+ * The answers of deferToWindow, which the status endpoint asks for every integration on every
+ * request with the same due times (a Cron step in a time zone costs about a millisecond). It is
+ * a pure function of its arguments, so a remembered answer never goes stale; emptied when full.
+ */
+const deferred = new Map<string, number>()
+const MAX_DEFERRED = 4096
+
 /** A time outside the window moves to the window's next start; without a window it stays. */
-export const deferToWindow = (window: SyncWindowSpec | undefined, t: number): number =>
-  window === undefined || insideWindow(window, t) ? t : nextWindowStart(window, t)
+export const deferToWindow = (window: SyncWindowSpec | undefined, t: number): number => {
+  if (window === undefined) return t
+  const key = `${t}|${window.start}|${window.end}|${window.timezone ?? ""}`
+  let answer = deferred.get(key)
+  if (answer === undefined) {
+    answer = insideWindow(window, t) ? t : nextWindowStart(window, t)
+    if (deferred.size >= MAX_DEFERRED) deferred.clear()
+    deferred.set(key, answer)
+  }
+  return answer
+}
 
 /**
  * Whether a scheduled run at `now` is a full sync: the full schedule has a due time after the

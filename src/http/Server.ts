@@ -1,6 +1,6 @@
-import { HttpApiBuilder, HttpApiScalar, HttpServer } from "@effect/platform"
+import { HttpApiBuilder, HttpApiScalar, HttpMiddleware, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Data, Layer, Option, type Redacted } from "effect"
+import { Data, Effect, FiberRef, Layer, Option, type Redacted } from "effect"
 import { createServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from "node:http"
 import type { Duplex } from "node:stream"
 import { SyncApi } from "./Api.js"
@@ -154,6 +154,15 @@ export const makeListenerLayer = (options: ServerOptions) =>
     Layer.mapError((e) => new PortUnavailable({ message: portProblem(options, e.cause) }))
   )
 
+/**
+ * The platform wraps every request in a span (parsing its URL, copying its headers into
+ * attributes) even with tracing off, as makeAppLayer runs the server: then nothing would read
+ * that span, so the per-request tracer is skipped. An embedding service that traces keeps it.
+ */
+const withoutRequestSpansWhenTracingIsOff = <A, E, R>(layer: Layer.Layer<A, E, R>) =>
+  Layer.unwrapEffect(Effect.map(FiberRef.get(FiberRef.currentTracerEnabled), (tracing) =>
+    tracing ? layer : HttpMiddleware.withTracerDisabledWhen(layer, () => true)))
+
 /** The API on a bound server: OpenAPI at /openapi.json, docs at /docs (served offline), the dashboard at /. */
 export const makeServeLayer = (options: ServerOptions) =>
   HttpApiBuilder.serve((app) => observeRequests(options.accessLog ?? false)(serverMiddleware(app))).pipe(
@@ -164,7 +173,8 @@ export const makeServeLayer = (options: ServerOptions) =>
     // The router runs Authorization for the routes declared with it (see Api.ts).
     Layer.provide([AuthorizationLive, StreamAuthorizationLive]),
     Layer.provide(Layer.succeed(ApiTokens, { write: options.apiToken, read: options.readToken ?? Option.none() })),
-    HttpServer.withLogAddress
+    HttpServer.withLogAddress,
+    withoutRequestSpansWhenTracingIsOff
   )
 
 /** The HTTP edge: bind, then serve the API. */

@@ -12,7 +12,7 @@ import { InternalError, NotFound, StorageUnavailable, ValidationError } from "..
 import { DatabaseFile } from "../eventlog/Database.js"
 import { describeStorageFailure } from "../eventlog/storageErrors.js"
 import { SyncApi } from "./Api.js"
-import { checkBody } from "./requestBody.js"
+import { checkBody, needsBodyCheck } from "./requestBody.js"
 
 const errorBody = (status: number, error: string, message: string, extra: Record<string, unknown> = {}) =>
   HttpServerResponse.unsafeJson({ success: false, error, message, ...extra }, { status })
@@ -95,17 +95,18 @@ export const ApiErrorsLive = HttpApiBuilder.middleware(SyncApi, (app): HttpApp.D
  * Around the whole server: the body checks of requestBody.ts before any handler runs (so a bad
  * body loses nothing). Auth is not here: it is declared on the API's routes (Authorization.ts).
  * (Errors raised inside the API are answered by ApiErrorsLive: by the time a failure reaches
- * this middleware, the server has already responded.)
+ * this middleware, the server has already responded.) It runs on every request: a GET with its
+ * Host goes straight on, with the request as it came.
  */
 export const serverMiddleware = (app: HttpApp.Default): HttpApp.Default =>
-  Effect.gen(function*() {
-    let request = yield* HttpServerRequest.HttpServerRequest
+  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
     // HTTP/1.1 requires Host; Node's own answer would be an empty 400 (Server.ts turns it off).
     if (request.headers["host"] === undefined && NodeHttpServerRequest.toIncomingMessage(request).httpVersion === "1.1") {
-      return errorBody(400, "MissingHost", "HTTP/1.1 requests need a Host header; send one (e.g. 'Host: localhost')")
+      return Effect.succeed(errorBody(400, "MissingHost", "HTTP/1.1 requests need a Host header; send one (e.g. 'Host: localhost')"))
     }
-    const checked = yield* checkBody(request)
-    if (Either.isLeft(checked)) return checked.left
-    request = checked.right
-    return yield* app.pipe(Effect.provideService(HttpServerRequest.HttpServerRequest, request))
+    if (!needsBodyCheck(request)) return app
+    return Effect.flatMap(checkBody(request), (checked) =>
+      Either.isLeft(checked)
+        ? Effect.succeed(checked.left)
+        : Effect.provideService(app, HttpServerRequest.HttpServerRequest, checked.right))
   })

@@ -1,5 +1,5 @@
 import { HttpApi, type HttpApp, HttpServerRequest, type HttpServerResponse } from "@effect/platform"
-import { Clock, Effect, Metric } from "effect"
+import { Clock, Context, Effect, FiberRef, Metric, MetricLabel } from "effect"
 import { httpRequestDuration, httpRequests, labelled } from "../metrics/metrics.js"
 import { SyncApi } from "./Api.js"
 
@@ -7,46 +7,73 @@ import { SyncApi } from "./Api.js"
  * The route template a request path belongs to, for metric labels and the access log (bounded
  * cardinality: never an id). Security never uses this; the router decides what runs.
  */
-const templates: Array<{ readonly method: string; readonly parts: ReadonlyArray<string>; readonly path: string }> = []
+interface Template {
+  readonly parts: ReadonlyArray<string>
+  readonly path: string
+  /** Literal segments: the most literal match wins (/jobs/stop-all before /jobs/:jobId). */
+  readonly literals: number
+}
+
+/** Templates by method and segment count, most literal first: a request compares a few, not all. */
+const templatesByShape = new Map<string, Array<Template>>()
 HttpApi.reflect(SyncApi, {
   onGroup: () => {},
-  onEndpoint: ({ endpoint }) =>
-    void templates.push({ method: endpoint.method, parts: endpoint.path.split("/"), path: endpoint.path })
+  onEndpoint: ({ endpoint }) => {
+    const parts = endpoint.path.split("/")
+    const key = `${endpoint.method} ${parts.length}`
+    const list = templatesByShape.get(key) ?? []
+    list.push({ parts, path: endpoint.path, literals: parts.filter((p) => !p.startsWith(":")).length })
+    list.sort((a, b) => b.literals - a.literals)
+    templatesByShape.set(key, list)
+  }
 })
 const STATIC = new Set(["/", "/docs", "/openapi.json"])
 
-export const routeOf = (method: string, url: string): string => {
-  const path = url.split("?")[0]!
-  if (STATIC.has(path) || path.startsWith("/assets/")) return path.startsWith("/assets/") ? "/assets/*" : path
-  const parts = path.split("/")
-  // Literal segments first: /jobs/stop-all before /jobs/:jobId.
-  let best: { path: string; literals: number } | undefined
-  for (const t of templates) {
-    if (t.method !== method && !(method === "HEAD" && t.method === "GET")) continue
-    if (t.parts.length !== parts.length) continue
-    let literals = 0
-    let ok = true
-    for (let i = 0; i < parts.length && ok; i++) {
-      if (t.parts[i]!.startsWith(":")) continue
-      if (t.parts[i] !== parts[i]) ok = false
-      else literals++
-    }
-    if (ok && (best === undefined || literals > best.literals)) best = { path: t.path, literals }
+const matchIn = (candidates: ReadonlyArray<Template> | undefined, parts: ReadonlyArray<string>): string | undefined => {
+  if (candidates === undefined) return undefined
+  for (const t of candidates) {
+    let i = 0
+    while (i < parts.length && (t.parts[i]!.startsWith(":") || t.parts[i] === parts[i])) i++
+    if (i === parts.length) return t.path
   }
-  return best?.path ?? "other"
+  return undefined
 }
 
-/** The labelled metrics of one (method, route, status): few, so built once each. */
-const labelledByKey = new Map<string, { readonly count: Metric.Metric.Counter<number>; readonly duration: Metric.Metric.Histogram<number> }>()
-const metricsOf = (method: string, route: string, status: string) => {
+export const routeOf = (method: string, url: string): string => {
+  const query = url.indexOf("?")
+  const path = query === -1 ? url : url.slice(0, query)
+  if (path.startsWith("/assets/")) return "/assets/*"
+  if (STATIC.has(path)) return path
+  const parts = path.split("/")
+  return matchIn(templatesByShape.get(`${method} ${parts.length}`), parts) ??
+    (method === "HEAD" ? matchIn(templatesByShape.get(`GET ${parts.length}`), parts) : undefined) ??
+    "other"
+}
+
+/**
+ * The metrics of one (method, route, status), built once each (few: routes and statuses are
+ * bounded). Their label arrays are kept, so Effect finds each metric's hook by the array's
+ * identity: a `Metric.tagged` metric builds a new label list and metric key on every update.
+ */
+interface RouteMetrics {
+  readonly countLabels: ReadonlyArray<MetricLabel.MetricLabel>
+  readonly durationLabels: ReadonlyArray<MetricLabel.MetricLabel>
+  readonly count: Metric.Metric.Counter<number>
+  readonly duration: Metric.Metric.Histogram<number>
+}
+const byKey = new Map<string, RouteMetrics>()
+const metricsOf = (method: string, route: string, status: number): RouteMetrics => {
   const key = `${method} ${route} ${status}`
-  let found = labelledByKey.get(key)
+  let found = byKey.get(key)
   if (found === undefined) {
+    const labels = { method, route, status: String(status) }
     found = {
-      count: labelled(httpRequests, { method, route, status }),
+      countLabels: Object.entries(labels).map(([k, v]) => MetricLabel.make(k, v)),
+      durationLabels: [MetricLabel.make("route", route)],
+      count: labelled(httpRequests, labels),
       duration: labelled(httpRequestDuration, { route })
     }
-    labelledByKey.set(key, found)
+    byKey.set(key, found)
   }
   return found
 }
@@ -55,22 +82,32 @@ const metricsOf = (method: string, route: string, status: string) => {
  * Counts and times every answered request by method, route template and status, and writes an
  * access log line when asked (SYNC_ACCESS_LOG=true): method, route, status, duration. Never the
  * raw URL, so tokens in query strings (`?access_token=`) stay out of logs.
+ *
+ * It runs on every request, so it stays off Effect.gen and reads the request, clock and metric
+ * labels straight from the fiber.
  */
 export const observeRequests = (accessLog: boolean) => (app: HttpApp.Default): HttpApp.Default =>
-  Effect.gen(function*() {
-    const request = yield* HttpServerRequest.HttpServerRequest
-    const start = yield* Clock.currentTimeMillis
-    const response: HttpServerResponse.HttpServerResponse = yield* app
-    const ms = (yield* Clock.currentTimeMillis) - start
-    const route = routeOf(request.method, request.url)
-    const status = String(response.status)
-    const metrics = metricsOf(request.method, route, status)
-    yield* Metric.increment(metrics.count)
-    yield* Metric.update(metrics.duration, ms / 1000)
-    if (accessLog) {
-      yield* Effect.logInfo("request").pipe(
-        Effect.annotateLogs({ method: request.method, route, status: response.status, durationMs: ms })
+  Effect.withFiberRuntime((fiber) => {
+    const request = Context.unsafeGet(fiber.currentContext, HttpServerRequest.HttpServerRequest)
+    const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+    const start = clock.unsafeCurrentTimeMillis()
+    return Effect.flatMap(app, (response: HttpServerResponse.HttpServerResponse) => {
+      const ms = clock.unsafeCurrentTimeMillis() - start
+      const route = routeOf(request.method, request.url)
+      const metrics = metricsOf(request.method, route, response.status)
+      const fiberLabels = fiber.getFiberRef(FiberRef.currentMetricLabels)
+      const recorded = fiberLabels.length === 0
+        ? Effect.sync(() => {
+          httpRequests.unsafeUpdate(1, metrics.countLabels)
+          httpRequestDuration.unsafeUpdate(ms / 1000, metrics.durationLabels)
+          return response
+        })
+        // Labels set around the server (by an embedding service) join ours: Effect's own path.
+        : Effect.as(Effect.zipRight(Metric.increment(metrics.count), Metric.update(metrics.duration, ms / 1000)), response)
+      if (!accessLog) return recorded
+      return Effect.zipLeft(
+        recorded,
+        Effect.annotateLogs(Effect.logInfo("request"), { method: request.method, route, status: response.status, durationMs: ms })
       )
-    }
-    return response
+    })
   })

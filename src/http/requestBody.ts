@@ -131,6 +131,15 @@ const withBody = (request: HttpServerRequest.HttpServerRequest, body: Buffer, pa
 }
 
 /**
+ * Whether `checkBody` has anything to do: a request whose body is never read (GET, HEAD, OPTIONS)
+ * and that declares no oversized one passes as it is, without a check on the hot read path.
+ */
+export const needsBodyCheck = (request: HttpServerRequest.HttpServerRequest): boolean =>
+  HttpMethod.hasBody(request.method) || declaredLengthOf(request) > MAX_BODY_BYTES
+
+const declaredLengthOf = (request: HttpServerRequest.HttpServerRequest) => Number(request.headers["content-length"] ?? "0")
+
+/**
  * Every body is checked before any handler runs (so a bad body changes nothing): its declared
  * and its actual size, its content type, that it is JSON and how deep it nests. Right: the
  * request to hand on; Left: the answer.
@@ -139,7 +148,7 @@ export const checkBody = (
   request: HttpServerRequest.HttpServerRequest
 ): Effect.Effect<Either.Either<HttpServerRequest.HttpServerRequest, HttpServerResponse.HttpServerResponse>> =>
   Effect.gen(function*() {
-    const declaredLength = Number(request.headers["content-length"] ?? "0")
+    const declaredLength = declaredLengthOf(request)
     if (declaredLength > MAX_BODY_BYTES) return Either.left(tooLarge(`is ${declaredLength} bytes`))
     // GET, HEAD and OPTIONS bodies are never read; Node discards them.
     if (!HttpMethod.hasBody(request.method)) return Either.right(request)
