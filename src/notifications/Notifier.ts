@@ -328,6 +328,14 @@ export class Notifier extends Effect.Service<Notifier>()("synclog/Notifier", {
             `Webhook ${id}: its signing secret variable ${endpoint.secretEnv} is not set; deliveries fail until it is`
           )
         }
+        // Integrations may be created over the API later, so an unknown id is a warning, not an error.
+        for (const integrationId of endpoint.integrationIds ?? []) {
+          if ((yield* store.loadIntegration(integrationId)) === undefined) {
+            yield* Effect.logWarning(
+              `Webhook ${id}: integrationIds names '${integrationId}', which does not exist (yet); nothing is sent for it until it does`
+            )
+          }
+        }
         const queue = yield* Queue.bounded<Item>(QUEUE_CAPACITY)
         yield* Effect.all([
           reader(endpoint, stored.checkpoint, queue, state),
