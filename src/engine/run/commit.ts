@@ -57,7 +57,8 @@ const etaAt = (ctx: RunContext, now: number, progress: number, stageIndex: numbe
  * One transaction: the page's mirror writes (`Mirror.apply`, the fast path of a first sync
  * included) and the BatchCommitted event that counts them and moves the checkpoint.
  */
-export const commit = Effect.fn("run.commit")(function*(ctx: RunContext, batch: Batch) {
+export const commit = (ctx: RunContext, batch: Batch) =>
+  Effect.gen(function*() {
   const { jobId, integration, plan, state } = ctx
   const { jobLog, mirror, sql, store } = ctx.services
   const now = yield* Clock.currentTimeMillis
@@ -116,7 +117,8 @@ export const commit = Effect.fn("run.commit")(function*(ctx: RunContext, batch: 
 })
 
 /** Appends StageStarted (with the projects the stage walks) and logs the stage's start. */
-export const startStage = Effect.fn("run.startStage")(function*(ctx: RunContext, stage: Stage, projectIds: ReadonlyArray<string>) {
+export const startStage = (ctx: RunContext, stage: Stage, projectIds: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
   const { jobId, plan, state } = ctx
   const at = yield* nowIso
   const [next] = yield* ctx.services.store.updateJob(jobId, () =>

@@ -13,6 +13,11 @@ import type { JobWaits } from "../JobWaits.js"
 import type { JobPlan } from "../plan.js"
 import { type Command, Interrupted, type Mailbox } from "./mailbox.js"
 
+
+// The steps in run/ are plain functions returning effects, not `Effect.fn`: with `Effect.fn`
+// on the page, commit and sweep steps a 100k-item full sync peaked at ~345 MB instead of
+// ~230 MB (measured, `VmHWM`, same build otherwise): each call's span and captured stack were
+// kept alive with what the page referenced.
 /** The services a run's steps use (resolved once by the JobRunner service). */
 export interface RunServices {
   readonly sql: SqlClient.SqlClient

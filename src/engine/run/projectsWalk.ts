@@ -11,7 +11,8 @@ import type { RequestPool } from "./requestPool.js"
  */
 
 /** One page of projects; true when it was the last. */
-const projectsPage = Effect.fn("walk.projectsPage")(function*(ctx: RunContext, pool: RequestPool, page: number, totalPagesSoFar: number | null) {
+const projectsPage = (ctx: RunContext, pool: RequestPool, page: number, totalPagesSoFar: number | null) =>
+  Effect.gen(function*() {
   const { plan, state } = ctx
   const mirrored = plan.mirrored.has("projects")
   yield* checkMailbox(ctx)

@@ -12,7 +12,8 @@ import type { RequestPool } from "./requestPool.js"
  */
 
 /** One batch of unseen records; how many were tombstoned, or null when none are left. */
-const sweepBatch = Effect.fn("sweep.batch")(function*(ctx: RunContext, pool: RequestPool, entity: EntityType) {
+const sweepBatch = (ctx: RunContext, pool: RequestPool, entity: EntityType) =>
+  Effect.gen(function*() {
   const { connector, initial, integration, jobId, plan } = ctx
   const { mirror } = ctx.services
   const walked = new Set(ctx.state.doc.checkpoint?.projectIds ?? [])

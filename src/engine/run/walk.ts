@@ -90,7 +90,8 @@ const dropAhead = (walk: Walk) =>
   })
 
 /** One page: settle its request, start the next one, commit this one; the next cursor, or none at the end. */
-const walkPage = Effect.fn("walk.page")(function*(ctx: RunContext, walk: Walk, cursor: Cursor) {
+const walkPage = (ctx: RunContext, walk: Walk, cursor: Cursor) =>
+  Effect.gen(function*() {
   const { entity, projectIds } = walk
   const { pos, walkStartedAt } = cursor
   const outcome = yield* walk.pool.settle(cursor.inflight)
