@@ -8,17 +8,30 @@ export type Counts = Record<EntityType, number>
 
 /** What a full walk of the simulator's list endpoints returns, per entity type. */
 export const sourceCounts = async (sim: RunningSimulator, workspace: string): Promise<Counts> => {
-  const res = await fetch(`${sim.url}/__admin/counts?workspace=${workspace}`)
-  const body = (await res.json()) as Record<string, unknown>
+  const body = (await adminGet(`${sim.url}/__admin/counts?workspace=${workspace}`)) as Record<string, unknown>
   return Object.fromEntries(ENTITY_TYPES.map((e) => [e, body[e] as number])) as Counts
 }
 
 export const total = (counts: Counts) => ENTITY_TYPES.reduce((n, e) => n + counts[e], 0)
 
-export const sourceRecords = async (sim: RunningSimulator, workspace: string, entity: EntityType) => {
-  const res = await fetch(`${sim.url}/__admin/records/${entity}?workspace=${workspace}`)
-  return (await res.json()) as Array<Record<string, unknown> & { id: string }>
+/**
+ * A read of the simulator's admin routes. A pooled keep-alive socket that the simulator closed
+ * just as it was reused answers ECONNRESET (seen once in CI on a machine at load 29): such a read
+ * is safe to repeat, so it is, twice at most.
+ */
+const adminGet = async (url: string): Promise<unknown> => {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const res = await fetch(url)
+      return await res.json()
+    } catch (error) {
+      if (attempt >= 3) throw error
+    }
+  }
 }
+
+export const sourceRecords = async (sim: RunningSimulator, workspace: string, entity: EntityType) =>
+  (await adminGet(`${sim.url}/__admin/records/${entity}?workspace=${workspace}`)) as Array<Record<string, unknown> & { id: string }>
 
 export const admin = (sim: RunningSimulator) => ({
   post: async (path: string, body: unknown) => {
