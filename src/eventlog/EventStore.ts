@@ -10,10 +10,22 @@ import {
   SYSTEM_STREAM,
   type SystemEvent
 } from "../domain/events.js"
-import { affectsIntegration, evolveIntegration, evolveIntegrationFromJob, type IntegrationDoc } from "./integrationProjection.js"
-import { durationOf, evolveJob, type JobDoc } from "./jobProjection.js"
+import { affectsIntegration, evolveIntegration, type IntegrationDoc } from "./integrationProjection.js"
+import { durationOf, type JobDoc } from "./jobProjection.js"
 import { countFinishedJob } from "../metrics/metrics.js"
-import { upcast } from "./upcasters.js"
+import {
+  emptyViews,
+  evolveSystem,
+  insertJobsSql,
+  isIntegrationEvent,
+  isJobEvent,
+  parseStored,
+  projectEvent,
+  pushJobRow,
+  type SystemDoc
+} from "./projection.js"
+
+export { evolveSystem, isIntegrationEvent, isJobEvent, type SystemDoc } from "./projection.js"
 
 const FINAL_EVENTS: ReadonlySet<string> = new Set(["JobCompleted", "JobFailed", "JobStopped"])
 
@@ -34,17 +46,6 @@ export interface StoredEvent {
   readonly recordedAt: string
 }
 
-export interface SystemDoc {
-  readonly initializedAt: string | null
-  readonly integrationsFound: number
-  readonly version: number
-}
-
-const JOB_EVENT_TAGS: ReadonlySet<string> = new Set(JobEvent.members.map((m) => m.identifier))
-const INTEGRATION_EVENT_TAGS: ReadonlySet<string> = new Set(IntegrationEvent.members.map((m) => m.identifier))
-export const isJobEvent = (e: DomainEvent): e is JobEvent => JOB_EVENT_TAGS.has(e._tag)
-export const isIntegrationEvent = (e: DomainEvent): e is IntegrationEvent => INTEGRATION_EVENT_TAGS.has(e._tag)
-
 export const streamOf = (event: DomainEvent): string =>
   isJobEvent(event)
     ? jobStream(event.jobId)
@@ -52,20 +53,12 @@ export const streamOf = (event: DomainEvent): string =>
     ? integrationStream(event.integrationId)
     : SYSTEM_STREAM
 
-export const evolveSystem = (doc: SystemDoc | undefined, event: SystemEvent): SystemDoc => ({
-  initializedAt: event.at,
-  integrationsFound: event.integrationsFound,
-  version: (doc?.version ?? 0) + 1
-})
-
 const encodeEvent = Schema.encodeSync(DomainEvent)
 const decodeEvent = Schema.decodeUnknownSync(DomainEvent)
 
 /** Turns a stored row into an event, upcasting older schema versions first. */
-export const decodeStored = (type: string, schemaVersion: number, payload: string): DomainEvent => {
-  const raw = JSON.parse(payload) as Record<string, unknown>
-  return decodeEvent(schemaVersion === EVENT_VERSION ? raw : upcast(type, schemaVersion, raw))
-}
+export const decodeStored = (type: string, schemaVersion: number, payload: string): DomainEvent =>
+  decodeEvent(parseStored(type, schemaVersion, payload))
 
 /**
  * The event store. `append` writes events to one stream and updates the views they change in
@@ -108,12 +101,14 @@ export class EventStore extends Effect.Service<EventStore>()("synclog/EventStore
         }
       })
 
-    const saveJob = (doc: JobDoc) =>
-      sql`INSERT INTO jobs (id, integration_id, type, status, queued_at, deleted, version, doc)
-          VALUES (${doc.id}, ${doc.integrationId}, ${doc.type}, ${doc.status}, ${doc.queuedAt},
-                  ${doc.deleted ? 1 : 0}, ${doc.version}, ${JSON.stringify(doc)})
-          ON CONFLICT (id) DO UPDATE SET status = excluded.status, queued_at = excluded.queued_at,
-            deleted = excluded.deleted, version = excluded.version, doc = excluded.doc`
+    const upsertJob = `${insertJobsSql(1)}
+      ON CONFLICT (id) DO UPDATE SET status = excluded.status, queued_at = excluded.queued_at,
+        deleted = excluded.deleted, version = excluded.version, doc = excluded.doc`
+    const saveJob = (doc: JobDoc) => {
+      const params: Array<unknown> = []
+      pushJobRow(params, doc)
+      return sql.unsafe(upsertJob, params)
+    }
     const saveIntegration = (doc: IntegrationDoc) =>
       sql`INSERT INTO integrations (id, version, doc) VALUES (${doc.id}, ${doc.version}, ${JSON.stringify(doc)})
           ON CONFLICT (id) DO UPDATE SET version = excluded.version, doc = excluded.doc`
@@ -150,19 +145,21 @@ export class EventStore extends Effect.Service<EventStore>()("synclog/EventStore
     const writeJob = (jobId: string, current: JobDoc | undefined, events: ReadonlyArray<JobEvent>) =>
       Effect.gen(function*() {
         yield* insertEvents(jobStream(jobId), current?.version ?? 0, events)
-        let doc = current
-        let integration: IntegrationDoc | undefined
-        for (const event of events) {
-          doc = evolveJob(doc, event)
-          if (affectsIntegration(event)) {
-            integration ??= yield* loadIntegration(doc.integrationId)
-            if (integration) integration = evolveIntegrationFromJob(integration, event, doc)
-          }
+        const views = emptyViews()
+        if (current) views.jobs.set(jobId, current)
+        // The integration whose statistics these events change, loaded once for all of them.
+        const integrationId = current?.integrationId ?? (events[0]?._tag === "JobQueued" ? events[0].integrationId : undefined)
+        if (integrationId !== undefined && events.some(affectsIntegration)) {
+          const integration = yield* loadIntegration(integrationId)
+          if (integration) views.integrations.set(integrationId, integration)
         }
-        yield* saveJob(doc!)
-        yield* recount(current, doc!)
+        for (const event of events) projectEvent(views, event, false)
+        const doc = views.jobs.get(jobId)!
+        yield* saveJob(doc)
+        yield* recount(current, doc)
+        const integration = integrationId === undefined ? undefined : views.integrations.get(integrationId)
         if (integration) yield* saveIntegration(integration)
-        return doc!
+        return doc
       })
 
     /** Job stream with an expected version: returns the job view after the events. */

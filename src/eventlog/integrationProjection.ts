@@ -1,4 +1,11 @@
-import type { IntegrationEvent, IntegrationOrigin, IntegrationSettings, JobEvent, ScheduleSpec } from "../domain/events.js"
+import type {
+  IntegrationEvent,
+  IntegrationOrigin,
+  IntegrationRegistered,
+  IntegrationSettings,
+  JobEvent,
+  ScheduleSpec
+} from "../domain/events.js"
 import type { JobType } from "../domain/job.js"
 import { scheduleOf } from "../domain/schedules.js"
 import { durationOf, type JobDoc } from "./jobProjection.js"
@@ -64,102 +71,154 @@ const closedCircuit = (consecutiveFailures: number): IntegrationDoc["circuit"] =
   probeJobId: null
 })
 
-/** Integration stream events. The version counts the integration stream only. */
-export const evolveIntegration = (doc: IntegrationDoc | undefined, event: IntegrationEvent): IntegrationDoc => {
-  if (event._tag === "IntegrationRegistered") {
-    const base: IntegrationDoc = doc ?? {
-      id: event.integrationId,
-      settings: event.settings,
-      registeredAt: event.at,
-      source: "config",
-      config: null,
-      removed: false,
-      credential: null,
-      active: false,
-      stoppedAt: null,
-      intervalOverride: null,
-      nextRunAt: null,
-      lastScheduledRunAt: null,
-      lastSync: null,
-      lastSuccessfulSync: null,
-      lastFullSyncCompletedAt: null,
-      hasBaseline: false,
-      watermarks: {},
-      stats: { totalJobs: 0, completed: 0, failed: 0, completedDurationMs: 0 },
-      recentDurations: { full_sync: [], incremental_sync: [], selective_sync: [] },
-      circuit: closedCircuit(0),
-      version: 0
-    }
-    return {
-      ...base,
-      source: event.source ?? "config",
-      config: event.config ?? null,
-      removed: false,
-      settings: event.settings,
-      // A changed schedule in the settings replaces an interval set through the API.
-      intervalOverride: sameSchedule(base.settings, event.settings) ? base.intervalOverride : null,
-      active: event.settings.enabled ? base.active : false,
-      nextRunAt: event.settings.enabled ? base.nextRunAt : null,
-      version: base.version + 1
-    }
+export type IntegrationDraft = { -readonly [K in keyof IntegrationDoc]: IntegrationDoc[K] }
+
+const registered = (event: IntegrationRegistered): IntegrationDraft => ({
+  id: event.integrationId,
+  settings: event.settings,
+  registeredAt: event.at,
+  source: "config",
+  config: null,
+  removed: false,
+  credential: null,
+  active: false,
+  stoppedAt: null,
+  intervalOverride: null,
+  nextRunAt: null,
+  lastScheduledRunAt: null,
+  lastSync: null,
+  lastSuccessfulSync: null,
+  lastFullSyncCompletedAt: null,
+  hasBaseline: false,
+  watermarks: {},
+  stats: { totalJobs: 0, completed: 0, failed: 0, completedDurationMs: 0 },
+  recentDurations: { full_sync: [], incremental_sync: [], selective_sync: [] },
+  circuit: closedCircuit(0),
+  version: 0
+})
+
+/**
+ * The integration view's one projection, shared by the live append and replay. It takes the
+ * integration's own stream, whose events count in its version, and the job events that change
+ * its statistics (`affectsIntegration`; `job` is the job view after the event), which belong
+ * to the job's stream and leave the version alone. Live callers keep the doc they passed (a
+ * copy is returned); replay passes `inPlace` and folds its own doc. Nested values are replaced,
+ * never mutated, so nothing another doc shares is ever changed.
+ */
+export const evolveIntegration = (
+  doc: IntegrationDoc | undefined,
+  event: IntegrationEvent | JobEvent,
+  inPlace = false,
+  job?: JobDoc
+): IntegrationDoc => {
+  if (doc === undefined && event._tag !== "IntegrationRegistered") {
+    throw new Error(`${event._tag} for ${"jobId" in event ? `job ${event.jobId}` : "an integration"} before registration`)
   }
-  if (doc === undefined) throw new Error(`${event._tag} for integration ${event.integrationId} before registration`)
-  const next = ((): IntegrationDoc => {
-    switch (event._tag) {
-      case "IntegrationStarted":
-        return { ...doc, active: true, stoppedAt: null, nextRunAt: event.nextRunAt }
-      case "IntegrationSettingsChanged":
-        return {
-          ...doc,
-          settings: event.settings,
-          config: mergeConfig(doc.config, event.changes),
-          // As at registration: a changed schedule replaces an interval set through the API.
-          intervalOverride: sameSchedule(doc.settings, event.settings) ? doc.intervalOverride : null,
-          active: event.settings.enabled ? doc.active : false,
-          nextRunAt: event.settings.enabled ? doc.nextRunAt : null
-        }
-      case "IntegrationRemoved":
-        return {
-          ...doc,
-          removed: true,
-          active: false,
-          nextRunAt: null,
-          credential: null,
-          // A purged mirror is no baseline: a re-created integration starts with a full sync.
-          ...(event.purgeMirror ? { hasBaseline: false, watermarks: {}, lastFullSyncCompletedAt: null } : {})
-        }
-      case "IntegrationCredentialChanged":
-        return { ...doc, credential: event.fingerprint === null ? null : { fingerprint: event.fingerprint, updatedAt: event.at } }
-      case "IntegrationStopped":
-        return { ...doc, active: false, stoppedAt: event.at, nextRunAt: null }
-      case "SyncIntervalChanged":
-        return {
-          ...doc,
-          intervalOverride: event.newInterval,
-          nextRunAt: doc.active ? event.nextRunAt : doc.nextRunAt
-        }
-      case "ScheduledRun":
-        return { ...doc, lastScheduledRunAt: event.at, nextRunAt: event.nextRunAt }
-      case "CircuitOpened":
-        return {
-          ...doc,
-          circuit: {
-            state: "open",
-            consecutiveFailures: event.consecutiveFailures,
-            openedAt: event.at,
-            probeAt: event.probeAt,
-            cooldownSeconds: event.cooldownSeconds,
-            reason: event.reason,
-            probeJobId: null
-          }
-        }
-      case "CircuitHalfOpened":
-        return { ...doc, circuit: { ...doc.circuit, state: "half_open", probeJobId: event.probeJobId } }
-      case "CircuitClosed":
-        return { ...doc, circuit: closedCircuit(0) }
+  const d: IntegrationDraft = doc === undefined
+    ? registered(event as IntegrationRegistered)
+    : inPlace
+    ? (doc as IntegrationDraft)
+    : { ...doc }
+  switch (event._tag) {
+    case "JobQueued":
+      d.lastSync = event.at
+      d.stats = { ...d.stats, totalJobs: d.stats.totalJobs + 1 }
+      return d
+    case "JobCompleted": {
+      if (job === undefined) throw new Error(`JobCompleted for job ${event.jobId} without its job view`)
+      const duration = durationOf(job) ?? 0
+      const isFull = job.type === "full_sync"
+      d.lastSuccessfulSync = event.at
+      if (isFull) d.lastFullSyncCompletedAt = event.at
+      d.hasBaseline = d.hasBaseline || isFull
+      d.watermarks = { ...d.watermarks, ...job.watermarks }
+      d.stats = { ...d.stats, completed: d.stats.completed + 1, completedDurationMs: d.stats.completedDurationMs + duration }
+      d.recentDurations = { ...d.recentDurations, [job.type]: [...d.recentDurations[job.type], duration].slice(-RECENT) }
+      if (d.circuit.state === "closed") d.circuit = closedCircuit(0)
+      return d
     }
-  })()
-  return { ...next, version: doc.version + 1 }
+    case "JobFailed":
+      d.stats = { ...d.stats, failed: d.stats.failed + 1 }
+      d.circuit = { ...d.circuit, consecutiveFailures: d.circuit.consecutiveFailures + 1 }
+      return d
+    case "IntegrationRegistered":
+      d.source = event.source ?? "config"
+      d.config = event.config ?? null
+      d.removed = false
+      // A changed schedule in the settings replaces an interval set through the API.
+      if (!sameSchedule(d.settings, event.settings)) d.intervalOverride = null
+      d.settings = event.settings
+      if (!event.settings.enabled) {
+        d.active = false
+        d.nextRunAt = null
+      }
+      break
+    case "IntegrationStarted":
+      d.active = true
+      d.stoppedAt = null
+      d.nextRunAt = event.nextRunAt
+      break
+    case "IntegrationSettingsChanged":
+      d.config = mergeConfig(d.config, event.changes)
+      // As at registration: a changed schedule replaces an interval set through the API.
+      if (!sameSchedule(d.settings, event.settings)) d.intervalOverride = null
+      d.settings = event.settings
+      if (!event.settings.enabled) {
+        d.active = false
+        d.nextRunAt = null
+      }
+      break
+    case "IntegrationRemoved":
+      d.removed = true
+      d.active = false
+      d.nextRunAt = null
+      d.credential = null
+      // A purged mirror is no baseline: a re-created integration starts with a full sync.
+      if (event.purgeMirror) {
+        d.hasBaseline = false
+        d.watermarks = {}
+        d.lastFullSyncCompletedAt = null
+      }
+      break
+    case "IntegrationCredentialChanged":
+      d.credential = event.fingerprint === null ? null : { fingerprint: event.fingerprint, updatedAt: event.at }
+      break
+    case "IntegrationStopped":
+      d.active = false
+      d.stoppedAt = event.at
+      d.nextRunAt = null
+      break
+    case "SyncIntervalChanged":
+      d.intervalOverride = event.newInterval
+      if (d.active) d.nextRunAt = event.nextRunAt
+      break
+    case "ScheduledRun":
+      d.lastScheduledRunAt = event.at
+      d.nextRunAt = event.nextRunAt
+      break
+    case "CircuitOpened":
+      d.circuit = {
+        state: "open",
+        consecutiveFailures: event.consecutiveFailures,
+        openedAt: event.at,
+        probeAt: event.probeAt,
+        cooldownSeconds: event.cooldownSeconds,
+        reason: event.reason,
+        probeJobId: null
+      }
+      break
+    case "CircuitHalfOpened":
+      d.circuit = { ...d.circuit, state: "half_open", probeJobId: event.probeJobId }
+      break
+    case "CircuitClosed":
+      d.circuit = closedCircuit(0)
+      break
+    default:
+      // The other job events leave the integration's view as it is.
+      return d
+  }
+  d.version++
+  return d
 }
 
 /** A PATCH's changes applied to an API integration's input: null unsets a key. */
@@ -173,46 +232,6 @@ export const mergeConfig = (
     else next[key] = value
   }
   return next
-}
-
-export type IntegrationDraft = { -readonly [K in keyof IntegrationDoc]: IntegrationDoc[K] }
-
-/**
- * Job events that change an integration's statistics. `job` is the job view after the event.
- * These do not bump the integration's stream version: they belong to the job's stream.
- */
-export const evolveIntegrationFromJob = (doc: IntegrationDoc, event: JobEvent, job: JobDoc): IntegrationDoc => {
-  const draft: IntegrationDraft = { ...doc }
-  foldIntegrationJobEvent(draft, event, job)
-  return draft
-}
-
-/** In place, for replay; nested values are replaced, never mutated. */
-export const foldIntegrationJobEvent = (d: IntegrationDraft, event: JobEvent, job: JobDoc): void => {
-  switch (event._tag) {
-    case "JobQueued":
-      d.lastSync = event.at
-      d.stats = { ...d.stats, totalJobs: d.stats.totalJobs + 1 }
-      return
-    case "JobCompleted": {
-      const duration = durationOf(job) ?? 0
-      const isFull = job.type === "full_sync"
-      d.lastSuccessfulSync = event.at
-      if (isFull) d.lastFullSyncCompletedAt = event.at
-      d.hasBaseline = d.hasBaseline || isFull
-      d.watermarks = { ...d.watermarks, ...job.watermarks }
-      d.stats = { ...d.stats, completed: d.stats.completed + 1, completedDurationMs: d.stats.completedDurationMs + duration }
-      d.recentDurations = { ...d.recentDurations, [job.type]: [...d.recentDurations[job.type], duration].slice(-RECENT) }
-      if (d.circuit.state === "closed") d.circuit = closedCircuit(0)
-      return
-    }
-    case "JobFailed":
-      d.stats = { ...d.stats, failed: d.stats.failed + 1 }
-      d.circuit = { ...d.circuit, consecutiveFailures: d.circuit.consecutiveFailures + 1 }
-      return
-    default:
-      return
-  }
 }
 
 export const affectsIntegration = (event: JobEvent): boolean =>

@@ -44,13 +44,18 @@ export interface JobDoc {
   readonly version: number
 }
 
-/** A job view being folded: replay mutates one per job instead of copying it per event. */
+/** A job view being folded in place (replay keeps one per job instead of copying it per event). */
 export type JobDraft = { -readonly [K in keyof JobDoc]: JobDoc[K] }
 
-export const evolveJob = (doc: JobDoc | undefined, event: JobEvent): JobDoc => {
+/**
+ * The job view's one projection, shared by the live append and replay. Live callers keep the
+ * doc they passed (a copy is returned); replay passes `inPlace` and folds its own doc, whose
+ * nested values are replaced, never mutated, so nothing another doc shares is ever changed.
+ */
+export const evolveJob = (doc: JobDoc | undefined, event: JobEvent, inPlace = false): JobDoc => {
   if (event._tag === "JobQueued") return queued(event)
   if (doc === undefined) throw new Error(`${event._tag} for job ${event.jobId} before JobQueued`)
-  const draft: JobDraft = { ...doc }
+  const draft: JobDraft = inPlace ? (doc as JobDraft) : { ...doc }
   applyJobEvent(draft, event)
   return draft
 }
@@ -84,17 +89,6 @@ const queued = (event: Extract<JobEvent, { _tag: "JobQueued" }>): JobDoc => ({
   deleteLogs: false,
   version: 1
 })
-
-/**
- * Folds a replayed event into a draft in place (replay keeps one draft per job). Nested values
- * are replaced, never mutated, so a draft copied from a stored view shares nothing it changes.
- */
-export const foldJobEvent = (draft: JobDraft | undefined, event: JobEvent): JobDraft => {
-  if (event._tag === "JobQueued") return { ...queued(event) }
-  if (draft === undefined) throw new Error(`${event._tag} for job ${event.jobId} before JobQueued`)
-  applyJobEvent(draft, event)
-  return draft
-}
 
 const applyJobEvent = (d: JobDraft, event: Exclude<JobEvent, { _tag: "JobQueued" }>): void => {
   d.version++

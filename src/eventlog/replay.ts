@@ -1,23 +1,7 @@
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
-import type { DomainEvent, IntegrationEvent, JobEvent, SystemEvent } from "../domain/events.js"
-import { EVENT_VERSION } from "../domain/events.js"
-import { evolveSystem, isIntegrationEvent, isJobEvent, type SystemDoc } from "./EventStore.js"
-import {
-  affectsIntegration,
-  evolveIntegration,
-  foldIntegrationJobEvent,
-  type IntegrationDoc,
-  type IntegrationDraft
-} from "./integrationProjection.js"
-import { foldJobEvent, type JobDraft } from "./jobProjection.js"
-import { upcast } from "./upcasters.js"
-
-export interface Views {
-  readonly jobs: Map<string, JobDraft>
-  readonly integrations: Map<string, IntegrationDoc>
-  system: SystemDoc | undefined
-}
+import type { DomainEvent } from "../domain/events.js"
+import { emptyViews, insertJobsSql, parseStored, projectEvent, pushJobRow } from "./projection.js"
 
 /**
  * Rows per read. Small chunks are read fastest: the row arrays die young (a scavenge is cheap)
@@ -27,13 +11,14 @@ export interface Views {
 const CHUNK = 5_000
 
 /**
- * Folds the whole log, oldest first, through the same evolve functions the live projection
- * uses. Payloads were validated by Schema when they were appended and have no transforming
- * fields, so a fold needs only JSON.parse (and an upcaster for older schema versions).
+ * Folds the whole log, oldest first, through the projections the live append uses, each doc in
+ * place (the rebuilt views are this fold's own). Payloads were validated by Schema when they
+ * were appended and have no transforming fields, so a fold needs only JSON.parse (and an
+ * upcaster for older schema versions).
  */
 export const foldLog = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
-  const views: Views = { jobs: new Map(), integrations: new Map(), system: undefined }
+  const views = emptyViews()
   let after = 0
   let count = 0
   while (true) {
@@ -45,7 +30,7 @@ export const foldLog = Effect.gen(function*() {
     if (rows.length === 0) break
     for (let i = 0; i < rows.length; i++) {
       const row = rows[i]!
-      foldRow(views, row[1], row[2], row[3])
+      projectEvent(views, parseStored(row[1], row[2], row[3]) as unknown as DomainEvent, true)
     }
     count += rows.length
     after = rows[rows.length - 1]![0]
@@ -53,37 +38,11 @@ export const foldLog = Effect.gen(function*() {
   return { views, events: count }
 })
 
-const foldRow = (views: Views, type: string, version: number, payload: string) => {
-  const raw = JSON.parse(payload) as Record<string, unknown>
-  apply(views, (version === EVENT_VERSION ? raw : upcast(type, version, raw)) as unknown as DomainEvent)
-}
-
-const apply = (views: Views, event: DomainEvent) => {
-  if (isJobEvent(event)) {
-    const before = views.jobs.get(event.jobId)
-    const job = foldJobEvent(before, event as JobEvent)
-    if (job !== before) views.jobs.set(job.id, job)
-    if (affectsIntegration(event)) {
-      const integration = views.integrations.get(job.integrationId)
-      if (integration) foldIntegrationJobEvent(integration as IntegrationDraft, event, job)
-    }
-  } else if (isIntegrationEvent(event)) {
-    const id = (event as IntegrationEvent).integrationId
-    views.integrations.set(id, evolveIntegration(views.integrations.get(id), event as IntegrationEvent))
-  } else {
-    views.system = evolveSystem(views.system, event as SystemEvent)
-  }
-}
-
 /**
  * Rows per INSERT of the job view. 100 measured faster than both 500 (binding 4,000 arguments
  * per call costs more) and 1 (a statement per row).
  */
 const INSERT_ROWS = 100
-const insertJobs = (n: number) =>
-  `INSERT INTO jobs (id, integration_id, type, status, queued_at, deleted, version, doc) VALUES ${
-    Array(n).fill("(?, ?, ?, ?, ?, ?, ?, ?)").join(", ")
-  }`
 
 /** Replaces every view with one rebuilt from the log, in one transaction. */
 export const rebuild = Effect.gen(function*() {
@@ -101,11 +60,11 @@ export const rebuild = Effect.gen(function*() {
     // job_counts is counted here, while the docs are at hand, instead of by a GROUP BY that
     // reads the whole jobs table back (docs included) after the insert.
     const counts = new Map<string, { integrationId: string; type: string; status: string; n: number }>()
-    const full = insertJobs(INSERT_ROWS)
+    const full = insertJobsSql(INSERT_ROWS)
     let params: Array<unknown> = []
     let pending = 0
     for (const doc of views.jobs.values()) {
-      params.push(doc.id, doc.integrationId, doc.type, doc.status, doc.queuedAt, doc.deleted ? 1 : 0, doc.version, JSON.stringify(doc))
+      pushJobRow(params, doc)
       if (++pending === INSERT_ROWS) {
         yield* sql.unsafe(full, params)
         params = []
@@ -117,7 +76,7 @@ export const rebuild = Effect.gen(function*() {
       if (count) count.n++
       else counts.set(key, { integrationId: doc.integrationId, type: doc.type, status: doc.status, n: 1 })
     }
-    if (pending > 0) yield* sql.unsafe(insertJobs(pending), params)
+    if (pending > 0) yield* sql.unsafe(insertJobsSql(pending), params)
     for (const index of indexes) yield* sql.unsafe(index.sql)
     for (const doc of views.integrations.values()) {
       yield* sql`INSERT INTO integrations (id, version, doc) VALUES (${doc.id}, ${doc.version}, ${JSON.stringify(doc)})`
