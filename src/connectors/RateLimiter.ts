@@ -1,5 +1,6 @@
 import { Clock, Effect } from "effect"
 import type { WaitReason } from "./Connector.js"
+import { isoAt } from "../domain/time.js"
 
 /** What the status endpoint shows of an integration's request budget. */
 export interface RateBudget {
@@ -214,8 +215,8 @@ export class RateLimiter extends Effect.Service<RateLimiter>()("synclog/RateLimi
         return {
           limit,
           remaining,
-          resetAt: resetAt !== null ? new Date(resetAt).toISOString() : null,
-          blockedUntil: w.blockedUntil > now ? new Date(w.blockedUntil).toISOString() : null
+          resetAt: resetAt !== null ? isoAt(resetAt) : null,
+          blockedUntil: w.blockedUntil > now ? isoAt(w.blockedUntil) : null
         }
       })
 

@@ -22,6 +22,7 @@ import {
 } from "./notifications.js"
 import { type Checkpoint, outboxState } from "./outboxState.js"
 import { deliverWithRetry, type RetryPolicy } from "./retry.js"
+import { isoAt } from "../domain/time.js"
 
 /** What `GET /api/sync/notifications` shows of an endpoint's deliveries. */
 export interface DeliveryState {
@@ -77,7 +78,6 @@ type Item =
   | { readonly _tag: "Deliver"; readonly notification: Notification; readonly after: Checkpoint }
   | { readonly _tag: "Advance"; readonly after: Checkpoint }
 
-const iso = (ms: number) => new Date(ms).toISOString()
 
 
 /**
@@ -264,7 +264,7 @@ export class Notifier extends Effect.Service<Notifier>()("synclog/Notifier", {
                 yield* save
                 yield* Metric.increment(M.labelled(M.webhookDeliveries, { endpoint: id, outcome: "failed" }))
                 yield* outbox.failed(id, failure.failingSince, failure.at, failure.reason)
-                yield* Ref.update(state, (s) => ({ ...s, lastErrorAt: iso(failure.at), lastError: failure.reason }))
+                yield* Ref.update(state, (s) => ({ ...s, lastErrorAt: isoAt(failure.at), lastError: failure.reason }))
                 const what = `Webhook ${id}: delivery ${notification.id} (${notification.event}) failed: ${failure.reason}`
                 if (failure.retryInMs === null) return
                 const next = `; retrying in ${Duration.format(Duration.millis(failure.retryInMs))}`
@@ -286,13 +286,13 @@ export class Notifier extends Effect.Service<Notifier>()("synclog/Notifier", {
               ...s,
               position: item.after.position,
               pending: s.pending - 1,
-              lastSuccessAt: iso(settled.at)
+              lastSuccessAt: isoAt(settled.at)
             }))
           } else {
             yield* outbox.gaveUp(id, item.after)
             yield* Effect.logWarning(
               `Webhook ${id}: gave up delivery ${notification.id} (${notification.event}, log position ${notification.position}) ` +
-                `after failing since ${iso(settled.failingSince)}; last reason: ${settled.reason}`
+                `after failing since ${isoAt(settled.failingSince)}; last reason: ${settled.reason}`
             )
             yield* Ref.update(state, (s) => ({
               ...s,

@@ -20,6 +20,7 @@ import {
 import * as M from "../../metrics/metrics.js"
 import { RateLimiter } from "../RateLimiter.js"
 import { decodeEnvelope, describeParseError, isSourceRecord, toSourceRecord } from "./schemas.js"
+import { isoAt } from "../../domain/time.js"
 
 export interface PlaneSettings {
   readonly integrationId: string
@@ -228,7 +229,7 @@ export const makePlaneConnector = (settings: PlaneSettings, policy: RequestPolic
             if (Option.isSome(observer)) {
               yield* observer.value.throttled(
                 result.retryAfterMs,
-                `${result.reason}; waiting ${Math.ceil(result.retryAfterMs / 1000)} s as Retry-After asks, until ${new Date(until).toISOString()}`,
+                `${result.reason}; waiting ${Math.ceil(result.retryAfterMs / 1000)} s as Retry-After asks, until ${isoAt(until)}`,
                 until
               )
             }

@@ -1,5 +1,5 @@
 import type { SqlClient } from "@effect/sql"
-import { Clock, Effect } from "effect"
+import { Effect } from "effect"
 import type { EngineConfig } from "../../config/ConfigFile.js"
 import type { Connector } from "../../connectors/Connector.js"
 import type { RateLimiter } from "../../connectors/RateLimiter.js"
@@ -58,7 +58,6 @@ export interface RunContext {
   readonly state: RunState
 }
 
-export const nowIso = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms).toISOString())
 
 export const plural = (entity: EntityType) => entity.replace("_", " ")
 
