@@ -5,7 +5,7 @@ import type { SourceError } from "./Connector.js"
 import { type CurrentApiKey, makePlaneConnector, type RequestPolicy } from "./plane/PlaneConnector.js"
 import { RateLimiter } from "./RateLimiter.js"
 
-export interface ConnectorSettings {
+interface ConnectorSettings {
   readonly integrationId: string
   readonly connector: "plane"
   readonly baseUrl: string

@@ -100,7 +100,7 @@ export class InvalidTransition extends Schema.Class<InvalidTransition>("InvalidT
 }
 
 /** Reasons a new job is refused although the request is well formed. */
-export const CONFLICT_REASONS = [
+const CONFLICT_REASONS = [
   "FullSyncTooRecent",
   "FullSyncAlreadyActive",
   "BaselineRequired",
@@ -204,7 +204,7 @@ export class NotReady extends Schema.Class<NotReady>("NotReady")(
 export type ReadinessReason = typeof ReadinessReason.Type
 
 /** Reasons a change to an integration is refused although the request is well formed. */
-export const INTEGRATION_CONFLICT_REASONS = [
+const INTEGRATION_CONFLICT_REASONS = [
   "IntegrationExists",
   "IntegrationManagedByConfig",
   "IntegrationBusy",

@@ -12,7 +12,7 @@ import { Jobs } from "./Jobs.js"
 import { Scheduler } from "./Scheduler.js"
 import { isoAt } from "../domain/time.js"
 
-export interface StartResult {
+interface StartResult {
   readonly integrationId: string
   readonly jobId: string | null
   readonly message: string

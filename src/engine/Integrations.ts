@@ -19,7 +19,7 @@ export class MissingApiKey extends Schema.TaggedError<MissingApiKey>()("MissingA
   message: Schema.String
 }) {}
 
-export interface InitializeResult {
+interface InitializeResult {
   readonly mode: "file" | "demo"
   readonly integrationsFound: number
   readonly registered: ReadonlyArray<string>

@@ -8,7 +8,7 @@ import { Views } from "../eventlog/Views.js"
 import { JobLog } from "./JobLog.js"
 import { type Command, deliver, expireGrace, JobRunner, type Mailbox, makeMailbox, type Outcome } from "./JobRunner.js"
 
-export interface CommandResult {
+interface CommandResult {
   readonly jobId: string
   readonly status: JobStatus
   readonly message: string

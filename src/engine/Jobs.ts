@@ -24,7 +24,7 @@ export interface RequestedOptions {
   readonly excludeProjects?: ReadonlyArray<string> | undefined
 }
 
-export interface CreateJob {
+interface CreateJob {
   readonly integrationId: string
   readonly type: JobType
   readonly options: RequestedOptions
@@ -38,7 +38,7 @@ export interface Created {
   readonly type: JobType
 }
 
-export const DEFAULT_BATCH_SIZE = 50
+const DEFAULT_BATCH_SIZE = 50
 
 const mean = (xs: ReadonlyArray<number>) => (xs.length === 0 ? null : Math.round(xs.reduce((a, b) => a + b, 0) / xs.length))
 

@@ -24,7 +24,7 @@ import { isoAt } from "../domain/time.js"
 const HOUR = 3_600_000
 
 /** Full when there is no baseline or the full-sync schedule is due; else incremental. */
-export const scheduledType = (doc: IntegrationDoc, now: number): { type: JobType; reason: string } => {
+const scheduledType = (doc: IntegrationDoc, now: number): { type: JobType; reason: string } => {
   if (!doc.hasBaseline) return { type: "full_sync", reason: "no baseline yet: full sync" }
   if (fullSyncDue(doc.settings, doc.lastFullSyncCompletedAt, now)) {
     return { type: "full_sync", reason: "fullSyncSchedule due: full sync" }

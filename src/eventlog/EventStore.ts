@@ -45,13 +45,6 @@ const INTEGRATION_EVENT_TAGS: ReadonlySet<string> = new Set(IntegrationEvent.mem
 export const isJobEvent = (e: DomainEvent): e is JobEvent => JOB_EVENT_TAGS.has(e._tag)
 export const isIntegrationEvent = (e: DomainEvent): e is IntegrationEvent => INTEGRATION_EVENT_TAGS.has(e._tag)
 
-export const streamOf = (event: DomainEvent): string =>
-  isJobEvent(event)
-    ? jobStream(event.jobId)
-    : isIntegrationEvent(event)
-    ? integrationStream(event.integrationId)
-    : SYSTEM_STREAM
-
 export const evolveSystem = (doc: SystemDoc | undefined, event: SystemEvent): SystemDoc => ({
   initializedAt: event.at,
   integrationsFound: event.integrationsFound,

@@ -15,7 +15,7 @@ import { isoAt } from "../domain/time.js"
 
 export const HEARTBEAT_SECONDS = 15
 
-export const EVENT_TYPES: ReadonlyArray<string> = [...JobEvent.members, ...IntegrationEvent.members, SystemInitialized]
+const EVENT_TYPES: ReadonlyArray<string> = [...JobEvent.members, ...IntegrationEvent.members, SystemInitialized]
   .map((m) => m.identifier)
 
 const TERMINAL_EVENTS = new Set(["JobCompleted", "JobFailed", "JobStopped"])

@@ -25,7 +25,7 @@ import { deliverWithRetry, type RetryPolicy } from "./retry.js"
 import { isoAt } from "../domain/time.js"
 
 /** What `GET /api/sync/notifications` shows of an endpoint's deliveries. */
-export interface DeliveryState {
+interface DeliveryState {
   /** Log position up to which this endpoint's notifications are settled. */
   readonly position: number
   /** Notifications read from the log and not yet delivered (counted up to QUEUE_CAPACITY). */
@@ -37,7 +37,7 @@ export interface DeliveryState {
   readonly givenUp: number
 }
 
-export interface EndpointView {
+interface EndpointView {
   readonly id: string
   readonly url: string
   readonly events: ReadonlyArray<string>
@@ -45,13 +45,6 @@ export interface EndpointView {
   readonly format: "json" | "slack"
   readonly signed: boolean
   readonly state: DeliveryState
-}
-
-export interface TestResult {
-  readonly endpointId: string
-  readonly delivered: boolean
-  readonly status: number | null
-  readonly error: string | null
 }
 
 /** Notifications read ahead of the one being delivered, per endpoint. */

@@ -10,7 +10,7 @@ import { isoAt } from "../domain/time.js"
  * checkpoint, so `integration.recovered` survives restarts.
  */
 
-export interface JobSummary {
+interface JobSummary {
   readonly id: string
   readonly type: JobType
   readonly status: JobStatus
@@ -27,7 +27,7 @@ export interface JobSummary {
   readonly link: string
 }
 
-export interface CircuitSummary {
+interface CircuitSummary {
   readonly state: "open" | "closed"
   readonly consecutiveFailures: number | null
   readonly reason: string | null

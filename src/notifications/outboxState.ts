@@ -9,7 +9,7 @@ export interface Checkpoint {
   readonly watch: WatchState
 }
 
-export interface StoredOutbox {
+interface StoredOutbox {
   readonly checkpoint: Checkpoint
   /** First failure of the delivery after the checkpoint, when it is failing (epoch ms). */
   readonly failingSince: number | null

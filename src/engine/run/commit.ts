@@ -11,7 +11,7 @@ import { emptyAtStart, log, plural, type RunContext } from "./context.js"
 import { isoAt, nowIso } from "../../domain/time.js"
 
 /** One page's worth of work for `commit`: records to mirror, and where the next batch starts. */
-export interface Batch {
+interface Batch {
   readonly stage: Stage
   readonly entity: EntityType | null
   readonly records: ReadonlyArray<SourceRecord>

@@ -25,7 +25,7 @@ export interface RunServices {
 }
 
 /** What changes while a job runs; only the run's own fiber writes it (the request observer too). */
-export interface RunState {
+interface RunState {
   /** The job as of the last event this run appended (its checkpoint, counters, progress). */
   doc: JobDoc
   /** Each stage's share of the progress; computed again once the projects are known. */
