@@ -1,3 +1,4 @@
+// Slightly over 300 lines: the mirror's one write path (batched upserts, seen-marks, deletion sweep) with the SQL it caches.
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
 import { hash } from "node:crypto"

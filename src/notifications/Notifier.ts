@@ -1,3 +1,4 @@
+// Long by design: the notifier's per-endpoint loop (read the log, format, deliver, retry, checkpoint) is one lifecycle; its parts are in the files beside it.
 import type { HttpClient } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
 import { Clock, Duration, Effect, Metric, Option, Queue, Ref, Schedule, Stream, SubscriptionRef } from "effect"

@@ -1,3 +1,4 @@
+// Long by design: one connector, with its paging, rate-limit headers and error mapping kept together so Plane's quirks read in one place.
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { Clock, Duration, Effect, Metric, Option, Random, Redacted } from "effect"
 import type { EntityType } from "../../domain/entities.js"
