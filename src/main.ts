@@ -3,7 +3,7 @@ import { Cause, Console, Effect, Layer, Logger, LogLevel, Option } from "effect"
 import { existsSync } from "node:fs"
 import { makeAppLayer } from "./app.js"
 import { defaultEngineConfig, readConfigFile } from "./config/ConfigFile.js"
-import { startDemo } from "./config/demo.js"
+import { startDemo } from "./demo.js"
 import { Env } from "./config/Env.js"
 import { IntegrationSource, Secrets } from "./config/Settings.js"
 

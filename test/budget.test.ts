@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Effect, TestClock } from "effect"
-import { DEMO_RATE_LIMIT, demoIntegration, startDemo } from "../src/config/demo.js"
+import { DEMO_RATE_LIMIT, demoIntegration, startDemo } from "../src/demo.js"
 import type { IntegrationConfig } from "../src/config/ConfigFile.js"
 import { startSimulatorScoped } from "../src/simulator/layer.js"
 import type { RunningSimulator } from "../src/simulator/server.js"

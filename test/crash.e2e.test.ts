@@ -2,6 +2,7 @@ import { join } from "node:path"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { STAGES } from "../src/domain/job.js"
 import { type RunningSimulator, startSimulator } from "../src/simulator/server.js"
+import { Rng } from "../src/simulator/random.js"
 import { overlappingStarts } from "./support/activeIntervals.js"
 import { planeIntegration, tempDir } from "./support/app.js"
 import {
@@ -51,27 +52,12 @@ const SEED = (() => {
   return 20_241_117
 })()
 
-/** mulberry32 over a seed mixed with a name: each cycle draws the same values whatever runs before it. */
-const rngFor = (name: string) => {
+/** The simulator's generator over a seed mixed with a name: each cycle draws the same values whatever runs before it. */
+const rngFor = (name: string): Rng => {
   let a = SEED >>> 0
   for (const ch of name) a = Math.imul(a ^ ch.charCodeAt(0), 0x9e3779b1) >>> 0
-  return {
-    next: () => {
-      a = (a + 0x6d2b79f5) >>> 0
-      let t = a
-      t = Math.imul(t ^ (t >>> 15), t | 1)
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-    },
-    int(lo: number, hi: number) {
-      return lo + Math.floor(this.next() * (hi - lo + 1))
-    },
-    pick<T>(items: ReadonlyArray<T>): T {
-      return items[this.int(0, items.length - 1)]!
-    }
-  }
+  return new Rng(a)
 }
-type Rng = ReturnType<typeof rngFor>
 
 const BATCH = 20
 const FULL_WORKSPACES = ["alpha", "bravo", "charlie"] as const
@@ -453,12 +439,12 @@ describe(`crash recovery of a child server (seed ${SEED})`, () => {
 
   const earlyHold = (rng: Rng) => {
     const segment = rng.pick(EARLY_SEGMENTS)
-    const nth = rng.int(1, 3)
+    const nth = rng.between(1, 3)
     return { what: `${segment} page of project ${nth} in flight`, hold: { match: segmentPattern(segment), nth } }
   }
 
   const workItemsHold = async (rng: Rng, workspace: string, prefix = "work-items page") => {
-    const nth = rng.int(1, await workItemPages(sim, workspace))
+    const nth = rng.between(1, await workItemPages(sim, workspace))
     return { what: `${prefix} #${nth} in flight`, hold: { match: WORK_ITEMS, nth } }
   }
 
@@ -489,7 +475,7 @@ describe(`crash recovery of a child server (seed ${SEED})`, () => {
   it("SIGKILL while a page is being committed, at a stage's start and right after the projects stage", async () => {
     const rng = rngFor("kill-racing")
     const racing = await workItemsHold(rng, "alpha", "work-items page")
-    const delay = rng.int(0, 20)
+    const delay = rng.between(0, 20)
     const trials = [
       trial("alpha", `${racing.what.replace(" in flight", "")} answered, SIGKILL ${delay} ms later`, racing.hold, delay),
       trial("bravo", "first work-items page in flight (stage just started)", { match: WORK_ITEMS, nth: 1 }),
@@ -703,8 +689,8 @@ describe(`crash recovery of a child server (seed ${SEED})`, () => {
     const changes = new Map<string, { updated: number; created: number }>()
     for (const ws of INCREMENTAL_WORKSPACES) {
       const items = (await sa.get(`/records/work_items?workspace=${ws}`)) as Array<{ id: string; project: string }>
-      const updated = rng.int(30, 60)
-      const created = rng.int(10, 30)
+      const updated = rng.between(30, 60)
+      const created = rng.between(10, 30)
       const chosen = new Set<string>()
       while (chosen.size < updated) chosen.add(rng.pick(items).id)
       for (const id of chosen) await sa.patch(`/records/work_items/${id}?workspace=${ws}`, { name: `Changed before the crash ${id.slice(0, 8)}` })
@@ -715,9 +701,9 @@ describe(`crash recovery of a child server (seed ${SEED})`, () => {
     }
 
     // Each project's walk asks for at least one page of work items: three pages at least.
-    const inFlight = rng.int(1, 3)
-    const racing = rng.int(1, 3)
-    const delay = rng.int(0, 20)
+    const inFlight = rng.between(1, 3)
+    const racing = rng.between(1, 3)
+    const delay = rng.between(0, 20)
     const trials = [
       trial("delta", `incremental, work-items page #${inFlight} in flight`, { match: WORK_ITEMS, nth: inFlight }),
       trial("echo", `incremental, work-items page #${racing} answered, SIGKILL ${delay} ms later`, { match: WORK_ITEMS, nth: racing }, delay)
@@ -762,14 +748,14 @@ describe(`crash recovery of a child server (seed ${SEED})`, () => {
     const sa = admin(sim)
     const items = (await sa.get(`/records/work_items?workspace=${SWEEP_WORKSPACE}`)) as Array<{ id: string }>
     const deleted = new Set<string>()
-    const count = rng.int(25, 45)
+    const count = rng.between(25, 45)
     while (deleted.size < count) deleted.add(rng.pick(items).id)
     for (const id of deleted) expect(await sa.del(`/records/work_items/${id}?workspace=${SWEEP_WORKSPACE}`)).toBe(200)
     const afterDeletion = await snapshot()
     expect([...afterDeletion.keys()].sort()).toEqual([...beforeDeletion.keys()].sort())
     const changed = [...afterDeletion].filter(([id, json]) => beforeDeletion.get(id) !== json).length
 
-    const nth = rng.int(1, count)
+    const nth = rng.between(1, count)
     const t = trial(SWEEP_WORKSPACE, `sweep lookup #${nth} of ${count} in flight`, { match: WORK_ITEM_LOOKUP, nth })
     // The walk's pages, then one batch per BATCH lookups.
     t.pinnedCommits = () => t.lane.arrivals.filter((a) => !WORK_ITEM_LOOKUP.test(a.url)).length + Math.floor((nth - 1) / BATCH)

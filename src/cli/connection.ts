@@ -10,7 +10,7 @@ export interface Connection {
   readonly json: boolean
 }
 
-export const DEFAULT_URL = "http://localhost:3001"
+const DEFAULT_URL = "http://localhost:3001"
 
 /** `--url`, `--token` and `--json`, declared on each command so they may go anywhere on the line. */
 export const connectionOptions = {

@@ -5,8 +5,7 @@ export const useColour = (stream: { readonly isTTY?: boolean } = process.stdout)
   stream.isTTY === true && (process.env.NO_COLOR ?? "") === ""
 
 const sgr = (code: string) => (text: string) => useColour() ? `\x1b[${code}m${text}\x1b[0m` : text
-export const bold = sgr("1")
-export const dim = sgr("2")
+const bold = sgr("1")
 const green = sgr("32")
 const red = sgr("31")
 const yellow = sgr("33")
@@ -33,7 +32,7 @@ export const paintStatus = (status: string) => {
 
 const ANSI = /\x1b\[[0-9;]*[A-Za-z]/g
 export const stripAnsi = (text: string) => text.replace(ANSI, "")
-export const visibleLength = (text: string) => stripAnsi(text).length
+const visibleLength = (text: string) => stripAnsi(text).length
 
 /** Columns padded to their widest cell; numbers (cells that look numeric) right-aligned. */
 export const table = (headers: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {

@@ -6,7 +6,7 @@ import { clock, dateTime, duration, fields, json, paintStatus, table } from "./f
 import { counters } from "./progress.js"
 import { jobEvents, streamFailure, watchJob } from "./watch.js"
 
-export const jobIdArg = Args.text({ name: "jobId" }).pipe(Args.withDescription("the job's id (sync-job-...)"))
+const jobIdArg = Args.text({ name: "jobId" }).pipe(Args.withDescription("the job's id (sync-job-...)"))
 
 const usageError = (message: string) => ValidationError.invalidValue(HelpDoc.p(message))
 
@@ -50,7 +50,7 @@ interface JobRow {
   readonly duration?: number | undefined
 }
 
-export const jobsTable = (jobs: ReadonlyArray<JobRow>) =>
+const jobsTable = (jobs: ReadonlyArray<JobRow>) =>
   table(
     ["JOB", "INTEGRATION", "TYPE", "STATUS", "PROGRESS", "STAGE", "PROCESSED", "CREATED", "UPDATED", "DELETED", "STARTED", "DURATION"],
     jobs.map((j) => [

@@ -7,7 +7,7 @@ import { type ProgressState, renderProgress, stageLine, summaryLine } from "./pr
 const TERMINAL = ["completed", "failed", "stopped"]
 
 /** `--watch`'s exit codes: scripts can tell how the job ended. */
-export const WATCH_EXIT_CODES: Readonly<Record<string, number>> = { completed: 0, failed: 3, stopped: 4 }
+const WATCH_EXIT_CODES: Readonly<Record<string, number>> = { completed: 0, failed: 3, stopped: 4 }
 
 /** The server answered the stream request with an API error (401, 404...): not worth retrying. */
 class StreamRefused extends Data.TaggedError("StreamRefused")<{ readonly body: unknown; readonly status: number }> {}

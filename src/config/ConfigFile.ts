@@ -19,7 +19,7 @@ const TimeZoneName = Schema.String.pipe(
   Schema.filter((tz) => Either.isRight(Cron.parse("0 0 * * *", tz)) || `unknown time zone '${tz}'; use an IANA name such as Europe/Berlin`)
 )
 /** `{"every": seconds}` or `{"cron": "0 0 * * 0", "timezone": "Europe/Berlin"}` (Effect's Cron; UTC without a timezone). */
-export const ScheduleConfig = Schema.Union(
+const ScheduleConfig = Schema.Union(
   Schema.Struct({ every: Seconds(MIN_INTERVAL, 10 * MAX_INTERVAL) }),
   Schema.Struct({
     cron: Schema.String.pipe(
@@ -33,18 +33,18 @@ export const ScheduleConfig = Schema.Union(
     timezone: Schema.optionalWith(TimeZoneName, { exact: true })
   })
 )
-export type ScheduleConfig = typeof ScheduleConfig.Type
+type ScheduleConfig = typeof ScheduleConfig.Type
 
 const ClockTime = Schema.String.pipe(
   Schema.pattern(/^([01][0-9]|2[0-3]):[0-5][0-9]$/, { message: () => "expected a time of day HH:MM such as 22:00" })
 )
 /** Scheduled jobs start only between `start` and `end` (local time; across midnight when end < start). */
-export const SyncWindowConfig = Schema.Struct({
+const SyncWindowConfig = Schema.Struct({
   start: ClockTime,
   end: ClockTime,
   timezone: Schema.optionalWith(TimeZoneName, { exact: true })
 }).pipe(Schema.filter((w) => w.start !== w.end || { path: ["end"], message: "the window's end must differ from its start" }))
-export type SyncWindowConfig = typeof SyncWindowConfig.Type
+type SyncWindowConfig = typeof SyncWindowConfig.Type
 
 const PartialRetry = Schema.Struct({
   maxAttempts: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 100)), { exact: true }),
@@ -79,7 +79,7 @@ const ProjectIds = Schema.Array(Schema.String.pipe(Schema.minLength(1, { message
  * The default selection of an integration's jobs: the job body's selection fields. A job that
  * names none of them walks this selection (scheduled, initial and manual jobs alike).
  */
-export const SelectionConfig = Schema.Struct({
+const SelectionConfig = Schema.Struct({
   entities: Schema.optionalWith(
     Schema.Array(SelectionEntity).pipe(Schema.minItems(1, { message: () => "list at least one entity type, or leave entities out" })),
     { exact: true }
@@ -101,7 +101,7 @@ export const SelectionConfig = Schema.Struct({
   description:
     "The default selection of the integration's jobs (scheduled, initial and manual) that name no selection field of their own; a job that names any replaces it as a whole. Full and incremental syncs walk only this selection."
 })
-export type SelectionConfig = typeof SelectionConfig.Type
+type SelectionConfig = typeof SelectionConfig.Type
 
 /**
  * The fields of an integration. `syncInterval` (seconds) is the old spelling of

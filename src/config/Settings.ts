@@ -8,7 +8,7 @@ export class AppMode extends Context.Tag("synclog/AppMode")<AppMode, "file" | "d
 /** Engine settings, fixed for the life of the process. */
 export class EngineSettings extends Context.Tag("synclog/EngineSettings")<EngineSettings, EngineConfig>() {}
 
-export interface LoadedIntegrations {
+interface LoadedIntegrations {
   readonly mode: "file" | "demo"
   readonly integrations: ReadonlyArray<IntegrationConfig>
 }

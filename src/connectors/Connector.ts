@@ -30,7 +30,7 @@ export interface SourcePage {
 /** A list can have a second feed for archived rows (Plane: archived cycles and modules). */
 export type Feed = "active" | "archived"
 
-export type WalkOrder = "created" | "updated_desc"
+type WalkOrder = "created" | "updated_desc"
 
 export interface PageRequest {
   readonly entity: EntityType

@@ -1,22 +1,12 @@
 import { HttpClient } from "@effect/platform"
-import { Context, Effect, Layer, type Redacted } from "effect"
+import { Context, Effect, Layer } from "effect"
 import type { Connector } from "./Connector.js"
-import type { SourceError } from "./Connector.js"
-import { type CurrentApiKey, makePlaneConnector, type RequestPolicy } from "./plane/PlaneConnector.js"
+import { makePlaneConnector, type PlaneSettings, type RequestPolicy } from "./plane/PlaneConnector.js"
 import { RateLimiter } from "./RateLimiter.js"
 
-export interface ConnectorSettings {
-  readonly integrationId: string
+/** A connector's settings: Plane's, plus which connector (the only one today). */
+interface ConnectorSettings extends PlaneSettings {
   readonly connector: "plane"
-  readonly baseUrl: string
-  readonly workspaceSlug: string
-  readonly apiKey: Redacted.Redacted<string>
-  readonly apiKeyEnv: string
-  /** Where the key came from, named in auth errors (default: the environment variable `apiKeyEnv`). */
-  readonly apiKeySource?: string | undefined
-  /** Read before each request when given (see PlaneSettings): a rotated key applies from the next request. */
-  readonly currentApiKey?: Effect.Effect<CurrentApiKey, SourceError> | undefined
-  readonly requestsPerMinute: number | null
 }
 
 /**

@@ -1,5 +1,6 @@
 import { Clock, Effect } from "effect"
 import type { WaitReason } from "./Connector.js"
+import { isoAt } from "../domain/time.js"
 
 /** What the status endpoint shows of an integration's request budget. */
 export interface RateBudget {
@@ -11,14 +12,14 @@ export interface RateBudget {
 }
 
 /** One request in the window; `at` moves from its send time to its completion time. */
-export interface Slot {
+interface Slot {
   at: number
   readonly sentAt: number
   done: boolean
 }
 
 /** How an acquire waits: the caller decides (the job shows and logs long waits, a stop ends them). */
-export type Waiter = (reason: WaitReason, untilMs: number, detail: string) => Effect.Effect<void>
+type Waiter = (reason: WaitReason, untilMs: number, detail: string) => Effect.Effect<void>
 
 const sleepUntil: Waiter = (_reason, untilMs) =>
   Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sleep(Math.max(0, untilMs - now)))
@@ -46,7 +47,7 @@ const WINDOW_MS = 60_000
 const SAFETY_MS = 1_000
 
 /** The budget of an integration whose `requestsPerMinute` is unset while its source says nothing. */
-export const SILENT_SOURCE_LIMIT = 60
+const SILENT_SOURCE_LIMIT = 60
 
 /**
  * A client-side sliding window per integration, shared by every job of it: at most L requests
@@ -214,8 +215,8 @@ export class RateLimiter extends Effect.Service<RateLimiter>()("synclog/RateLimi
         return {
           limit,
           remaining,
-          resetAt: resetAt !== null ? new Date(resetAt).toISOString() : null,
-          blockedUntil: w.blockedUntil > now ? new Date(w.blockedUntil).toISOString() : null
+          resetAt: resetAt !== null ? isoAt(resetAt) : null,
+          blockedUntil: w.blockedUntil > now ? isoAt(w.blockedUntil) : null
         }
       })
 

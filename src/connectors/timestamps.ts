@@ -30,6 +30,3 @@ export const normalizeTimestamp = (value: unknown): string | null => {
   const micro = (frac + "000000").slice(0, 6)
   return `${date.toISOString().slice(0, 19)}.${micro}Z`
 }
-
-/** ISO-8601 UTC with milliseconds, the API's format. */
-export const isoMillis = (epochMs: number): string => new Date(epochMs).toISOString()

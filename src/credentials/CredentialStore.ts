@@ -8,7 +8,7 @@ export class MasterKey extends Context.Tag("synclog/MasterKey")<MasterKey, Optio
 }
 
 /** What the store holds for an integration. */
-export type StoredKey =
+type StoredKey =
   | { readonly _tag: "None" }
   | { readonly _tag: "Key"; readonly key: Redacted.Redacted<string>; readonly fingerprint: string }
   /** A row that this process cannot read: no master key, or another one than it was sealed with. */

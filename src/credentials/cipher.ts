@@ -5,7 +5,7 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:
 const ALGORITHM = "aes-256-gcm"
 const IV_BYTES = 12
 
-export interface Sealed {
+interface Sealed {
   readonly iv: Uint8Array
   readonly ciphertext: Uint8Array
   readonly tag: Uint8Array

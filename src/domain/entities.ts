@@ -6,6 +6,3 @@ export const EntityType = Schema.Literal(...ENTITY_TYPES)
 export type EntityType = typeof EntityType.Type
 
 export const isEntityType = Schema.is(EntityType)
-
-/** Every entity except projects lives under a project. */
-export const isProjectScoped = (entity: EntityType): boolean => entity !== "projects"

@@ -3,8 +3,9 @@ import { Schema } from "effect"
 
 /**
  * Every error answers as `{"success": false, "error": "<Tag>", "message": "...", ...fields}`
- * (CONTRACT.md). The classes below are that wire shape; `_tag` is a getter, not a field, so
- * `Effect.catchTag` works on them and it never reaches the wire.
+ * (CONTRACT.md). The classes below are that wire shape, all built by `ApiError`: `_tag` is a
+ * getter, not a field, so `Effect.catchTag` works on them and it never reaches the wire
+ * (a `Schema.TaggedError` would encode `_tag` into every response).
  */
 const base = <const Tag extends string>(tag: Tag) => ({
   success: Schema.Literal(false).pipe(Schema.propertySignature, Schema.withConstructorDefault(() => false as const)),
@@ -12,65 +13,80 @@ const base = <const Tag extends string>(tag: Tag) => ({
   message: Schema.String
 })
 
+/** The wire fields: `success`, `error` (the tag, unless `fields` names its own) and `message`, then `fields`. */
+type WireFields<Tag extends string, Fields extends Schema.Struct.Fields> =
+  & Omit<ReturnType<typeof base<Tag>>, keyof Fields>
+  & Fields
+
+type ApiErrorClass<Self, Tag extends string, F extends Schema.Struct.Fields> = Schema.Class<
+  Self,
+  F,
+  Schema.Struct.Encoded<F>,
+  Schema.Struct.Context<F>,
+  Schema.Struct.Constructor<F>,
+  {},
+  { readonly _tag: Tag }
+>
+
+/**
+ * `class X extends ApiError<X>()("X", { ...fields }, HttpApiSchema.annotations({ status }))`:
+ * a Schema.Class of the wire fields with a `_tag` getter. Schema.Class's typing cannot be
+ * extended generically, hence the casts inside (the declared return type is what callers see).
+ */
+const ApiError = <Self>() =>
+<const Tag extends string, Fields extends Schema.Struct.Fields>(
+  tag: Tag,
+  fields: Fields,
+  annotations: Schema.Annotations.Schema<Self>
+): ApiErrorClass<Self, Tag, WireFields<Tag, Fields>> => {
+  const WireClass: new(...args: Array<any>) => object = Schema.Class<any>(tag)({ ...base(tag), ...fields }, annotations as any)
+  class WithTag extends WireClass {
+    get _tag(): Tag {
+      return tag
+    }
+  }
+  return WithTag as any
+}
+
 export const Issue = Schema.Struct({ path: Schema.String, message: Schema.String })
 export type Issue = typeof Issue.Type
 
-export class ValidationError extends Schema.Class<ValidationError>("ValidationError")(
-  { ...base("ValidationError"), issues: Schema.optionalWith(Schema.Array(Issue), { exact: true }) },
+export class ValidationError extends ApiError<ValidationError>()(
+  "ValidationError",
+  { issues: Schema.optionalWith(Schema.Array(Issue), { exact: true }) },
   HttpApiSchema.annotations({ status: 400, description: "The request is malformed or a field is invalid" })
-) {
-  get _tag() {
-    return "ValidationError" as const
-  }
-}
+) {}
 
 /** The edge's answer to a request body that is not JSON (before any handler runs). */
-export class MalformedJson extends Schema.Class<MalformedJson>("MalformedJson")(
-  base("MalformedJson"),
+export class MalformedJson extends ApiError<MalformedJson>()(
+  "MalformedJson",
+  {},
   HttpApiSchema.annotations({ status: 400, description: "The request body is not valid JSON" })
-) {
-  get _tag() {
-    return "MalformedJson" as const
-  }
-}
+) {}
 
-export class Unauthorized extends Schema.Class<Unauthorized>("Unauthorized")(
-  base("Unauthorized"),
+export class Unauthorized extends ApiError<Unauthorized>()(
+  "Unauthorized",
+  {},
   HttpApiSchema.annotations({ status: 401 })
-) {
-  get _tag() {
-    return "Unauthorized" as const
-  }
-}
+) {}
 
-export class Forbidden extends Schema.Class<Forbidden>("Forbidden")(
-  base("Forbidden"),
-  HttpApiSchema.annotations({ status: 403 })
-) {
-  get _tag() {
-    return "Forbidden" as const
-  }
-}
+export class Forbidden extends ApiError<Forbidden>()("Forbidden", {}, HttpApiSchema.annotations({ status: 403 })) {}
 
-export class JobNotFound extends Schema.Class<JobNotFound>("JobNotFound")(
-  { ...base("JobNotFound"), jobId: Schema.String },
+export class JobNotFound extends ApiError<JobNotFound>()(
+  "JobNotFound",
+  { jobId: Schema.String },
   HttpApiSchema.annotations({ status: 404 })
 ) {
-  get _tag() {
-    return "JobNotFound" as const
-  }
   static of(jobId: string) {
     return new JobNotFound({ jobId, message: `No sync job with id '${jobId}'. List jobs with GET /api/sync/jobs.` })
   }
 }
 
-export class IntegrationNotFound extends Schema.Class<IntegrationNotFound>("IntegrationNotFound")(
-  { ...base("IntegrationNotFound"), integrationId: Schema.String },
+export class IntegrationNotFound extends ApiError<IntegrationNotFound>()(
+  "IntegrationNotFound",
+  { integrationId: Schema.String },
   HttpApiSchema.annotations({ status: 404 })
 ) {
-  get _tag() {
-    return "IntegrationNotFound" as const
-  }
   static of(integrationId: string) {
     return new IntegrationNotFound({
       integrationId,
@@ -80,27 +96,21 @@ export class IntegrationNotFound extends Schema.Class<IntegrationNotFound>("Inte
   }
 }
 
-export class RecordNotFound extends Schema.Class<RecordNotFound>("RecordNotFound")(
-  { ...base("RecordNotFound"), entity: Schema.String, id: Schema.String },
+export class RecordNotFound extends ApiError<RecordNotFound>()(
+  "RecordNotFound",
+  { entity: Schema.String, id: Schema.String },
   HttpApiSchema.annotations({ status: 404 })
-) {
-  get _tag() {
-    return "RecordNotFound" as const
-  }
-}
+) {}
 
 /** A transition the job's current state forbids: names both states. */
-export class InvalidTransition extends Schema.Class<InvalidTransition>("InvalidTransition")(
-  { ...base("InvalidTransition"), jobId: Schema.String, status: Schema.String, requested: Schema.String },
+export class InvalidTransition extends ApiError<InvalidTransition>()(
+  "InvalidTransition",
+  { jobId: Schema.String, status: Schema.String, requested: Schema.String },
   HttpApiSchema.annotations({ status: 409 })
-) {
-  get _tag() {
-    return "InvalidTransition" as const
-  }
-}
+) {}
 
 /** Reasons a new job is refused although the request is well formed. */
-export const CONFLICT_REASONS = [
+const CONFLICT_REASONS = [
   "FullSyncTooRecent",
   "FullSyncAlreadyActive",
   "BaselineRequired",
@@ -108,72 +118,48 @@ export const CONFLICT_REASONS = [
   "IntegrationDisabled"
 ] as const
 
-export class JobConflict extends Schema.Class<JobConflict>("JobConflict")(
+export class JobConflict extends ApiError<JobConflict>()(
+  "JobConflict",
   {
-    success: base("x").success,
     error: Schema.Literal(...CONFLICT_REASONS),
-    message: Schema.String,
     integrationId: Schema.String,
     jobId: Schema.optionalWith(Schema.String, { exact: true })
   },
   HttpApiSchema.annotations({ status: 409 })
-) {
-  get _tag() {
-    return "JobConflict" as const
-  }
-}
+) {}
 
-export class PayloadTooLarge extends Schema.Class<PayloadTooLarge>("PayloadTooLarge")(
-  base("PayloadTooLarge"),
+export class PayloadTooLarge extends ApiError<PayloadTooLarge>()(
+  "PayloadTooLarge",
+  {},
   HttpApiSchema.annotations({ status: 413 })
-) {
-  get _tag() {
-    return "PayloadTooLarge" as const
-  }
-}
+) {}
 
 /** The edge's answer to a body sent with a content type other than JSON. */
-export class UnsupportedMediaType extends Schema.Class<UnsupportedMediaType>("UnsupportedMediaType")(
-  base("UnsupportedMediaType"),
+export class UnsupportedMediaType extends ApiError<UnsupportedMediaType>()(
+  "UnsupportedMediaType",
+  {},
   HttpApiSchema.annotations({ status: 415, description: "The request body is not JSON (send Content-Type: application/json)" })
-) {
-  get _tag() {
-    return "UnsupportedMediaType" as const
-  }
-}
+) {}
 
-export class InternalError extends Schema.Class<InternalError>("InternalError")(
-  base("InternalError"),
+export class InternalError extends ApiError<InternalError>()(
+  "InternalError",
+  {},
   HttpApiSchema.annotations({ status: 500 })
-) {
-  get _tag() {
-    return "InternalError" as const
-  }
-}
+) {}
 
-export class NotFound extends Schema.Class<NotFound>("NotFound")(
-  base("NotFound"),
-  HttpApiSchema.annotations({ status: 404 })
-) {
-  get _tag() {
-    return "NotFound" as const
-  }
-}
+export class NotFound extends ApiError<NotFound>()("NotFound", {}, HttpApiSchema.annotations({ status: 404 })) {}
 
 /** The database cannot take the request now (a full disk, a read-only or locked file): 503. */
-export class StorageUnavailable extends Schema.Class<StorageUnavailable>("StorageUnavailable")(
-  base("StorageUnavailable"),
+export class StorageUnavailable extends ApiError<StorageUnavailable>()(
+  "StorageUnavailable",
+  {},
   HttpApiSchema.annotations({ status: 503, description: "The database cannot serve the request now; the message says why and what to do" })
-) {
-  get _tag() {
-    return "StorageUnavailable" as const
-  }
-}
+) {}
 
 /** `GET /healthz` when the database fails: 503 with the health fields and the reason. */
-export class Unhealthy extends Schema.Class<Unhealthy>("Unhealthy")(
+export class Unhealthy extends ApiError<Unhealthy>()(
+  "Unhealthy",
   {
-    ...base("Unhealthy"),
     status: Schema.Literal("failing"),
     database: Schema.Literal("failing"),
     scheduler: Schema.Literal("running", "stopped"),
@@ -181,11 +167,7 @@ export class Unhealthy extends Schema.Class<Unhealthy>("Unhealthy")(
     mode: Schema.Literal("file", "demo")
   },
   HttpApiSchema.annotations({ status: 503, description: "The database fails; message names the file and the fix" })
-) {
-  get _tag() {
-    return "Unhealthy" as const
-  }
-}
+) {}
 
 export const ReadinessReason = Schema.Struct({
   check: Schema.Literal("database", "scheduler", "recovery", "integration"),
@@ -193,34 +175,26 @@ export const ReadinessReason = Schema.Struct({
   message: Schema.String
 })
 
-export class NotReady extends Schema.Class<NotReady>("NotReady")(
-  { ...base("NotReady"), status: Schema.Literal("failing"), reasons: Schema.Array(ReadinessReason) },
+export class NotReady extends ApiError<NotReady>()(
+  "NotReady",
+  { status: Schema.Literal("failing"), reasons: Schema.Array(ReadinessReason) },
   HttpApiSchema.annotations({ status: 503, description: "Not ready: the database cannot be written, the scheduler is not running or start-up recovery has not finished" })
-) {
-  get _tag() {
-    return "NotReady" as const
-  }
-}
+) {}
 export type ReadinessReason = typeof ReadinessReason.Type
 
 /** Reasons a change to an integration is refused although the request is well formed. */
-export const INTEGRATION_CONFLICT_REASONS = [
+const INTEGRATION_CONFLICT_REASONS = [
   "IntegrationExists",
   "IntegrationManagedByConfig",
   "IntegrationBusy",
   "CredentialsDisabled"
 ] as const
 
-export class IntegrationConflict extends Schema.Class<IntegrationConflict>("IntegrationConflict")(
+export class IntegrationConflict extends ApiError<IntegrationConflict>()(
+  "IntegrationConflict",
   {
-    success: base("x").success,
     error: Schema.Literal(...INTEGRATION_CONFLICT_REASONS),
-    message: Schema.String,
     integrationId: Schema.String
   },
   HttpApiSchema.annotations({ status: 409 })
-) {
-  get _tag() {
-    return "IntegrationConflict" as const
-  }
-}
+) {}

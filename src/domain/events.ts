@@ -1,3 +1,4 @@
+// Long by design: every event of the log's schema in one file, so the persisted format reads (and is versioned) in one place.
 import { Schema } from "effect"
 import { EntityType } from "./entities.js"
 import {

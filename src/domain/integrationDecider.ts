@@ -41,8 +41,8 @@ interface Refusals {
   readonly Stop: IntegrationNotFound
   readonly Remove: IntegrationNotFound | IntegrationConflict
 }
-export type IntegrationRefusal = Refusals[keyof Refusals]
-export type IntegrationDecision = Either.Either<ReadonlyArray<IntegrationEvent>, IntegrationRefusal>
+type IntegrationRefusal = Refusals[keyof Refusals]
+type IntegrationDecision = Either.Either<ReadonlyArray<IntegrationEvent>, IntegrationRefusal>
 
 /** The config file is the source of truth for the integrations it names: the API changes only its own. */
 export const managedByConfig = (id: string, what: string) =>

@@ -28,7 +28,7 @@ export type JobStatus = typeof JobStatus.Type
  *   a second full sync waits, the job cannot be deleted nor its integration removed);
  * - terminal: ended (completed, failed or stopped); a failed or stopped job may be resumed.
  */
-export const LIVE_STATUSES: ReadonlyArray<JobStatus> = ["running", "stopping"]
+const LIVE_STATUSES: ReadonlyArray<JobStatus> = ["running", "stopping"]
 export const IN_PROGRESS_STATUSES: ReadonlyArray<JobStatus> = ["queued", ...LIVE_STATUSES]
 export const TERMINAL_STATUSES: ReadonlyArray<JobStatus> = ["completed", "failed", "stopped"]
 export const isLive = (s: JobStatus) => LIVE_STATUSES.includes(s)
@@ -97,7 +97,7 @@ export const Checkpoint = Schema.Struct({
 })
 export type Checkpoint = typeof Checkpoint.Type
 
-export const JOB_TRIGGERS = ["manual", "schedule", "integration_start", "retry"] as const
+const JOB_TRIGGERS = ["manual", "schedule", "integration_start", "retry"] as const
 export const JobTrigger = Schema.Literal(...JOB_TRIGGERS)
 export type JobTrigger = typeof JobTrigger.Type
 

@@ -77,8 +77,8 @@ export const JOB_COMMANDS = [
 const _everyCommandListed: Exclude<JobCommand["_tag"], (typeof JOB_COMMANDS)[number]> extends never ? true : never = true
 void _everyCommandListed
 
-export type JobRefusal = InvalidTransition | JobNotFound
-export type JobDecision = Either.Either<ReadonlyArray<JobEvent>, JobRefusal>
+type JobRefusal = InvalidTransition | JobNotFound
+type JobDecision = Either.Either<ReadonlyArray<JobEvent>, JobRefusal>
 
 /** A job the scheduler retries by itself: it failed with a transient cause. */
 export const isRetryable = (doc: JobDoc) => doc.status === "failed" && doc.retryable

@@ -5,6 +5,7 @@ import { EventStore } from "../eventlog/EventStore.js"
 import { Views } from "../eventlog/Views.js"
 import { JobLog } from "./JobLog.js"
 import type { Outcome } from "./JobRunner.js"
+import { isoAt } from "../domain/time.js"
 
 /**
  * Per-integration circuit breaker: closed → open after `failureThreshold` consecutive failed
@@ -28,7 +29,7 @@ export class CircuitBreaker extends Effect.Service<CircuitBreaker>()("synclog/Ci
         const integration = yield* views.integration(job.integrationId)
         if (integration === undefined) return false
         const now = yield* Clock.currentTimeMillis
-        const at = new Date(now).toISOString()
+        const at = isoAt(now)
         const { circuit } = integration
         // The integration's own values over the engine-wide ones.
         const settings = { ...engineSettings, ...integration.settings.circuitBreaker }

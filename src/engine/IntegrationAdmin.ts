@@ -16,6 +16,7 @@ import { Views } from "../eventlog/Views.js"
 import { Mirror } from "../mirror/Mirror.js"
 import { settingsOf } from "./Integrations.js"
 import { Scheduler } from "./Scheduler.js"
+import { isoAt } from "../domain/time.js"
 
 const invalid = (issues: ReadonlyArray<{ readonly path: string; readonly message: string }>) =>
   new ValidationError({
@@ -37,7 +38,6 @@ export class IntegrationAdmin extends Effect.Service<IntegrationAdmin>()("synclo
     const mirror = yield* Mirror
     const scheduler = yield* Scheduler
 
-    const iso = (ms: number) => new Date(ms).toISOString()
 
     const known = (id: string) =>
       Effect.flatMap(views.integration(id), (doc) => (doc ? Effect.succeed(doc) : Effect.fail(IntegrationNotFound.of(id))))
@@ -45,8 +45,8 @@ export class IntegrationAdmin extends Effect.Service<IntegrationAdmin>()("synclo
     /** Enabled, not stopped through the API and off the schedule: put it on (as `initialize` does). */
     const startIfDue = (doc: IntegrationDoc, immediate: boolean, now: number) =>
       Effect.gen(function*() {
-        const nextRunAt = iso(immediate && !doc.hasBaseline ? now : nextOccurrence(effectiveSchedule(doc), now))
-        const events = yield* decidedIntegration({ _tag: "StartIfDue", integrationId: doc.id, nextRunAt }, doc, iso(now)).pipe(
+        const nextRunAt = isoAt(immediate && !doc.hasBaseline ? now : nextOccurrence(effectiveSchedule(doc), now))
+        const events = yield* decidedIntegration({ _tag: "StartIfDue", integrationId: doc.id, nextRunAt }, doc, isoAt(now)).pipe(
           Effect.orDie // just registered or changed: it exists
         )
         return events.length > 0 ? yield* store.appendIntegration(doc.id, doc.version, events) : doc
@@ -71,7 +71,7 @@ export class IntegrationAdmin extends Effect.Service<IntegrationAdmin>()("synclo
           )
         }
         const registered = yield* store.appendIntegration(config.id, existing?.version ?? 0, [
-          new IntegrationRegistered({ integrationId: config.id, settings: settingsOf(config), source: "api", config: encoded, at: iso(now) })
+          new IntegrationRegistered({ integrationId: config.id, settings: settingsOf(config), source: "api", config: encoded, at: isoAt(now) })
         ])
         const doc = yield* startIfDue(registered, config.initialSync === "immediate", now)
         yield* scheduler.wake
@@ -107,7 +107,7 @@ export class IntegrationAdmin extends Effect.Service<IntegrationAdmin>()("synclo
         if (changed.length === 0) return { doc, changed }
         const now = yield* Clock.currentTimeMillis
         const next = yield* store.appendIntegration(id, doc.version, [
-          new IntegrationSettingsChanged({ integrationId: id, changes, settings: settingsOf(checked.config), at: iso(now) })
+          new IntegrationSettingsChanged({ integrationId: id, changes, settings: settingsOf(checked.config), at: isoAt(now) })
         ])
         const started = yield* startIfDue(next, checked.config.initialSync === "immediate", now)
         yield* scheduler.wake
@@ -117,7 +117,7 @@ export class IntegrationAdmin extends Effect.Service<IntegrationAdmin>()("synclo
     const remove = (id: string, purgeMirror: boolean) =>
       Effect.gen(function*() {
         const doc = yield* known(id)
-        const at = iso(yield* Clock.currentTimeMillis)
+        const at = isoAt(yield* Clock.currentTimeMillis)
         // One transaction: no job can be queued between the check and the removal.
         const purged = yield* Effect.gen(function*() {
           const currentJob = yield* views.currentJob(id)
@@ -143,7 +143,7 @@ export class IntegrationAdmin extends Effect.Service<IntegrationAdmin>()("synclo
             })
           )
         }
-        const at = iso(yield* Clock.currentTimeMillis)
+        const at = isoAt(yield* Clock.currentTimeMillis)
         const next = yield* Effect.gen(function*() {
           const fingerprint = yield* credentials.put(id, apiKey, at)
           return yield* store.appendIntegration(id, doc.version, [
@@ -156,7 +156,7 @@ export class IntegrationAdmin extends Effect.Service<IntegrationAdmin>()("synclo
     const removeCredential = (id: string) =>
       Effect.gen(function*() {
         const doc = yield* known(id)
-        const at = iso(yield* Clock.currentTimeMillis)
+        const at = isoAt(yield* Clock.currentTimeMillis)
         return yield* Effect.gen(function*() {
           const had = yield* credentials.remove(id)
           if (!had && doc.credential == null) return { doc, removed: false }

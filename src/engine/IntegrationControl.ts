@@ -10,8 +10,9 @@ import { effectiveInterval, effectiveSchedule } from "../eventlog/integrationPro
 import { Views } from "../eventlog/Views.js"
 import { Jobs } from "./Jobs.js"
 import { Scheduler } from "./Scheduler.js"
+import { isoAt } from "../domain/time.js"
 
-export interface StartResult {
+interface StartResult {
   readonly integrationId: string
   readonly jobId: string | null
   readonly message: string
@@ -25,15 +26,14 @@ export class IntegrationControl extends Effect.Service<IntegrationControl>()("sy
     const jobs = yield* Jobs
     const scheduler = yield* Scheduler
 
-    const iso = (ms: number) => new Date(ms).toISOString()
 
     const start = (integrationId: string, syncType: "full" | "incremental" | "selective", scheduleImmediate: boolean) =>
       Effect.gen(function*() {
         const doc = yield* views.integration(integrationId)
         if (doc === undefined) return yield* Effect.fail(IntegrationNotFound.of(integrationId))
         const now = yield* Clock.currentTimeMillis
-        const nextRunAt = iso(nextOccurrence(effectiveSchedule(doc), now))
-        const events = yield* decidedIntegration({ _tag: "Start", integrationId, nextRunAt }, doc, iso(now))
+        const nextRunAt = isoAt(nextOccurrence(effectiveSchedule(doc), now))
+        const events = yield* decidedIntegration({ _tag: "Start", integrationId, nextRunAt }, doc, isoAt(now))
         if (events.length > 0) yield* store.appendIntegration(integrationId, doc.version, events)
         yield* scheduler.wake
         if (!scheduleImmediate) {
@@ -59,7 +59,7 @@ export class IntegrationControl extends Effect.Service<IntegrationControl>()("sy
         const doc = yield* views.integration(integrationId)
         if (doc === undefined) return yield* Effect.fail(IntegrationNotFound.of(integrationId))
         const now = yield* Clock.currentTimeMillis
-        const events = yield* decidedIntegration({ _tag: "Stop", integrationId }, doc, iso(now))
+        const events = yield* decidedIntegration({ _tag: "Stop", integrationId }, doc, isoAt(now))
         if (events.length > 0) yield* store.appendIntegration(integrationId, doc.version, events)
         const stopped = yield* jobs.stopAll(integrationId)
         yield* scheduler.wake
@@ -87,9 +87,9 @@ export class IntegrationControl extends Effect.Service<IntegrationControl>()("sy
         const now = yield* Clock.currentTimeMillis
         const oldInterval = effectiveInterval(doc)
         const base = doc.lastScheduledRunAt !== null ? Date.parse(doc.lastScheduledRunAt) : now
-        const nextRun = iso(base + interval * 1000)
+        const nextRun = isoAt(base + interval * 1000)
         yield* store.appendIntegration(doc.id, doc.version, [
-          new SyncIntervalChanged({ integrationId: doc.id, oldInterval, newInterval: interval, nextRunAt: nextRun, at: iso(now) })
+          new SyncIntervalChanged({ integrationId: doc.id, oldInterval, newInterval: interval, nextRunAt: nextRun, at: isoAt(now) })
         ])
         yield* scheduler.wake
         return { jobId, integrationId: doc.id, oldInterval, newInterval: interval, nextRun }

@@ -12,13 +12,14 @@ import { EventStore } from "../eventlog/EventStore.js"
 import { nextOccurrence } from "../domain/schedules.js"
 import { effectiveSchedule, type IntegrationDoc } from "../eventlog/integrationProjection.js"
 import { Views } from "../eventlog/Views.js"
+import { isoAt } from "../domain/time.js"
 
 /** The API key named by `apiKeyEnv` is nowhere to be found: permanent until someone sets it. */
 export class MissingApiKey extends Schema.TaggedError<MissingApiKey>()("MissingApiKey", {
   message: Schema.String
 }) {}
 
-export interface InitializeResult {
+interface InitializeResult {
   readonly mode: "file" | "demo"
   readonly integrationsFound: number
   readonly registered: ReadonlyArray<string>
@@ -75,7 +76,7 @@ export class Integrations extends Effect.Service<Integrations>()("synclog/Integr
     const initialize = Effect.gen(function*() {
       const loaded = yield* source.load
       const now = yield* Clock.currentTimeMillis
-      const at = new Date(now).toISOString()
+      const at = isoAt(now)
       const registered: Array<string> = []
       const updated: Array<string> = []
       const started: Array<string> = []
@@ -94,7 +95,7 @@ export class Integrations extends Effect.Service<Integrations>()("synclog/Integr
         }
         const first = config.initialSync === "immediate" && !doc.hasBaseline ? now : nextOccurrence(effectiveSchedule(doc), now)
         const start = yield* decidedIntegration(
-          { _tag: "StartIfDue", integrationId: config.id, nextRunAt: new Date(first).toISOString() },
+          { _tag: "StartIfDue", integrationId: config.id, nextRunAt: isoAt(first) },
           doc,
           at
         ).pipe(Effect.orDie) // registered just above: it exists

@@ -1,5 +1,6 @@
 import { SqlClient } from "@effect/sql"
 import { Clock, Effect } from "effect"
+import { isoAt } from "../domain/time.js"
 
 export type LogLevel = "debug" | "info" | "warn" | "error"
 
@@ -25,7 +26,7 @@ export class JobLog extends Effect.Service<JobLog>()("synclog/JobLog", {
     const write = (jobId: string, level: LogLevel, message: string, quiet = false, fields: Readonly<Record<string, unknown>> = {}) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
-        const timestamp = new Date(now).toISOString()
+        const timestamp = isoAt(now)
         yield* sql`INSERT INTO job_logs (job_id, timestamp, level, message) VALUES (${jobId}, ${timestamp}, ${level}, ${message})`
         const log = level === "error"
           ? Effect.logError

@@ -1,5 +1,6 @@
-import { Clock, Effect, Either, FiberMap, FiberSet, Option } from "effect"
+import { Effect, Either, FiberMap, FiberSet, Option } from "effect"
 import { EngineSettings } from "../config/Settings.js"
+import { nowIso } from "../domain/time.js"
 import type { JobStatus } from "../domain/job.js"
 import { decided, decidedOrNothing, decideJob, type JobCommand } from "../domain/jobDecider.js"
 import { EventStore } from "../eventlog/EventStore.js"
@@ -7,7 +8,7 @@ import { Views } from "../eventlog/Views.js"
 import { JobLog } from "./JobLog.js"
 import { type Command, deliver, expireGrace, JobRunner, type Mailbox, makeMailbox, type Outcome } from "./JobRunner.js"
 
-export interface CommandResult {
+interface CommandResult {
   readonly jobId: string
   readonly status: JobStatus
   readonly message: string
@@ -46,8 +47,6 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
     const dispatchLock = yield* Effect.makeSemaphore(1)
     const endedHooks: Array<(jobId: string, outcome: Outcome) => Effect.Effect<void>> = []
     let accepting = true
-
-    const nowIso = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms).toISOString())
 
     const start = (job: { readonly id: string; readonly integrationId: string }) =>
       Effect.gen(function*() {

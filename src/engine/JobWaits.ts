@@ -2,7 +2,7 @@ import { Effect, PubSub, type Queue, type Scope } from "effect"
 import type { WaitReason } from "../connectors/Connector.js"
 
 /** A job's request waiting to be sent, as the job view shows it. */
-export interface JobWait {
+interface JobWait {
   readonly reason: WaitReason
   /** Epoch milliseconds. */
   readonly until: number

@@ -11,6 +11,7 @@ import { Views } from "../eventlog/Views.js"
 import { JobLog } from "./JobLog.js"
 import { JobSupervisor } from "./JobSupervisor.js"
 import { chooseSelection, describeSelection, namedSelectionFields } from "./selection.js"
+import { isoAt, nowIso } from "../domain/time.js"
 
 /** Options as a request states them; defaults are applied by `create`. */
 export interface RequestedOptions {
@@ -23,7 +24,7 @@ export interface RequestedOptions {
   readonly excludeProjects?: ReadonlyArray<string> | undefined
 }
 
-export interface CreateJob {
+interface CreateJob {
   readonly integrationId: string
   readonly type: JobType
   readonly options: RequestedOptions
@@ -37,7 +38,7 @@ export interface Created {
   readonly type: JobType
 }
 
-export const DEFAULT_BATCH_SIZE = 50
+const DEFAULT_BATCH_SIZE = 50
 
 const mean = (xs: ReadonlyArray<number>) => (xs.length === 0 ? null : Math.round(xs.reduce((a, b) => a + b, 0) / xs.length))
 
@@ -157,7 +158,7 @@ export class Jobs extends Effect.Service<Jobs>()("synclog/Jobs", {
             estimatedDuration
           },
           undefined,
-          new Date(now).toISOString()
+          isoAt(now)
         )
         // A fresh id has no job yet, so the decider always queues it.
         yield* store.appendJob(jobId, 0, Either.getOrThrow(queued))
@@ -172,7 +173,7 @@ export class Jobs extends Effect.Service<Jobs>()("synclog/Jobs", {
 
     const remove = (jobId: string, deleteLogs: boolean) =>
       Effect.gen(function*() {
-        const at = new Date(yield* Clock.currentTimeMillis).toISOString()
+        const at = yield* nowIso
         yield* store.updateJob(jobId, decided({ _tag: "Delete", jobId, deleteLogs }, at))
         if (deleteLogs) yield* jobLog.erase(jobId)
         else yield* jobLog.write(jobId, "info", "Job deleted; its events and these logs are kept for audit")

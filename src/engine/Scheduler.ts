@@ -19,11 +19,12 @@ import { CircuitBreaker } from "./CircuitBreaker.js"
 import { JobLog } from "./JobLog.js"
 import { Jobs } from "./Jobs.js"
 import { JobSupervisor } from "./JobSupervisor.js"
+import { isoAt } from "../domain/time.js"
 
 const HOUR = 3_600_000
 
 /** Full when there is no baseline or the full-sync schedule is due; else incremental. */
-export const scheduledType = (doc: IntegrationDoc, now: number): { type: JobType; reason: string } => {
+const scheduledType = (doc: IntegrationDoc, now: number): { type: JobType; reason: string } => {
   if (!doc.hasBaseline) return { type: "full_sync", reason: "no baseline yet: full sync" }
   if (fullSyncDue(doc.settings, doc.lastFullSyncCompletedAt, now)) {
     return { type: "full_sync", reason: "fullSyncSchedule due: full sync" }
@@ -66,12 +67,11 @@ export class Scheduler extends Effect.Service<Scheduler>()("synclog/Scheduler", 
       Effect.zipRight(breaker.onJobEnded(jobId, outcome), outcome === "failed" ? wake : Effect.void)
     )
 
-    const iso = (ms: number) => new Date(ms).toISOString()
 
     /** The interval tick of one integration: queue a job, or skip when one is still active. */
     const tick = (doc: IntegrationDoc, now: number) =>
       Effect.gen(function*() {
-        const nextRunAt = iso(nextOccurrence(effectiveSchedule(doc), now))
+        const nextRunAt = isoAt(nextOccurrence(effectiveSchedule(doc), now))
         const current = yield* views.currentJob(doc.id)
         if (current !== undefined) {
           yield* store.appendIntegration(doc.id, doc.version, [
@@ -81,7 +81,7 @@ export class Scheduler extends Effect.Service<Scheduler>()("synclog/Scheduler", 
               jobId: current.id,
               reason: `job ${current.id} is still ${current.status}`,
               nextRunAt,
-              at: iso(now)
+              at: isoAt(now)
             })
           ])
           yield* Effect.logInfo(`Scheduled sync of ${doc.id} skipped: job ${current.id} is still ${current.status}`)
@@ -92,7 +92,7 @@ export class Scheduler extends Effect.Service<Scheduler>()("synclog/Scheduler", 
         const created = yield* jobs.create({ integrationId: doc.id, type, options: {}, trigger: "schedule" })
         const latest = yield* views.integration(doc.id)
         yield* store.appendIntegration(doc.id, latest!.version, [
-          new ScheduledRun({ integrationId: doc.id, outcome: "queued", jobId: created.jobId, reason, nextRunAt, at: iso(now) })
+          new ScheduledRun({ integrationId: doc.id, outcome: "queued", jobId: created.jobId, reason, nextRunAt, at: isoAt(now) })
         ])
       })
 
@@ -103,7 +103,7 @@ export class Scheduler extends Effect.Service<Scheduler>()("synclog/Scheduler", 
         const created = yield* jobs.create({ integrationId: doc.id, type, options: {}, trigger: "schedule" })
         const latest = yield* views.integration(doc.id)
         yield* store.appendIntegration(doc.id, latest!.version, [
-          new CircuitHalfOpened({ integrationId: doc.id, probeJobId: created.jobId, at: iso(now) })
+          new CircuitHalfOpened({ integrationId: doc.id, probeJobId: created.jobId, at: isoAt(now) })
         ])
         yield* jobLog.write(created.jobId, "info", `Probe job of the circuit breaker of ${doc.id} (half-open)`)
       })

@@ -9,7 +9,7 @@ export interface Selection {
   readonly excludeProjects?: ReadonlyArray<string> | undefined
 }
 
-export const SELECTION_FIELDS = ["entities", "excludeEntities", "projects", "excludeProjects"] as const
+const SELECTION_FIELDS = ["entities", "excludeEntities", "projects", "excludeProjects"] as const
 
 /** The selection fields a request names itself. */
 export const namedSelectionFields = (requested: Selection) => SELECTION_FIELDS.filter((k) => requested[k] !== undefined)

@@ -17,8 +17,6 @@ import {
   emptyViews,
   evolveSystem,
   insertJobsSql,
-  isIntegrationEvent,
-  isJobEvent,
   parseStored,
   projectEvent,
   pushJobRow,
@@ -46,12 +44,6 @@ export interface StoredEvent {
   readonly recordedAt: string
 }
 
-export const streamOf = (event: DomainEvent): string =>
-  isJobEvent(event)
-    ? jobStream(event.jobId)
-    : isIntegrationEvent(event)
-    ? integrationStream(event.integrationId)
-    : SYSTEM_STREAM
 
 const encodeEvent = Schema.encodeSync(DomainEvent)
 const decodeEvent = Schema.decodeUnknownSync(DomainEvent)

@@ -4,7 +4,7 @@ import { IN_PROGRESS_STATUSES, type JobStatus, type JobType } from "../domain/jo
 import type { IntegrationDoc } from "./integrationProjection.js"
 import type { JobDoc } from "./jobProjection.js"
 
-export interface JobFilter {
+interface JobFilter {
   readonly statuses?: ReadonlyArray<JobStatus>
   readonly integrationId?: string
   readonly type?: JobType

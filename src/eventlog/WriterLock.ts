@@ -22,7 +22,7 @@ export class DatabaseInUse extends Data.TaggedError("DatabaseInUse")<{ readonly 
 /** The lock file could not be created or opened (a read-only folder, a full disk). */
 export class LockUnavailable extends Data.TaggedError("LockUnavailable")<{ readonly message: string }> {}
 
-export const lockFileOf = (dbPath: string) => `${dbPath}.lock`
+const lockFileOf = (dbPath: string) => `${dbPath}.lock`
 
 /** Attempts before giving up when two processes start in the same instant. */
 const ATTEMPTS = 5

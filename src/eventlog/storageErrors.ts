@@ -6,7 +6,7 @@
  * names the file and the fix. Pure: no IO.
  */
 
-export type StorageProblemKind = "full" | "readonly" | "cantopen" | "busy" | "corrupt" | "io"
+type StorageProblemKind = "full" | "readonly" | "cantopen" | "busy" | "corrupt" | "io"
 
 export interface StorageProblem {
   readonly kind: StorageProblemKind
@@ -17,7 +17,7 @@ export interface StorageProblem {
 }
 
 /** The first string `code` on the error or along its `cause` chain (SqlError → SqliteError). */
-export const storageCode = (error: unknown): string | undefined => {
+const storageCode = (error: unknown): string | undefined => {
   let current: unknown = error
   for (let depth = 0; depth < 5 && typeof current === "object" && current !== null; depth++) {
     const code = (current as { readonly code?: unknown }).code

@@ -53,7 +53,7 @@ const CONTENT_SECURITY_POLICY =
  * The same esbuild options as `npm run build`'s dashboard step (package.json): one script, its
  * CSS imported by it, minified for browsers of the last few years.
  */
-export const DASHBOARD_BUILD_OPTIONS = {
+const DASHBOARD_BUILD_OPTIONS = {
   bundle: true,
   minify: true,
   format: "iife",

@@ -8,7 +8,7 @@ import { type IntegrationSettingsView, SyncApi } from "./Api.js"
 import { orDieInfra } from "./infra.js"
 
 /** An integration's settings as the API shows them: names of variables, never a key. */
-export const presentSettings = (doc: IntegrationDoc): IntegrationSettingsView => {
+const presentSettings = (doc: IntegrationDoc): IntegrationSettingsView => {
   const { connector, ...settings } = doc.settings
   return {
     id: doc.id,

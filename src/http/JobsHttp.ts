@@ -12,6 +12,7 @@ import { type JobVersion, Views } from "../eventlog/Views.js"
 import { SyncApi } from "./Api.js"
 import { orDieInfra } from "./infra.js"
 import { makeJobJson } from "./JobJson.js"
+import { isoAt } from "../domain/time.js"
 
 const LATEST_LOGS = 100
 
@@ -36,7 +37,7 @@ export const JobsHttpLive = HttpApiBuilder.group(SyncApi, "jobs", (handlers) =>
     const withWaiting = (id: string, json: string) => {
       const wait = waits.current(id)
       if (wait === undefined) return json
-      return `${json.slice(0, -1)},"waiting":${JSON.stringify({ reason: wait.reason, until: new Date(wait.until).toISOString() })}}`
+      return `${json.slice(0, -1)},"waiting":${JSON.stringify({ reason: wait.reason, until: isoAt(wait.until) })}}`
     }
 
     /** Each job's API JSON: from the cache when its version was presented before. */

@@ -11,10 +11,11 @@ import { Views } from "../eventlog/Views.js"
 import { SyncApi } from "./Api.js"
 import { presentJob } from "./presenters.js"
 import { type SseRender, sseReadable } from "./sseConnection.js"
+import { isoAt } from "../domain/time.js"
 
 export const HEARTBEAT_SECONDS = 15
 
-export const EVENT_TYPES: ReadonlyArray<string> = [...JobEvent.members, ...IntegrationEvent.members, SystemInitialized]
+const EVENT_TYPES: ReadonlyArray<string> = [...JobEvent.members, ...IntegrationEvent.members, SystemInitialized]
   .map((m) => m.identifier)
 
 const TERMINAL_EVENTS = new Set(["JobCompleted", "JobFailed", "JobStopped"])
@@ -145,7 +146,7 @@ export const StreamsHttpLive = HttpApiBuilder.group(SyncApi, "streams", (handler
           ...(v.estimatedCompletion !== undefined ? { estimatedCompletion: v.estimatedCompletion } : {})
         }
         const wait = waits.current(jobId)
-        if (wait !== undefined) Object.assign(message, { waiting: { reason: wait.reason, until: new Date(wait.until).toISOString() } })
+        if (wait !== undefined) Object.assign(message, { waiting: { reason: wait.reason, until: isoAt(wait.until) } })
         return `event: progress\ndata: ${JSON.stringify(message)}\n\n`
       })
 

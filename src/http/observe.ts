@@ -39,7 +39,7 @@ const matchIn = (candidates: ReadonlyArray<Template> | undefined, parts: Readonl
   return undefined
 }
 
-export const routeOf = (method: string, url: string): string => {
+const routeOf = (method: string, url: string): string => {
   const query = url.indexOf("?")
   const path = query === -1 ? url : url.slice(0, query)
   if (path.startsWith("/assets/")) return "/assets/*"

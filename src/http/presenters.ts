@@ -5,6 +5,7 @@ import { nextSyncAt } from "../engine/Scheduler.js"
 import { effectiveInterval, effectiveSchedule, type IntegrationDoc } from "../eventlog/integrationProjection.js"
 import { durationOf, type JobDoc } from "../eventlog/jobProjection.js"
 import type { IntegrationStatusView, JobView } from "./Api.js"
+import { isoAt } from "../domain/time.js"
 
 /** The job as the API shows it: fields that do not apply are left out (CONTRACT.md). */
 export const presentJob = (doc: JobDoc): JobView => {
@@ -49,7 +50,7 @@ export const presentIntegration = (
     : "stopped"
   // The next run or circuit probe, moved to the sync window's start when it falls outside it.
   const next = nextSyncAt(doc)
-  const nextSync = next === null ? null : new Date(next).toISOString()
+  const nextSync = next === null ? null : isoAt(next)
   return {
     integrationId: doc.id,
     name: doc.settings.name,

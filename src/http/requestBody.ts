@@ -7,7 +7,7 @@ import type { IncomingMessage } from "node:http"
 export const MAX_BODY_BYTES = 1024 * 1024
 
 /** The API's bodies nest two or three levels; deeper documents are refused before decoding. */
-export const MAX_JSON_DEPTH = 32
+const MAX_JSON_DEPTH = 32
 
 const refuse = (status: number, error: string, message: string, closeConnection = false) =>
   HttpServerResponse.unsafeJson(

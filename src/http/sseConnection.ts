@@ -10,7 +10,7 @@ export interface SseRender {
   readonly later: (events: ReadonlyArray<StoredEvent>) => Effect.Effect<string>
 }
 
-export interface SseTexts {
+interface SseTexts {
   readonly heartbeat: string
   readonly overflow: (lastPosition: number) => string
 }

@@ -10,11 +10,11 @@ const seconds = MetricBoundaries.fromIterable([0.005, 0.01, 0.025, 0.05, 0.1, 0.
 const jobSeconds = MetricBoundaries.fromIterable([1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600])
 
 // ---- jobs ------------------------------------------------------------------------------------------
-export const jobsFinished = Metric.counter("synclog_jobs_total", {
+const jobsFinished = Metric.counter("synclog_jobs_total", {
   description: "Jobs that reached a final status, by integration, type and status (completed, failed, stopped)",
   incremental: true
 })
-export const jobDuration = Metric.histogram(
+const jobDuration = Metric.histogram(
   "synclog_job_duration_seconds",
   jobSeconds,
   "Duration of jobs that completed, by type (startedAt to completedAt)"
@@ -25,11 +25,11 @@ export const jobsQueued = Metric.gauge("synclog_jobs_queued", { description: "Jo
 // ---- records ---------------------------------------------------------------------------------------
 const records = (change: string, description: string) =>
   Metric.counter(`synclog_records_${change}_total`, { description, incremental: true })
-export const recordsProcessed = records("processed", "Source records examined, by integration and entity")
-export const recordsCreated = records("created", "Records new to the mirror, by integration and entity")
-export const recordsUpdated = records("updated", "Records whose content or archived state changed, by integration and entity")
-export const recordsDeleted = records("deleted", "Records tombstoned in the mirror, by integration and entity")
-export const recordsErrors = records("errors", "Records skipped as invalid, by integration and entity")
+const recordsProcessed = records("processed", "Source records examined, by integration and entity")
+const recordsCreated = records("created", "Records new to the mirror, by integration and entity")
+const recordsUpdated = records("updated", "Records whose content or archived state changed, by integration and entity")
+const recordsDeleted = records("deleted", "Records tombstoned in the mirror, by integration and entity")
+const recordsErrors = records("errors", "Records skipped as invalid, by integration and entity")
 
 // ---- the source ------------------------------------------------------------------------------------
 export const sourceRequests = Metric.counter("synclog_source_requests_total", {

@@ -1,16 +1,17 @@
+// Slightly over 300 lines: the mirror's one write path (batched upserts, seen-marks, deletion sweep) with the SQL it caches.
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
 import { hash } from "node:crypto"
 import type { SourceRecord } from "../connectors/Connector.js"
 import type { EntityType } from "../domain/entities.js"
 
-export interface ApplyResult {
+interface ApplyResult {
   readonly created: number
   readonly updated: number
   readonly unchanged: number
 }
 
-export interface ApplyInput {
+interface ApplyInput {
   readonly integrationId: string
   readonly entity: EntityType
   readonly jobId: string
@@ -45,7 +46,7 @@ export interface MirrorRow {
   readonly deleted_at: string | null
 }
 
-export interface Candidate {
+interface Candidate {
   readonly sourceId: string
   readonly projectId: string
 }

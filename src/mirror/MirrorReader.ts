@@ -41,8 +41,8 @@ const toRecord = (row: MirrorRow): MirroredRecord => ({
 })
 
 /** Cursors are opaque to clients: the last id of a page, base64url-encoded with a version tag. */
-export const encodeCursor = (id: string) => Buffer.from(`v1:${id}`).toString("base64url")
-export const decodeCursor = (s: string): string | undefined => {
+const encodeCursor = (id: string) => Buffer.from(`v1:${id}`).toString("base64url")
+const decodeCursor = (s: string): string | undefined => {
   const text = Buffer.from(s, "base64url").toString("utf8")
   return text.startsWith("v1:") && text.length > 3 ? text.slice(3) : undefined
 }

@@ -1,3 +1,4 @@
+// Long by design: the notifier's per-endpoint loop (read the log, format, deliver, retry, checkpoint) is one lifecycle; its parts are in the files beside it.
 import type { HttpClient } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
 import { Clock, Duration, Effect, Metric, Option, Queue, Ref, Schedule, Stream, SubscriptionRef } from "effect"
@@ -22,9 +23,10 @@ import {
 } from "./notifications.js"
 import { type Checkpoint, outboxState } from "./outboxState.js"
 import { deliverWithRetry, type RetryPolicy } from "./retry.js"
+import { isoAt } from "../domain/time.js"
 
 /** What `GET /api/sync/notifications` shows of an endpoint's deliveries. */
-export interface DeliveryState {
+interface DeliveryState {
   /** Log position up to which this endpoint's notifications are settled. */
   readonly position: number
   /** Notifications read from the log and not yet delivered (counted up to QUEUE_CAPACITY). */
@@ -36,7 +38,7 @@ export interface DeliveryState {
   readonly givenUp: number
 }
 
-export interface EndpointView {
+interface EndpointView {
   readonly id: string
   readonly url: string
   readonly events: ReadonlyArray<string>
@@ -44,13 +46,6 @@ export interface EndpointView {
   readonly format: "json" | "slack"
   readonly signed: boolean
   readonly state: DeliveryState
-}
-
-export interface TestResult {
-  readonly endpointId: string
-  readonly delivered: boolean
-  readonly status: number | null
-  readonly error: string | null
 }
 
 /** Notifications read ahead of the one being delivered, per endpoint. */
@@ -77,7 +72,6 @@ type Item =
   | { readonly _tag: "Deliver"; readonly notification: Notification; readonly after: Checkpoint }
   | { readonly _tag: "Advance"; readonly after: Checkpoint }
 
-const iso = (ms: number) => new Date(ms).toISOString()
 
 
 /**
@@ -264,7 +258,7 @@ export class Notifier extends Effect.Service<Notifier>()("synclog/Notifier", {
                 yield* save
                 yield* Metric.increment(M.labelled(M.webhookDeliveries, { endpoint: id, outcome: "failed" }))
                 yield* outbox.failed(id, failure.failingSince, failure.at, failure.reason)
-                yield* Ref.update(state, (s) => ({ ...s, lastErrorAt: iso(failure.at), lastError: failure.reason }))
+                yield* Ref.update(state, (s) => ({ ...s, lastErrorAt: isoAt(failure.at), lastError: failure.reason }))
                 const what = `Webhook ${id}: delivery ${notification.id} (${notification.event}) failed: ${failure.reason}`
                 if (failure.retryInMs === null) return
                 const next = `; retrying in ${Duration.format(Duration.millis(failure.retryInMs))}`
@@ -286,13 +280,13 @@ export class Notifier extends Effect.Service<Notifier>()("synclog/Notifier", {
               ...s,
               position: item.after.position,
               pending: s.pending - 1,
-              lastSuccessAt: iso(settled.at)
+              lastSuccessAt: isoAt(settled.at)
             }))
           } else {
             yield* outbox.gaveUp(id, item.after)
             yield* Effect.logWarning(
               `Webhook ${id}: gave up delivery ${notification.id} (${notification.event}, log position ${notification.position}) ` +
-                `after failing since ${iso(settled.failingSince)}; last reason: ${settled.reason}`
+                `after failing since ${isoAt(settled.failingSince)}; last reason: ${settled.reason}`
             )
             yield* Ref.update(state, (s) => ({
               ...s,

@@ -3,7 +3,7 @@ import { createHash } from "node:crypto"
 import { IntegrationId } from "../domain/ids.js"
 
 /** What an endpoint can subscribe to (`test` is sent on request only, never from the log). */
-export const NOTIFICATION_EVENTS = [
+const NOTIFICATION_EVENTS = [
   "job.failed",
   "job.completed",
   "job.stopped",
@@ -14,7 +14,7 @@ export const NOTIFICATION_EVENTS = [
 export type NotificationEvent = typeof NOTIFICATION_EVENTS[number]
 
 /** Failures and circuit changes: what most people want to be woken up for. */
-export const DEFAULT_EVENTS: ReadonlyArray<NotificationEvent> = ["job.failed", "circuit.opened", "circuit.closed"]
+const DEFAULT_EVENTS: ReadonlyArray<NotificationEvent> = ["job.failed", "circuit.opened", "circuit.closed"]
 
 const EventName = Schema.String.pipe(
   Schema.filter((s) =>

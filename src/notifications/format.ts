@@ -1,6 +1,6 @@
 import type { Notification } from "./notifications.js"
 
-export type NotificationFormat = "json" | "slack"
+type NotificationFormat = "json" | "slack"
 
 /** Slack and Mattermost read `<`, `>` and `&` as markup in message text. */
 const escapeSlack = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")

@@ -2,6 +2,7 @@ import type { Counters, JobStatus, JobTrigger, JobType } from "../domain/job.js"
 import type { StoredEvent } from "../eventlog/EventStore.js"
 import { durationOf, type JobDoc } from "../eventlog/jobProjection.js"
 import type { NotificationEndpointConfig, NotificationEvent } from "./config.js"
+import { isoAt } from "../domain/time.js"
 
 /**
  * Which log events make which notifications: a pure function of the event, the job as it was
@@ -9,7 +10,7 @@ import type { NotificationEndpointConfig, NotificationEvent } from "./config.js"
  * checkpoint, so `integration.recovered` survives restarts.
  */
 
-export interface JobSummary {
+interface JobSummary {
   readonly id: string
   readonly type: JobType
   readonly status: JobStatus
@@ -26,7 +27,7 @@ export interface JobSummary {
   readonly link: string
 }
 
-export interface CircuitSummary {
+interface CircuitSummary {
   readonly state: "open" | "closed"
   readonly consecutiveFailures: number | null
   readonly reason: string | null
@@ -198,7 +199,7 @@ export const testNotification = (endpointId: string, nowMs: number): Notificatio
   id: `test-${nowMs}`,
   event: "test",
   position: null,
-  occurredAt: new Date(nowMs).toISOString(),
+  occurredAt: isoAt(nowMs),
   integration: null,
   job: null,
   circuit: null,

@@ -1,6 +1,7 @@
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
 import type { WatchState } from "./notifications.js"
+import { isoAt } from "../domain/time.js"
 
 /** Where an endpoint's deliveries stand: notifications up to `position` are settled. */
 export interface Checkpoint {
@@ -8,7 +9,7 @@ export interface Checkpoint {
   readonly watch: WatchState
 }
 
-export interface StoredOutbox {
+interface StoredOutbox {
   readonly checkpoint: Checkpoint
   /** First failure of the delivery after the checkpoint, when it is failing (epoch ms). */
   readonly failingSince: number | null
@@ -28,7 +29,6 @@ interface Row {
   readonly given_up: number
 }
 
-const iso = (ms: number) => new Date(ms).toISOString()
 
 /** Reads and writes the `notification_outbox` table (migration 0006), one row per endpoint. */
 export const outboxState = Effect.gen(function*() {
@@ -55,7 +55,7 @@ export const outboxState = Effect.gen(function*() {
   /** A new endpoint; a second server racing on the same row keeps the first one's start. */
   const create = (endpointId: string, checkpoint: Checkpoint, nowMs: number) =>
     sql`INSERT INTO notification_outbox (endpoint_id, position, watch_state, created_at)
-        VALUES (${endpointId}, ${checkpoint.position}, ${JSON.stringify(checkpoint.watch)}, ${iso(nowMs)})
+        VALUES (${endpointId}, ${checkpoint.position}, ${JSON.stringify(checkpoint.watch)}, ${isoAt(nowMs)})
         ON CONFLICT (endpoint_id) DO NOTHING`
 
   /** Everything up to the checkpoint is settled (or there was nothing to send). */
@@ -65,7 +65,7 @@ export const outboxState = Effect.gen(function*() {
 
   const delivered = (endpointId: string, checkpoint: Checkpoint, atMs: number) =>
     sql`UPDATE notification_outbox SET position = ${checkpoint.position}, watch_state = ${JSON.stringify(checkpoint.watch)},
-          failing_since = NULL, last_success_at = ${iso(atMs)}
+          failing_since = NULL, last_success_at = ${isoAt(atMs)}
         WHERE endpoint_id = ${endpointId}`
 
   const gaveUp = (endpointId: string, checkpoint: Checkpoint) =>
@@ -74,7 +74,7 @@ export const outboxState = Effect.gen(function*() {
         WHERE endpoint_id = ${endpointId}`
 
   const failed = (endpointId: string, failingSinceMs: number, atMs: number, reason: string) =>
-    sql`UPDATE notification_outbox SET failing_since = ${iso(failingSinceMs)}, last_error_at = ${iso(atMs)},
+    sql`UPDATE notification_outbox SET failing_since = ${isoAt(failingSinceMs)}, last_error_at = ${isoAt(atMs)},
           last_error = ${reason}
         WHERE endpoint_id = ${endpointId}`
 

@@ -9,17 +9,17 @@ export interface RetryPolicy {
 }
 
 /** ±20% around the capped exponential delay, so receivers coming back are not hit in step. */
-export const JITTER = { min: 0.8, max: 1.2 } as const
+const JITTER = { min: 0.8, max: 1.2 } as const
 
 /** The wait after the `failures`-th failed attempt in a row: base × 2^(failures−1), capped. */
 export const backoffDelay = (policy: RetryPolicy, failures: number, jitter: number): number =>
   Math.round(Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (failures - 1)) * jitter)
 
-export type Settled =
+type Settled =
   | { readonly _tag: "Delivered"; readonly status: number; readonly at: number }
   | { readonly _tag: "GivenUp"; readonly reason: string; readonly at: number; readonly failingSince: number }
 
-export interface FailedAttempt {
+interface FailedAttempt {
   readonly reason: string
   readonly at: number
   readonly failingSince: number

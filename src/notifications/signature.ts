@@ -5,7 +5,7 @@ import { createHmac } from "node:crypto"
  * secret. The timestamp is part of the signed text, so a receiver that also rejects old
  * timestamps cannot be fed a recorded delivery again.
  */
-export const signatureOf = (secret: string, timestampSeconds: number, body: string): string =>
+const signatureOf = (secret: string, timestampSeconds: number, body: string): string =>
   `sha256=${createHmac("sha256", secret).update(`${timestampSeconds}.${body}`).digest("hex")}`
 
 /** The headers of a signed delivery. */

@@ -1,3 +1,4 @@
+// Long by design: one connector, with its paging, rate-limit headers and error mapping kept together so Plane's quirks read in one place.
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { Clock, Duration, Effect, Metric, Option, Random, Redacted } from "effect"
 import type { EntityType } from "../../domain/entities.js"
@@ -20,6 +21,7 @@ import {
 import * as M from "../../metrics/metrics.js"
 import { RateLimiter } from "../RateLimiter.js"
 import { decodeEnvelope, describeParseError, isSourceRecord, toSourceRecord } from "./schemas.js"
+import { isoAt } from "../../domain/time.js"
 
 export interface PlaneSettings {
   readonly integrationId: string
@@ -228,7 +230,7 @@ export const makePlaneConnector = (settings: PlaneSettings, policy: RequestPolic
             if (Option.isSome(observer)) {
               yield* observer.value.throttled(
                 result.retryAfterMs,
-                `${result.reason}; waiting ${Math.ceil(result.retryAfterMs / 1000)} s as Retry-After asks, until ${new Date(until).toISOString()}`,
+                `${result.reason}; waiting ${Math.ceil(result.retryAfterMs / 1000)} s as Retry-After asks, until ${isoAt(until)}`,
                 until
               )
             }

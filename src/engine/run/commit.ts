@@ -7,10 +7,11 @@ import { BatchCommitted, StageStarted } from "../../domain/events.js"
 import { type Counters, entityOf, type Position, type Stage } from "../../domain/job.js"
 import { countRecords } from "../../metrics/metrics.js"
 import { estimateCompletion, progressOf, requestsLeft } from "../plan.js"
-import { emptyAtStart, log, nowIso, plural, type RunContext } from "./context.js"
+import { emptyAtStart, log, plural, type RunContext } from "./context.js"
+import { isoAt, nowIso } from "../../domain/time.js"
 
 /** One page's worth of work for `commit`: records to mirror, and where the next batch starts. */
-export interface Batch {
+interface Batch {
   readonly stage: Stage
   readonly entity: EntityType | null
   readonly records: ReadonlyArray<SourceRecord>
@@ -62,7 +63,7 @@ export const commit = (ctx: RunContext, batch: Batch) =>
   const { jobId, integration, plan, state } = ctx
   const { jobLog, mirror, sql, store } = ctx.services
   const now = yield* Clock.currentTimeMillis
-  const at = new Date(now).toISOString()
+  const at = isoAt(now)
   const stageIndex = plan.stages.indexOf(batch.stage)
   const progress = Math.max(state.doc.progress, progressOf(state.weights, stageIndex, batch.fraction))
   const eta = yield* etaAt(ctx, now, progress, stageIndex, batch.fraction, batch.discovered?.length ?? 0)
@@ -103,7 +104,7 @@ export const commit = (ctx: RunContext, batch: Batch) =>
             ...(batch.discovered ? { discovered: batch.discovered } : {}),
             ...(batch.watermark ? { watermark: batch.watermark } : {}),
             progress,
-            estimatedCompletion: eta === null ? null : new Date(eta).toISOString(),
+            estimatedCompletion: eta === null ? null : isoAt(eta),
             at
           })
         ],

@@ -1,5 +1,5 @@
 import type { SqlClient } from "@effect/sql"
-import { Clock, Effect } from "effect"
+import { Effect } from "effect"
 import type { EngineConfig } from "../../config/ConfigFile.js"
 import type { Connector } from "../../connectors/Connector.js"
 import type { RateLimiter } from "../../connectors/RateLimiter.js"
@@ -30,7 +30,7 @@ export interface RunServices {
 }
 
 /** What changes while a job runs; only the run's own fiber writes it (the request observer too). */
-export interface RunState {
+interface RunState {
   /** The job as of the last event this run appended (its checkpoint, counters, progress). */
   doc: JobDoc
   /** Each stage's share of the progress; computed again once the projects are known. */
@@ -63,7 +63,6 @@ export interface RunContext {
   readonly state: RunState
 }
 
-export const nowIso = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms).toISOString())
 
 export const plural = (entity: EntityType) => entity.replace("_", " ")
 

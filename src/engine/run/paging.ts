@@ -45,7 +45,7 @@ export const incrementalThreshold = (watermark: string | undefined, overlapMs: n
     : null
 
 /** What a walk knows about the page it just read (null: the project was skipped). */
-export interface PageSeen {
+interface PageSeen {
   readonly hasMore: boolean
   /** Records the page had, and those kept (an incremental walk drops those older than its threshold). */
   readonly received: number
@@ -53,7 +53,7 @@ export interface PageSeen {
   readonly totalPages?: number | null | undefined
 }
 
-export interface WalkStep {
+interface WalkStep {
   /** Where the next batch starts (its projectIndex is past the current one when the project is done). */
   readonly next: Position
   /** The share of the stage done once this page is committed. */

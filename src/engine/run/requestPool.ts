@@ -2,8 +2,9 @@ import { Cause, Clock, Deferred, Effect, Exit, Fiber } from "effect"
 import { RequestObserver, type SourceError, type WaitReason } from "../../connectors/Connector.js"
 import { EstimateChanged } from "../../domain/events.js"
 import { LONG_WAIT_MS } from "../JobWaits.js"
-import { log, nowIso, type RunContext } from "./context.js"
+import { log, type RunContext } from "./context.js"
 import { Interrupted } from "./mailbox.js"
+import { isoAt, nowIso } from "../../domain/time.js"
 
 /**
  * The run's requests to the source. Each runs in its own fiber, tracked in the mailbox's
@@ -47,7 +48,7 @@ const observerOf = (ctx: RunContext) => {
       log(
         ctx,
         "warn",
-        `Request to Plane failed (${reason}); retry ${attempt} in ${(delayMs / 1000).toFixed(1)} s, at ${new Date(untilMs).toISOString()}`
+        `Request to Plane failed (${reason}); retry ${attempt} in ${(delayMs / 1000).toFixed(1)} s, at ${isoAt(untilMs)}`
       ),
     wait: (reason, untilMs, detail) =>
       Effect.gen(function*() {
@@ -57,7 +58,7 @@ const observerOf = (ctx: RunContext) => {
         // together) and show it in the job view while it lasts.
         const line = logged(reason, untilMs)
           ? undefined
-          : `Waiting ${Math.ceil((untilMs - now) / 1000)} s, until ${new Date(untilMs).toISOString()}: ${detail}`
+          : `Waiting ${Math.ceil((untilMs - now) / 1000)} s, until ${isoAt(untilMs)}: ${detail}`
         if (reason === "retry_after") state.retryAfterLoggedUntil = Math.max(state.retryAfterLoggedUntil, untilMs)
         yield* waits.during(
           jobId,

@@ -3,7 +3,7 @@ import type { Feed, InvalidRecord, SourceError, SourcePage, SourceRecord } from 
 import type { EntityType } from "../../domain/entities.js"
 import type { Position, Stage } from "../../domain/job.js"
 import { commit } from "./commit.js"
-import { checkMailbox, log, nowIso, pending, plural, type RunContext } from "./context.js"
+import { checkMailbox, log, pending, plural, type RunContext } from "./context.js"
 import { Interrupted } from "./mailbox.js"
 import {
   incrementalThreshold,
@@ -14,6 +14,7 @@ import {
   stepAfter
 } from "./paging.js"
 import type { RequestPool } from "./requestPool.js"
+import { nowIso } from "../../domain/time.js"
 
 /**
  * The project-scoped stages (states, labels, cycles, modules, work items): one project after

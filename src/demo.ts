@@ -1,11 +1,11 @@
 import { Effect } from "effect"
-import type { IntegrationConfig } from "./ConfigFile.js"
-import { startSimulatorScoped } from "../simulator/layer.js"
+import type { IntegrationConfig } from "./config/ConfigFile.js"
+import { startSimulatorScoped } from "./simulator/layer.js"
 
 /** Name of the in-process variable that holds the simulator's API key in demo mode. */
-export const DEMO_KEY_ENV = "SYNCLOG_DEMO_PLANE_API_KEY"
+const DEMO_KEY_ENV = "SYNCLOG_DEMO_PLANE_API_KEY"
 
-export const DEMO_WORKSPACES = [
+const DEMO_WORKSPACES = [
   { slug: "acme", projects: 4, workItems: 320, seed: 456 },
   { slug: "globex", projects: 3, workItems: 210, seed: 789 }
 ]
