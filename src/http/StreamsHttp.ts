@@ -117,20 +117,28 @@ export const StreamsHttpLive = HttpApiBuilder.group(SyncApi, "streams", (handler
       if (integrationOfJob.size >= 10_000) integrationOfJob.clear()
       integrationOfJob.set(jobId, integrationId)
     }
-    /** Which integration a job event belongs to (job events carry only the job id). */
+    /**
+     * Which integration an event belongs to, when known without a read: the id, null for none
+     * (system events), undefined when only its job's view can say (job events carry the job id).
+     */
+    const knownIntegrationOf = (e: StoredEvent): string | null | undefined => {
+      const payload = e.payload as { readonly jobId?: string; readonly integrationId?: string }
+      if (payload.integrationId !== undefined) {
+        if (payload.jobId !== undefined) remember(payload.jobId, payload.integrationId)
+        return payload.integrationId
+      }
+      if (payload.jobId === undefined) return null
+      return integrationOfJob.get(payload.jobId)
+    }
     const integrationOf = (e: StoredEvent) =>
-      Effect.gen(function*() {
-        const payload = e.payload as { readonly jobId?: string; readonly integrationId?: string }
-        if (payload.integrationId !== undefined) {
-          if (payload.jobId !== undefined) remember(payload.jobId, payload.integrationId)
-          return payload.integrationId
-        }
-        if (payload.jobId === undefined) return undefined
-        const known = integrationOfJob.get(payload.jobId)
-        if (known !== undefined) return known
-        const doc = yield* views.jobIncludingDeleted(payload.jobId).pipe(Effect.orDie)
-        if (doc !== undefined) remember(payload.jobId, doc.integrationId)
-        return doc?.integrationId
+      Effect.suspend(() => {
+        const known = knownIntegrationOf(e)
+        if (known !== undefined) return Effect.succeed(known ?? undefined)
+        const jobId = (e.payload as { readonly jobId: string }).jobId
+        return Effect.map(views.jobIncludingDeleted(jobId).pipe(Effect.orDie), (doc) => {
+          if (doc !== undefined) remember(jobId, doc.integrationId)
+          return doc?.integrationId
+        })
       })
 
     const progressOf = (jobId: string) =>
@@ -169,12 +177,7 @@ export const StreamsHttpLive = HttpApiBuilder.group(SyncApi, "streams", (handler
             const payload = e.payload as { readonly jobId?: string; readonly integrationId?: string }
             if (urlParams.jobId !== undefined && payload.jobId !== urlParams.jobId) return false
             if (urlParams.integrationId === undefined) return true
-            if (payload.integrationId !== undefined) {
-              if (payload.jobId !== undefined) remember(payload.jobId, payload.integrationId)
-              return payload.integrationId === urlParams.integrationId
-            }
-            if (payload.jobId === undefined) return false
-            const known = integrationOfJob.get(payload.jobId)
+            const known = knownIntegrationOf(e)
             return known === undefined ? undefined : known === urlParams.integrationId
           }
           const render: SseRender = {

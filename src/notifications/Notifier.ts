@@ -241,8 +241,8 @@ export class Notifier extends Effect.Service<Notifier>()("synclog/Notifier", {
         let failingSince = failingSinceAtStart
         while (true) {
           const item = yield* Queue.take(queue)
-          if (item._tag === "Advance") yield* save
           if (item._tag === "Advance") {
+            yield* save
             yield* outbox.advance(id, item.after)
             yield* Ref.update(state, (s) => ({ ...s, position: item.after.position }))
             continue
