@@ -7,7 +7,9 @@ import { EventFeed, type FeedItem } from "../src/eventlog/EventFeed.js"
 import { EventStore } from "../src/eventlog/EventStore.js"
 import type { StoredEvent } from "../src/eventlog/EventStore.js"
 import { HEARTBEAT_SECONDS, makeHeartbeats, sseBody, sseEvent } from "../src/http/StreamsHttp.js"
-import { sseReadable } from "../src/http/sseConnection.js"
+import { pumpSse, responseSink, type SseSink } from "../src/http/sseConnection.js"
+import { createServer } from "node:http"
+import { type AddressInfo, connect } from "node:net"
 import { tempDir } from "./support/app.js"
 
 /** The live feed over a real SQLite file: exact resumption, and a slow follower cut off alone. */
@@ -103,9 +105,20 @@ describe("SSE body of the global stream", () => {
       const render = { now: (events: ReadonlyArray<StoredEvent>) => events.map(sseEvent).join(""), later: () => Effect.succeed("") }
       const texts = { heartbeat: ": heartbeat\n\n", overflow: (n: number) => `event: overflow\ndata: ${n}\n\n` }
       let closed = false
-      const body = sseReadable(opened.cursor, render, texts, runtime, Effect.zipRight(forget, Effect.zipRight(opened.close, Effect.sync(() => void (closed = true)))))
       const out: Array<string> = []
-      body.on("data", (chunk: Buffer) => out.push(chunk.toString("utf8")))
+      let hangUp = () => {}
+      const sink: SseSink = {
+        write: (text) => (out.push(text), true),
+        onDrain: () => {},
+        end: () => {},
+        onClose: (closedBy) => void (hangUp = closedBy),
+        destroy: () => {}
+      }
+      yield* Effect.acquireUseRelease(
+        Effect.void,
+        () => pumpSse(sink, opened.cursor, render, texts, runtime),
+        () => Effect.zipRight(forget, Effect.zipRight(opened.close, Effect.sync(() => void (closed = true))))
+      ).pipe(Effect.fork)
       const realWait = Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 100)))
       yield* realWait
       expect(out).toEqual([": heartbeat\n\n"]) // at once: the headers go out
@@ -120,8 +133,78 @@ describe("SSE body of the global stream", () => {
       yield* realWait
       expect(out.slice(1)).toEqual([": heartbeat\n\n", out[2], ": heartbeat\n\n"])
       // A client that goes away closes its cursor.
-      body.destroy()
+      hangUp()
       yield* realWait
       expect(closed).toBe(true)
     }).pipe(Effect.provide(layer)))
+})
+
+describe("SSE connection", () => {
+  it("stops writing while the receiver is full, and cuts the client off with its last position when the feed overflows", async () => {
+    const result = await Effect.gen(function*() {
+      const feed = yield* EventFeed
+      const runtime = yield* Effect.runtime<never>()
+      const start = yield* feed.position
+      const opened = yield* feed.open(start, 5)
+      const out: Array<string> = []
+      let drain: (() => void) | undefined
+      // A receiver whose buffers fill at the second write: nothing more is written until it drains.
+      const sink: SseSink = {
+        write: (text) => (out.push(text), out.length < 2),
+        onDrain: (resume) => void (drain = resume),
+        end: () => void out.push("<end>"),
+        onClose: () => {},
+        destroy: () => {}
+      }
+      const render = { now: (events: ReadonlyArray<StoredEvent>) => events.map(sseEvent).join(""), later: () => Effect.succeed("") }
+      const texts = { heartbeat: ": heartbeat\n\n", overflow: (n: number) => `event: overflow\ndata: ${n}\n\n` }
+      const pumping = yield* pumpSse(sink, opened.cursor, render, texts, runtime).pipe(Effect.ensuring(opened.close), Effect.fork)
+      yield* settle
+      yield* append(1)
+      yield* settle
+      const whileFull = [...out]
+      // Past the follower's buffer of 5 while nothing is read: the feed cuts it off.
+      yield* append(8)
+      yield* settle
+      const beforeDrain = out.length
+      drain?.()
+      yield* Fiber.join(pumping)
+      return { whileFull, beforeDrain, out, start }
+    }).pipe(Effect.provide(layer), Effect.runPromise)
+    expect(result.whileFull).toHaveLength(2) // the heartbeat, then the first event filled it
+    expect(result.whileFull[1]).toMatch(new RegExp(`^id: ${result.start + 1}\\n`))
+    expect(result.beforeDrain).toBe(2)
+    // After the drain: the overflow message names the last position it got, then the end.
+    expect(result.out.slice(2)).toEqual([`event: overflow\ndata: ${result.start + 1}\n\n`, "<end>"])
+  })
+
+  it("frames messages as HTTP/1.1 chunks on the socket, and as plain bytes for HTTP/1.0", async () => {
+    const texts = ["id: 1\nevent: A\ndata: {}\n\n", "id: 2\nevent: B\ndata: {\"é\":1}\n\n"]
+    const server = createServer((_req, res) => {
+      const sink = responseSink(res, { "content-type": "text/event-stream" })
+      for (const text of texts) sink.write(text)
+      sink.end()
+    })
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    const { port } = server.address() as AddressInfo
+    const raw = (version: string) =>
+      new Promise<string>((resolve, reject) => {
+        const chunks: Array<Buffer> = []
+        const socket = connect(port, "127.0.0.1", () => socket.write(`GET / HTTP/${version}\r\nHost: x\r\nConnection: close\r\n\r\n`))
+        socket.on("data", (c) => chunks.push(c))
+        socket.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")))
+        socket.on("error", reject)
+      })
+    try {
+      const http11 = await raw("1.1")
+      const body11 = http11.slice(http11.indexOf("\r\n\r\n") + 4)
+      const chunk = (t: string) => `${Buffer.byteLength(t).toString(16)}\r\n${t}\r\n`
+      expect(http11).toMatch(/transfer-encoding: chunked/i)
+      expect(body11).toBe(texts.map(chunk).join("") + "0\r\n\r\n")
+      const http10 = await raw("1.0")
+      expect(http10.slice(http10.indexOf("\r\n\r\n") + 4)).toBe(texts.join(""))
+    } finally {
+      server.close()
+    }
+  })
 })

@@ -48,7 +48,8 @@ export const metrics = async (
     dir: join(root, "metrics"),
     integrations: [...Array(count).keys()].map((i) => ({ id: `int-${i}`, baseUrl: sim.url, workspaceSlug: sizes.workspace })),
     apiKey: sim.apiKey,
-    mode: "bundle"
+    // BENCH_STREAMS_PROFILE=1: a V8 CPU profile of the server (through tsx), as the SSE parts do.
+    ...(process.env.BENCH_STREAMS_PROFILE === "1" ? { mode: "tsx" as const, cpuProfile: true } : { mode: "bundle" as const })
   })
   try {
     for (let i = 0; i < sizes.synced; i++) {

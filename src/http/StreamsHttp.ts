@@ -1,4 +1,5 @@
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
+import { NodeHttpServerRequest } from "@effect/platform-node"
 import { Chunk, Effect, Stream } from "effect"
 import { JobNotFound, ValidationError } from "../domain/errors.js"
 import { IntegrationEvent, JobEvent, jobStream, SystemInitialized } from "../domain/events.js"
@@ -10,7 +11,7 @@ import { EventStore } from "../eventlog/EventStore.js"
 import { Views } from "../eventlog/Views.js"
 import { SyncApi } from "./Api.js"
 import { presentJob } from "./presenters.js"
-import { type SseRender, sseReadable } from "./sseConnection.js"
+import { pumpSse, responseSink, type SseRender } from "./sseConnection.js"
 import { isoAt } from "../domain/time.js"
 
 export const HEARTBEAT_SECONDS = 15
@@ -81,6 +82,7 @@ const SSE_HEADERS = {
   contentType: "text/event-stream",
   headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
 }
+const SSE_NODE_HEADERS = { "content-type": "text/event-stream", ...SSE_HEADERS.headers }
 
 const sseResponse = (body: Stream.Stream<string>) =>
   HttpServerResponse.stream(
@@ -159,7 +161,7 @@ export const StreamsHttpLive = HttpApiBuilder.group(SyncApi, "streams", (handler
       })
 
     return handlers
-      .handle("events", ({ headers, urlParams }) =>
+      .handle("events", ({ headers, request, urlParams }) =>
         Effect.gen(function*() {
           const types = urlParams.types?.split(",").map((t) => t.trim()).filter((t) => t !== "")
           const unknown = types?.filter((t) => !EVENT_TYPES.includes(t)) ?? []
@@ -200,11 +202,16 @@ export const StreamsHttpLive = HttpApiBuilder.group(SyncApi, "streams", (handler
                 return text
               })
           }
-          // The cursor lives as long as the response's Node stream, not this handler's scope.
-          const opened = yield* feed.open(after)
-          const forget = heartbeats.add(opened.cursor)
-          const body = sseReadable(opened.cursor, render, SSE_TEXTS, runtime, Effect.zipRight(forget, opened.close))
-          return HttpServerResponse.raw(body, SSE_HEADERS)
+          // The connection is written here, straight to its socket, until the client goes away
+          // (this fiber is then interrupted) or is cut off; the server then finds the response
+          // ended and writes nothing more. The cursor is closed either way.
+          yield* Effect.acquireUseRelease(
+            Effect.map(feed.open(after), (opened) => ({ opened, forget: heartbeats.add(opened.cursor) })),
+            ({ opened }) =>
+              pumpSse(responseSink(NodeHttpServerRequest.toServerResponse(request), SSE_NODE_HEADERS), opened.cursor, render, SSE_TEXTS, runtime),
+            ({ forget, opened }) => Effect.zipRight(forget, opened.close)
+          )
+          return HttpServerResponse.empty()
         }))
       .handle("job", ({ headers, path, urlParams }) =>
         Effect.gen(function*() {

@@ -1,4 +1,4 @@
-import { Readable } from "node:stream"
+import type { ServerResponse } from "node:http"
 import { Cause, Effect, Exit, Runtime } from "effect"
 import type { FeedBatch, FeedCursor } from "../eventlog/EventFeed.js"
 import type { StoredEvent } from "../eventlog/EventStore.js"
@@ -10,88 +10,147 @@ export interface SseRender {
   readonly later: (events: ReadonlyArray<StoredEvent>) => Effect.Effect<string>
 }
 
-interface SseTexts {
+export interface SseTexts {
   readonly heartbeat: string
   readonly overflow: (lastPosition: number) => string
 }
 
+/** Where a connection's messages go: the response's socket, or anything that behaves like it. */
+export interface SseSink {
+  /** Sends text; false when the receiver's buffers are full (wait for `onDrain` before more). */
+  readonly write: (text: string) => boolean
+  readonly onDrain: (resume: () => void) => void
+  /** Ends the response (the feed cut the client off). */
+  readonly end: () => void
+  /** Calls back once when the connection is gone (closed by the client, failed, or ended). */
+  readonly onClose: (closed: () => void) => void
+  /** Drops the connection after a failure. */
+  readonly destroy: () => void
+}
+
 /**
- * The global stream's body as a Node stream fed straight from the feed. The hot path (live events
- * for a client that keeps up) runs synchronously in the tailer's hand-over: take the follower's
- * buffer, render (each event is serialised once for every client), push, with no fiber, queue
- * or stream stage per client and event; a thousand clients cost a thousand such calls per event.
- * Effects run only to read the log (the start, or a hole) or a view, one at a time. Node's own
- * back-pressure stops the pushing when the socket is full; the feed then cuts the client off
- * once its buffer is full, and the stream ends with the overflow message.
+ * Pumps a feed cursor into a sink until the client goes away or is cut off; the returned effect
+ * completes then (interrupting it closes the connection's cursor too). The hot path (live
+ * events for a client that keeps up) runs synchronously in the tailer's hand-over: take the
+ * follower's buffer, render (each event is serialised once for every client), write, with no
+ * fiber, queue or stream stage per client and event. Effects run only to read the log (the
+ * start, or a hole) or a view, one at a time. When the sink is full the pumping stops until it
+ * drains; the feed cuts the client off once its buffer is full, and the last message says so.
+ * The caller closes the cursor after (it outlives no connection).
  */
-export const sseReadable = (
+export const pumpSse = (
+  sink: SseSink,
   cursor: FeedCursor,
   render: SseRender,
   texts: SseTexts,
-  runtime: Runtime.Runtime<never>,
-  close: Effect.Effect<void>
-): Readable => {
-  let wanting = false
-  let busy = false
-  let done = false
-  const readable = new Readable({
-    read() {
-      wanting = true
-      pump()
-    },
-    destroy(error, callback) {
+  runtime: Runtime.Runtime<never>
+): Effect.Effect<void> =>
+  Effect.async<void>((resume) => {
+    let wanting = true
+    let busy = false
+    let done = false
+    const finish = () => {
+      if (done) return
       done = true
-      Runtime.runFork(runtime)(close)
-      callback(error)
+      resume(Effect.void)
     }
-  })
-  const push = (text: string) => {
-    if (text !== "" && !done) wanting = readable.push(text)
-  }
-  const fail = (cause: Cause.Cause<unknown>) => {
-    done = true
-    readable.destroy(new Error(Cause.pretty(cause)))
-  }
-  /** Runs an effect that yields text, then goes on pumping. */
-  const later = (effect: Effect.Effect<void>) => {
-    busy = true
-    Runtime.runFork(runtime)(effect).addObserver((exit) => {
-      busy = false
-      if (Exit.isFailure(exit)) return fail(exit.cause)
-      pump()
+    const write = (text: string) => {
+      if (text === "" || done) return
+      if (!sink.write(text)) {
+        wanting = false
+        sink.onDrain(() => {
+          wanting = true
+          pump()
+        })
+      }
+    }
+    const fail = (cause: Cause.Cause<unknown>) => {
+      Runtime.runFork(runtime)(Effect.logError("A live event stream failed; its connection is dropped", cause))
+      sink.destroy()
+      finish()
+    }
+    /** Runs an effect that writes, then goes on pumping. */
+    const later = (effect: Effect.Effect<void>) => {
+      busy = true
+      Runtime.runFork(runtime)(effect).addObserver((exit) => {
+        busy = false
+        if (Exit.isFailure(exit)) return fail(exit.cause)
+        pump()
+      })
+    }
+    /** Sends a batch; an effect when its text needs one (it is then sent by that effect, in order). */
+    const send = (batch: FeedBatch): Effect.Effect<void> | undefined => {
+      if (batch.overflow !== null) {
+        write(texts.overflow(batch.overflow))
+        sink.end()
+        finish()
+        return undefined
+      }
+      const text = render.now(batch.events)
+      if (text !== undefined) {
+        write(text)
+        return undefined
+      }
+      return Effect.map(render.later(batch.events), write)
+    }
+    const pump = () => {
+      while (wanting && !busy && !done) {
+        const batch = cursor.takeLive()
+        if (batch === undefined) {
+          return later(Effect.flatMap(cursor.step, (b) => (b === null ? undefined : send(b)) ?? Effect.void))
+        }
+        if (batch === null) {
+          if (cursor.takePoke()) write(texts.heartbeat)
+          return
+        }
+        const pending = send(batch)
+        if (pending !== undefined) return later(pending)
+      }
+    }
+    sink.onClose(finish)
+    cursor.onWake(pump)
+    // The first heartbeat at once: the headers and a first byte go out before any event.
+    write(texts.heartbeat)
+    pump()
+    return Effect.sync(() => {
+      done = true
     })
+  })
+
+/** The last text framed, and its bytes: a thousand clients sent the same batch share one buffer. */
+let lastText = ""
+let lastChunked = Buffer.alloc(0)
+let lastPlain = Buffer.alloc(0)
+let lastKind: "chunked" | "plain" | undefined
+const bytesOf = (text: string, chunked: boolean): Buffer => {
+  const kind = chunked ? "chunked" : "plain"
+  if (text !== lastText || lastKind !== kind) {
+    lastText = text
+    lastKind = kind
+    if (chunked) lastChunked = Buffer.from(`${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`)
+    else lastPlain = Buffer.from(text)
   }
-  /** Sends a batch; an effect when its text needs one (it is then sent by that effect, in order). */
-  const send = (batch: FeedBatch): Effect.Effect<void> | undefined => {
-    if (batch.overflow !== null) {
-      push(texts.overflow(batch.overflow))
-      done = true
-      readable.push(null)
-      return undefined
-    }
-    const text = render.now(batch.events)
-    if (text !== undefined) {
-      push(text)
-      return undefined
-    }
-    return Effect.map(render.later(batch.events), push)
+  return chunked ? lastChunked : lastPlain
+}
+
+/**
+ * A Node response as an SSE sink. The headers go out at once; then each message is written to
+ * the socket itself, framed here as an HTTP/1.1 chunk (or as is for HTTP/1.0, whose body ends
+ * with the connection): one `socket.write` per client and batch, with none of the stream and
+ * chunking layers of `res.write` (measured: about 11 against 15 to 18 µs of CPU per write). A
+ * response still queued behind a pipelined one has no socket yet and uses `res.write`.
+ */
+export const responseSink = (res: ServerResponse, headers: Readonly<Record<string, string>>): SseSink => {
+  res.writeHead(200, headers)
+  res.flushHeaders()
+  const socket = res.socket
+  const chunked = (res as unknown as { readonly chunkedEncoding?: boolean }).chunkedEncoding === true
+  const direct = socket !== null && res.headersSent
+  return {
+    write: direct ? (text) => socket.write(bytesOf(text, chunked)) : (text) => res.write(text),
+    onDrain: (resume) => void (direct ? socket : res).once("drain", resume),
+    end: () => void res.end(),
+    onClose: (closed) => void res.once("close", closed),
+    destroy: () => void res.destroy()
   }
-  const pump = () => {
-    while (wanting && !busy && !done) {
-      const batch = cursor.takeLive()
-      if (batch === undefined) {
-        return later(Effect.flatMap(cursor.step, (b) => (b === null ? undefined : send(b)) ?? Effect.void))
-      }
-      if (batch === null) {
-        if (cursor.takePoke()) push(texts.heartbeat)
-        return
-      }
-      const pending = send(batch)
-      if (pending !== undefined) return later(pending)
-    }
-  }
-  cursor.onWake(pump)
-  // The first heartbeat at once: the headers and a first byte go out before any event.
-  push(texts.heartbeat)
-  return readable
 }
