@@ -106,15 +106,14 @@ describe("SSE body of the global stream", () => {
       const texts = { heartbeat: ": heartbeat\n\n", overflow: (n: number) => `event: overflow\ndata: ${n}\n\n` }
       let closed = false
       const out: Array<string> = []
-      let hangUp = () => {}
       const sink: SseSink = {
         write: (text) => (out.push(text), true),
         onDrain: () => {},
         end: () => {},
-        onClose: (closedBy) => void (hangUp = closedBy),
+        onClose: () => {},
         destroy: () => {}
       }
-      yield* Effect.acquireUseRelease(
+      const connection = yield* Effect.acquireUseRelease(
         Effect.void,
         () => pumpSse(sink, opened.cursor, render, texts, runtime),
         () => Effect.zipRight(forget, Effect.zipRight(opened.close, Effect.sync(() => void (closed = true))))
@@ -132,8 +131,8 @@ describe("SSE body of the global stream", () => {
       yield* TestClock.adjust(`${HEARTBEAT_SECONDS} seconds`)
       yield* realWait
       expect(out.slice(1)).toEqual([": heartbeat\n\n", out[2], ": heartbeat\n\n"])
-      // A client that goes away closes its cursor.
-      hangUp()
+      // A client that goes away (the server interrupts its fiber) closes its cursor.
+      yield* Fiber.interrupt(connection)
       yield* realWait
       expect(closed).toBe(true)
     }).pipe(Effect.provide(layer)))

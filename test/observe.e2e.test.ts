@@ -76,6 +76,12 @@ describe("request metrics and access log", () => {
       body: "{}"
     })
     expect(stopAll.status).toBe(200)
+    // A live stream ends when its client hangs up: counted as 499 (client closed request).
+    const stream = new AbortController()
+    const streaming = await fetch(`${server.url}/api/sync/stream?access_token=${SECRET}`, { headers: auth, signal: stream.signal })
+    expect(streaming.status).toBe(200)
+    await streaming.body!.getReader().read()
+    stream.abort()
     // A GET declaring an oversized body is refused before the router, and still counted.
     const tooLarge = await rawRequest(server.port, requestHead("GET", "/api/sync/jobs/some-job", { ...auth, "content-length": "2000000" }))
     expect(tooLarge.status).toBe(413)
@@ -95,6 +101,7 @@ describe("request metrics and access log", () => {
     expect(requests("GET", "/api/sync/integrations/:integrationId", "200")).toBe(0)
     expect(requests("GET", "/api/sync/integrations/:integrationId", "404")).toBe(1)
     expect(requests("GET", "other", "404")).toBe(1)
+    expect(requests("GET", "/api/sync/stream", "499")).toBe(1)
     // Durations by route: one observation per answered request of that route.
     expect(valueOf(samples, "synclog_http_request_duration_seconds_count", { route: "/api/sync/jobs" })).toBe(3)
     expect(valueOf(samples, "synclog_http_request_duration_seconds_count", { route: "/api/sync/jobs/:jobId" })).toBe(2)

@@ -1,5 +1,5 @@
-import { HttpApi, type HttpApp, HttpServerRequest, type HttpServerResponse } from "@effect/platform"
-import { Clock, Context, Effect, FiberRef, Metric, MetricLabel } from "effect"
+import { HttpApi, type HttpApp, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { Cause, Clock, Context, Effect, Exit, FiberRef, Metric, MetricLabel } from "effect"
 import { httpRequestDuration, httpRequests, labelled } from "../metrics/metrics.js"
 import { SyncApi } from "./Api.js"
 
@@ -91,23 +91,35 @@ export const observeRequests = (accessLog: boolean) => (app: HttpApp.Default): H
     const request = Context.unsafeGet(fiber.currentContext, HttpServerRequest.HttpServerRequest)
     const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
     const start = clock.unsafeCurrentTimeMillis()
-    return Effect.flatMap(app, (response: HttpServerResponse.HttpServerResponse) => {
+    const record = (status: number): Effect.Effect<void> => {
       const ms = clock.unsafeCurrentTimeMillis() - start
       const route = routeOf(request.method, request.url)
-      const metrics = metricsOf(request.method, route, response.status)
+      const metrics = metricsOf(request.method, route, status)
       const fiberLabels = fiber.getFiberRef(FiberRef.currentMetricLabels)
       const recorded = fiberLabels.length === 0
         ? Effect.sync(() => {
           httpRequests.unsafeUpdate(1, metrics.countLabels)
           httpRequestDuration.unsafeUpdate(ms / 1000, metrics.durationLabels)
-          return response
         })
         // Labels set around the server (by an embedding service) join ours: Effect's own path.
-        : Effect.as(Effect.zipRight(Metric.increment(metrics.count), Metric.update(metrics.duration, ms / 1000)), response)
+        : Effect.zipRight(Metric.increment(metrics.count), Metric.update(metrics.duration, ms / 1000))
       if (!accessLog) return recorded
-      return Effect.zipLeft(
+      return Effect.zipRight(
         recorded,
-        Effect.annotateLogs(Effect.logInfo("request"), { method: request.method, route, status: response.status, durationMs: ms })
+        Effect.annotateLogs(Effect.logInfo("request"), { method: request.method, route, status, durationMs: ms })
       )
-    })
+    }
+    return Effect.flatMap(app, (response: HttpServerResponse.HttpServerResponse) => Effect.as(record(response.status), response)).pipe(
+      // A client that hangs up first (a live stream ends that way) interrupts the request; the
+      // API turns that into a 499 response raised as a defect, which is counted (a plain
+      // interruption too, as 499, nginx's "client closed request"), for as long as it was open.
+      Effect.onExit((exit) => {
+        if (Exit.isSuccess(exit)) return Effect.void
+        const answered = Cause.squash(exit.cause)
+        if (HttpServerResponse.isServerResponse(answered)) return record(answered.status)
+        return Cause.isInterruptedOnly(exit.cause) ? record(CLIENT_CLOSED_REQUEST) : Effect.void
+      })
+    )
   })
+
+const CLIENT_CLOSED_REQUEST = 499

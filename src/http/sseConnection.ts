@@ -22,15 +22,20 @@ export interface SseSink {
   readonly onDrain: (resume: () => void) => void
   /** Ends the response (the feed cut the client off). */
   readonly end: () => void
-  /** Calls back once when the connection is gone (closed by the client, failed, or ended). */
+  /**
+   * Calls back once when the connection is gone (closed by the client, failed, or ended). The
+   * pumping stops; the connection's fiber is interrupted by whoever owns it (the HTTP server
+   * does so when a response closes before it ended).
+   */
   readonly onClose: (closed: () => void) => void
   /** Drops the connection after a failure. */
   readonly destroy: () => void
 }
 
 /**
- * Pumps a feed cursor into a sink until the client goes away or is cut off; the returned effect
- * completes then (interrupting it closes the connection's cursor too). The hot path (live
+ * Pumps a feed cursor into a sink until the client is cut off (the returned effect then
+ * completes, with the response ended) or the client goes away (the pumping stops, and the
+ * server interrupts the effect: completing it would have the server write a response). The hot path (live
  * events for a client that keeps up) runs synchronously in the tailer's hand-over: take the
  * follower's buffer, render (each event is serialised once for every client), write, with no
  * fiber, queue or stream stage per client and event. Effects run only to read the log (the
@@ -66,8 +71,9 @@ export const pumpSse = (
     }
     const fail = (cause: Cause.Cause<unknown>) => {
       Runtime.runFork(runtime)(Effect.logError("A live event stream failed; its connection is dropped", cause))
+      // Dropping the connection ends it like a client that went away (see `onClose`).
+      done = true
       sink.destroy()
-      finish()
     }
     /** Runs an effect that writes, then goes on pumping. */
     const later = (effect: Effect.Effect<void>) => {
@@ -107,7 +113,9 @@ export const pumpSse = (
         if (pending !== undefined) return later(pending)
       }
     }
-    sink.onClose(finish)
+    sink.onClose(() => {
+      done = true
+    })
     cursor.onWake(pump)
     // The first heartbeat at once: the headers and a first byte go out before any event.
     write(texts.heartbeat)
@@ -150,7 +158,13 @@ export const responseSink = (res: ServerResponse, headers: Readonly<Record<strin
     write: direct ? (text) => socket.write(bytesOf(text, chunked)) : (text) => res.write(text),
     onDrain: (resume) => void (direct ? socket : res).once("drain", resume),
     end: () => void res.end(),
-    onClose: (closed) => void res.once("close", closed),
+    onClose: (closed) =>
+      void res.once("close", () => {
+        // Marked ended (nothing is sent on a closed socket), so that the server, on interrupting
+        // the connection's fiber, does not try to write a 499 response after our headers.
+        if (!res.writableEnded) res.end()
+        closed()
+      }),
     destroy: () => void res.destroy()
   }
 }
