@@ -1,5 +1,8 @@
 import { Clock, Context, Effect, type Option, Schema } from "effect"
 import type { EntityType } from "../domain/entities.js"
+import type { Feed, SourcePlan } from "./SourcePlan.js"
+
+export type { Feed } from "./SourcePlan.js"
 
 /** One record of the source, validated: what the mirror stores. */
 export interface SourceRecord {
@@ -26,9 +29,6 @@ export interface SourcePage {
   readonly totalPages: number | null
   readonly hasMore: boolean
 }
-
-/** A list can have a second feed for archived rows (Plane: archived cycles and modules). */
-export type Feed = "active" | "archived"
 
 type WalkOrder = "created" | "updated_desc"
 
@@ -87,12 +87,15 @@ export const isPermanent = (e: SourceError): boolean =>
   e._tag === "SourceAuthFailed" || e._tag === "SourceRejected" ||
   ((e._tag === "SourceNotFound" || e._tag === "SourceForbidden") && e.scope === "workspace")
 
-/** What a sync needs from a source: pages of records per entity type, and single lookups. */
+/**
+ * What a sync needs from a source: its plan (the entity streams a sync walks, in order, and how;
+ * see SourcePlan.ts), pages of records per stream, and single lookups. A second source
+ * implements this beside plane/ and declares its own plan; the engine only reads the plan.
+ */
 export interface Connector {
+  readonly plan: SourcePlan<EntityType>
   readonly listPage: (request: PageRequest) => Effect.Effect<SourcePage, SourceError>
   readonly lookup: (entity: EntityType, projectId: string, id: string) => Effect.Effect<Lookup, SourceError>
-  /** The feeds a walk of this entity reads. */
-  readonly feeds: (entity: EntityType, includeArchived: boolean) => ReadonlyArray<Feed>
 }
 
 /**
