@@ -1,6 +1,4 @@
-import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import type { Connector } from "../src/connectors/Connector.js"
 import { PLANE_PLAN } from "../src/connectors/plane/plan.js"
 import { feedsOf, sourcePlan, streamNames, streamOf } from "../src/connectors/SourcePlan.js"
 import { ENTITY_TYPES, isEntityType } from "../src/domain/entities.js"
@@ -14,7 +12,7 @@ import { lookaheadOf, SMALL_LIST_LOOKAHEAD } from "../src/engine/run/paging.js"
  * weights and request estimates, and the API's names are the plan's.
  */
 
-/** A source that is not Plane: spaces (the projects) and, per space, tickets and tags. */
+/** A made-up source that is not Plane: spaces (its projects) and, per space, tickets and tags. */
 const TRACKER = sourcePlan({
   sourceName: "Tracker",
   streams: [
@@ -24,13 +22,6 @@ const TRACKER = sourcePlan({
   ],
   unwalked: (space) => (space.archived ? { level: "info", message: `Space ${space.id} is archived` } : null)
 })
-
-/** Its connector, as the engine sees it: the plan is all planOf reads. */
-const tracker: Connector = {
-  plan: TRACKER as unknown as Connector["plan"],
-  listPage: () => Effect.die("not called"),
-  lookup: () => Effect.die("not called")
-}
 
 describe("a connector's plan drives the job's plan", () => {
   it("gives a stage per selected stream, in the plan's order, the workspace stream first, then finalizing", () => {
@@ -52,11 +43,11 @@ describe("a connector's plan drives the job's plan", () => {
     expect(planOf(TRACKER, "incremental_sync", { entities: ["tickets"] }).sweep).toBe(false)
   })
 
-  it("reads the plan from the connector, as the runner does", () => {
-    const plan = planOf(tracker.plan, "full_sync", { entities: ["spaces", "tickets"] as never })
-    expect(plan.stages).toEqual(["syncing_spaces", "syncing_tickets", "finalizing"])
+  it("takes the source's reasons for not walking a listed project", () => {
+    const plan = planOf(TRACKER, "full_sync", { entities: ["spaces", "tickets"] })
     expect(plan.source.sourceName).toBe("Tracker")
     expect(plan.source.unwalked({ id: "s1", archived: true, payload: {} })).toEqual({ level: "info", message: "Space s1 is archived" })
+    expect(plan.source.unwalked({ id: "s2", archived: false, payload: {} })).toBeNull()
   })
 
   it("weighs each stage by the mirror's count, else the stream's typical count per project", () => {
