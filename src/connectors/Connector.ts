@@ -1,4 +1,4 @@
-import { Clock, Context, Effect, type Option, Schema } from "effect"
+import { Clock, Context, Effect, type Option, type Redacted, Schema } from "effect"
 import type { EntityType } from "../domain/entities.js"
 import type { Feed, SourcePlan } from "./SourcePlan.js"
 
@@ -47,6 +47,12 @@ export type Lookup =
   | { readonly _tag: "Gone" }
   /** The key may no longer read it (Plane: a project its owner is not a member of): not a deletion. */
   | { readonly _tag: "Hidden" }
+
+/** An API key and where it came from (named in auth errors). */
+export interface CurrentApiKey {
+  readonly key: Redacted.Redacted<string>
+  readonly source: string
+}
 
 /** The credentials were refused: permanent, the job fails at once. */
 export class SourceAuthFailed extends Schema.TaggedError<SourceAuthFailed>()("SourceAuthFailed", {

@@ -7,7 +7,7 @@ import { makeLookup } from "./lookup.js"
 import { PLANE_PLAN } from "./plan.js"
 import { makeRoutes } from "./routes.js"
 
-export type { CurrentApiKey, PlaneSettings } from "./client.js"
+export type { PlaneSettings } from "./client.js"
 export type { RequestPolicy } from "../retryPolicy.js"
 
 /**

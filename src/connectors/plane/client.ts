@@ -1,6 +1,7 @@
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { Clock, Duration, Effect, Metric, Option, Redacted } from "effect"
 import {
+  type CurrentApiKey,
   RequestObserver,
   SourceAuthFailed,
   type SourceError,
@@ -31,12 +32,6 @@ export interface PlaneSettings {
   readonly currentApiKey?: Effect.Effect<CurrentApiKey, SourceError> | undefined
   /** The budget's ceiling; null follows the source (see RateLimiter). */
   readonly requestsPerMinute: number | null
-}
-
-/** An API key and where it came from (named in auth errors). */
-export interface CurrentApiKey {
-  readonly key: Redacted.Redacted<string>
-  readonly source: string
 }
 
 export interface Reply {
