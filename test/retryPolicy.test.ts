@@ -87,9 +87,10 @@ describe("retrying", () => {
       const { attempt, calls } = scripted([Either.left(failed(503)), Either.left(limited(30)), Either.left(failed()), Either.right("ok")])
       const seen: Array<readonly [number, number, string]> = []
       // The caller records the waits and does not sleep: the retries then take no time at all.
-      const result = yield* retrying(attempt, policy, (next) =>
-        Effect.sync(() => void seen.push([next.attempt, next.delayMs, next.failure.reason])), giveUp
-      ).pipe(Effect.withRandom(Random.fixed([0.5])))
+      const result = yield* retrying(policy, (next) =>
+        Effect.sync(() => void seen.push([next.attempt, next.delayMs, next.failure.reason])), giveUp)(attempt).pipe(
+          Effect.withRandom(Random.fixed([0.5]))
+        )
       expect(result).toBe("ok")
       expect(calls()).toBe(4)
       expect(seen).toEqual([
@@ -103,7 +104,7 @@ describe("retrying", () => {
   it.effect("sleeps exactly the backoff when the caller's wait is a sleep, and gives up after maxAttempts", () =>
     Effect.gen(function*() {
       const { attempt, calls } = scripted([Either.left(failed())])
-      const fiber = yield* retrying(attempt, { ...policy, maxAttempts: 3 }, (next) => Effect.sleep(next.delayMs), giveUp).pipe(
+      const fiber = yield* retrying({ ...policy, maxAttempts: 3 }, (next) => Effect.sleep(next.delayMs), giveUp)(attempt).pipe(
         Effect.withRandom(Random.fixed([0.5])),
         Effect.either,
         Effect.fork
@@ -122,7 +123,7 @@ describe("retrying", () => {
     Effect.gen(function*() {
       const { attempt, calls } = scripted([Either.left("permanent")])
       let waits = 0
-      const outcome = yield* retrying(attempt, policy, () => Effect.sync(() => void waits++), giveUp).pipe(Effect.either)
+      const outcome = yield* retrying(policy, () => Effect.sync(() => void waits++), giveUp)(attempt).pipe(Effect.either)
       expect(outcome).toEqual(Either.left("permanent"))
       expect(calls()).toBe(1)
       expect(waits).toBe(0)

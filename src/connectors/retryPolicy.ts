@@ -79,29 +79,31 @@ export const retrySchedule = (policy: RequestPolicy): Schedule.Schedule<NextAtte
   byKind(retryAfter(policy), backoff(policy))
 
 /**
- * Retries `attempt` on transient failures as `retrySchedule` decides, and fails with
+ * Retries an attempt on transient failures as `retrySchedule` decides, and fails with
  * `giveUp`'s error once it says no more; other failures end it at once. Each wait is
  * `beforeRetry`'s, not `Effect.retry`'s own sleep: a request's waits go through the job's
  * observer (shown as the job's `waiting`, logged, and ended at once by a stop, as nothing was
  * sent), which a schedule's sleep cannot do; so the policy's delay is handed to it and the
- * schedule itself then sleeps for nothing.
+ * schedule itself then sleeps for nothing. Built once per connector, applied to each request.
  */
-export const retrying = <A, E, R, R2>(
-  attempt: Effect.Effect<A, E | Transient, R>,
+export const retrying = <E, R2>(
   policy: RequestPolicy,
   beforeRetry: (next: NextAttempt) => Effect.Effect<void, never, R2>,
   giveUp: (last: NextAttempt) => E
-): Effect.Effect<A, E, R | R2> =>
-  Effect.retryOrElse(
-    // Only transient failures reach the schedule: the others pass it in the success channel.
-    Effect.catchIf(
-      Effect.map(attempt, Either.right),
-      (e): e is E => !(e instanceof Transient),
-      (e) => Effect.succeed(Either.left(e))
-    ) as Effect.Effect<Either.Either<A, E>, Transient, R>,
-    retrySchedule(policy).pipe(
-      Schedule.onDecision((next, decision) => ScheduleDecision.isDone(decision) ? Effect.void : beforeRetry(next)),
-      Schedule.modifyDelay(() => Duration.zero)
-    ),
-    (_, last) => Effect.fail(giveUp(last))
-  ).pipe(Effect.flatMap((result) => result))
+) => {
+  const schedule = retrySchedule(policy).pipe(
+    Schedule.onDecision((next, decision) => ScheduleDecision.isDone(decision) ? Effect.void : beforeRetry(next)),
+    Schedule.modifyDelay(() => Duration.zero)
+  )
+  return <A, E1, R>(attempt: Effect.Effect<A, E1 | Transient, R>): Effect.Effect<A, E | E1, R | R2> =>
+    Effect.retryOrElse(
+      // Only transient failures reach the schedule: the others pass it in the success channel.
+      Effect.catchIf(
+        Effect.map(attempt, Either.right),
+        (e): e is E1 => !(e instanceof Transient),
+        (e) => Effect.succeed(Either.left(e))
+      ) as Effect.Effect<Either.Either<A, E1>, Transient, R>,
+      schedule,
+      (_, last) => Effect.fail(giveUp(last))
+    ).pipe(Effect.flatMap((result) => result))
+}

@@ -189,9 +189,11 @@ export const makePlaneClient = (settings: PlaneSettings, policy: RequestPolicy) 
           : `Plane request failed ${attempt} times, last: ${failure.reason}`
       })
 
+    const retried = retrying(policy, beforeRetry, giveUp)
+
     /** A GET and its JSON answer, transient failures retried by the integration's policy. */
     const getJson = (url: string, params: Record<string, string>): Effect.Effect<Reply, SourceError> =>
-      retrying(exchange(url, params), policy, beforeRetry, giveUp)
+      retried(exchange(url, params))
 
     const authFailed = (status: number, detail: string | undefined) =>
       new SourceAuthFailed({
