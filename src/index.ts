@@ -17,6 +17,7 @@ export {
 export { AppMode, EngineSettings, IntegrationSource, Secrets } from "./config/Settings.js"
 export type { Connector, SourcePage, SourceRecord } from "./connectors/Connector.js"
 export { ConnectorFactory } from "./connectors/ConnectorFactory.js"
+export { type EntityStream, type SourcePlan, sourcePlan } from "./connectors/SourcePlan.js"
 export * from "./domain/entities.js"
 export * from "./domain/errors.js"
 export * as Events from "./domain/events.js"

@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest"
+import { PLANE_PLAN } from "../src/connectors/plane/plan.js"
+import { streamOf } from "../src/connectors/SourcePlan.js"
 import type { Position } from "../src/domain/job.js"
 import {
   INCREMENTAL_FIRST_PAGE,
@@ -163,8 +165,9 @@ describe("the step after a page", () => {
 describe("lookahead", () => {
   it("asks small lists ahead, not work items", () => {
     expect(SMALL_LIST_LOOKAHEAD).toBe(4)
-    for (const entity of ["states", "labels", "cycles", "modules"] as const) expect(lookaheadOf(entity)).toBe(4)
-    expect(lookaheadOf("work_items")).toBe(0)
+    // The lookahead follows the stream's declared fetch (Plane's plan: small lists fetched whole).
+    for (const entity of ["states", "labels", "cycles", "modules"] as const) expect(lookaheadOf(streamOf(PLANE_PLAN, entity))).toBe(4)
+    expect(lookaheadOf(streamOf(PLANE_PLAN, "work_items"))).toBe(0)
   })
 
   it("names the next projects, never one past the end", () => {

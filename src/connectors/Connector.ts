@@ -1,5 +1,8 @@
-import { Clock, Context, Effect, type Option, Schema } from "effect"
+import { Clock, Context, Effect, type Option, type Redacted, Schema } from "effect"
 import type { EntityType } from "../domain/entities.js"
+import type { Feed, SourcePlan } from "./SourcePlan.js"
+
+export type { Feed } from "./SourcePlan.js"
 
 /** One record of the source, validated: what the mirror stores. */
 export interface SourceRecord {
@@ -27,9 +30,6 @@ export interface SourcePage {
   readonly hasMore: boolean
 }
 
-/** A list can have a second feed for archived rows (Plane: archived cycles and modules). */
-export type Feed = "active" | "archived"
-
 type WalkOrder = "created" | "updated_desc"
 
 export interface PageRequest {
@@ -47,6 +47,12 @@ export type Lookup =
   | { readonly _tag: "Gone" }
   /** The key may no longer read it (Plane: a project its owner is not a member of): not a deletion. */
   | { readonly _tag: "Hidden" }
+
+/** An API key and where it came from (named in auth errors). */
+export interface CurrentApiKey {
+  readonly key: Redacted.Redacted<string>
+  readonly source: string
+}
 
 /** The credentials were refused: permanent, the job fails at once. */
 export class SourceAuthFailed extends Schema.TaggedError<SourceAuthFailed>()("SourceAuthFailed", {
@@ -87,12 +93,15 @@ export const isPermanent = (e: SourceError): boolean =>
   e._tag === "SourceAuthFailed" || e._tag === "SourceRejected" ||
   ((e._tag === "SourceNotFound" || e._tag === "SourceForbidden") && e.scope === "workspace")
 
-/** What a sync needs from a source: pages of records per entity type, and single lookups. */
+/**
+ * What a sync needs from a source: its plan (the entity streams a sync walks, in order, and how;
+ * see SourcePlan.ts), pages of records per stream, and single lookups. A second source
+ * implements this beside plane/ and declares its own plan; the engine only reads the plan.
+ */
 export interface Connector {
+  readonly plan: SourcePlan<EntityType>
   readonly listPage: (request: PageRequest) => Effect.Effect<SourcePage, SourceError>
   readonly lookup: (entity: EntityType, projectId: string, id: string) => Effect.Effect<Lookup, SourceError>
-  /** The feeds a walk of this entity reads. */
-  readonly feeds: (entity: EntityType, includeArchived: boolean) => ReadonlyArray<Feed>
 }
 
 /**

@@ -1,5 +1,5 @@
 import { Schema } from "effect"
-import { EntityType } from "./entities.js"
+import { ENTITY_TYPES, EntityType } from "./entities.js"
 
 export const JOB_TYPES = ["full_sync", "incremental_sync", "selective_sync"] as const
 export const JobType = Schema.Literal(...JOB_TYPES)
@@ -52,18 +52,11 @@ export const addCounters = (a: Counters, b: Counters): Counters => ({
   errors: a.errors + b.errors
 })
 
-export const STAGES = [
-  "syncing_projects",
-  "syncing_states",
-  "syncing_labels",
-  "syncing_cycles",
-  "syncing_modules",
-  "syncing_work_items",
-  "finalizing"
-] as const
+/** A stage per entity stream of the plan, in its order (`syncing_<entity>`), then the sweep. */
+export type Stage = `syncing_${EntityType}` | "finalizing"
+export const stageOf = (entity: EntityType): Stage => `syncing_${entity}`
+export const STAGES = [...ENTITY_TYPES.map(stageOf), "finalizing"] as unknown as readonly [Stage, ...ReadonlyArray<Stage>]
 export const Stage = Schema.Literal(...STAGES)
-export type Stage = typeof Stage.Type
-export const stageOf = (entity: EntityType): Stage => `syncing_${entity}` as Stage
 export const entityOf = (stage: Stage): EntityType | undefined =>
   stage === "finalizing" ? undefined : (stage.slice("syncing_".length) as EntityType)
 

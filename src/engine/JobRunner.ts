@@ -3,7 +3,7 @@ import { Cause, Clock, Effect, Schema } from "effect"
 import { EngineSettings } from "../config/Settings.js"
 import { isPermanent } from "../connectors/Connector.js"
 import { RateLimiter } from "../connectors/RateLimiter.js"
-import { entityOf, isLive } from "../domain/job.js"
+import { isLive } from "../domain/job.js"
 import { decidedOrNothing } from "../domain/jobDecider.js"
 import { DatabaseFile } from "../eventlog/Database.js"
 import { EventStore } from "../eventlog/EventStore.js"
@@ -19,10 +19,8 @@ import { planOf, stageWeights } from "./plan.js"
 import { startStage } from "./run/commit.js"
 import { log, type RunContext, type RunServices } from "./run/context.js"
 import { type Command, Interrupted, type Mailbox, type Outcome } from "./run/mailbox.js"
-import { walkProjectList } from "./run/projectsWalk.js"
 import { makeRequestPool } from "./run/requestPool.js"
-import { finalize } from "./run/sweep.js"
-import { walkProjects } from "./run/walk.js"
+import { walkStage } from "./run/stages.js"
 import { nowIso } from "../domain/time.js"
 
 // The supervisor's side of the mailbox lives with it in run/mailbox.ts.
@@ -135,7 +133,7 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
     const execute = (initial: JobDoc, integration: IntegrationDoc, mailbox: Mailbox, lastProgress: { at: number }) =>
       Effect.gen(function*() {
         const connector = yield* integrations.connectorFor(integration)
-        const plan = planOf(initial.type, initial.options)
+        const plan = planOf(connector.plan, initial.type, initial.options)
         const counts = yield* mirror.counts(integration.id)
         const ctx: RunContext = {
           services,
@@ -181,16 +179,11 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
         for (let si = Math.max(0, startIndex); si < plan.stages.length; si++) {
           const stage = plan.stages[si]!
           if (state.doc.checkpoint === null || state.doc.checkpoint.stage !== stage) {
-            yield* startStage(ctx, stage, stage === "syncing_projects" ? [] : state.doc.checkpoint?.projectIds ?? [])
+            yield* startStage(ctx, stage, plan.streams[si] === plan.projects ? [] : state.doc.checkpoint?.projectIds ?? [])
             // The projects are known now: weigh the stages by their count.
             if (si === 1) state.weights = stageWeights(plan, ctx.counts, state.doc.checkpoint?.projectIds.length ?? 0)
           }
-          const step = stage === "syncing_projects"
-            ? walkProjectList(ctx, pool)
-            : stage === "finalizing"
-            ? finalize(ctx, pool)
-            : walkProjects(ctx, pool, stage, entityOf(stage)!)
-          yield* Effect.annotateLogs(step, { stage })
+          yield* Effect.annotateLogs(walkStage(ctx, pool, si), { stage })
         }
         return yield* finish(ctx)
       })

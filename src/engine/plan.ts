@@ -1,64 +1,83 @@
-import { ENTITY_TYPES, type EntityType } from "../domain/entities.js"
-import { type JobOptions, type JobType, type Stage, stageOf } from "../domain/job.js"
+import { type EntityStream, feedsOf, type SourcePlan } from "../connectors/SourcePlan.js"
+import type { EntityType } from "../domain/entities.js"
+import type { JobType } from "../domain/job.js"
 
-/** What a job walks and writes, decided from its type and options alone. */
-export interface JobPlan {
-  readonly stages: ReadonlyArray<Stage>
+/**
+ * What a job walks and writes, decided from its source's plan (the connector's: which entity
+ * streams, in which order, and how), its type and its options alone. Nothing here knows a
+ * source's entity names: stages are `syncing_<stream>` in the plan's order, then `finalizing`.
+ */
+export interface JobPlan<Name extends string = EntityType> {
+  readonly source: SourcePlan<Name>
+  readonly stages: ReadonlyArray<`syncing_${Name}` | "finalizing">
+  /** The stream each stage walks, by stage index; null for finalizing. */
+  readonly streams: ReadonlyArray<EntityStream<Name> | null>
+  /** The workspace-scoped stream: it lists the projects, and its stage always runs first. */
+  readonly projects: EntityStream<Name>
   /** Entity types written to the mirror (the projects stage may only list projects). */
-  readonly mirrored: ReadonlySet<EntityType>
+  readonly mirrored: ReadonlySet<Name>
   /** Full and selective syncs confirm and tombstone what their walk no longer found. */
   readonly sweep: boolean
   readonly includesProject: (projectId: string) => boolean
 }
 
-export const planOf = (type: JobType, options: JobOptions): JobPlan => {
+/** The options planOf reads (a job's stored options). */
+interface PlanOptions<Name extends string> {
+  readonly entities: ReadonlyArray<Name>
+  readonly projects?: ReadonlyArray<string> | undefined
+  readonly excludeProjects?: ReadonlyArray<string> | undefined
+}
+
+export const planOf = <Name extends string>(
+  source: SourcePlan<Name>,
+  type: JobType,
+  options: PlanOptions<Name>
+): JobPlan<Name> => {
   // Every type walks its options' entities: all of them unless a selection (the job's own or
-  // its integration's default) narrowed them.
-  const mirrored = new Set<EntityType>(options.entities)
-  const stages: Array<Stage> = ["syncing_projects"]
-  for (const entity of ENTITY_TYPES) {
-    if (entity !== "projects" && mirrored.has(entity)) stages.push(stageOf(entity))
+  // its integration's default) narrowed them. The projects are always listed: the other
+  // streams walk them.
+  const mirrored = new Set<Name>(options.entities)
+  const projects = source.streams[0]
+  const stages: Array<`syncing_${Name}` | "finalizing"> = [`syncing_${projects.name}`]
+  const streams: Array<EntityStream<Name> | null> = [projects]
+  for (const stream of source.streams) {
+    if (stream.scope === "project" && mirrored.has(stream.name)) {
+      stages.push(`syncing_${stream.name}`)
+      streams.push(stream)
+    }
   }
   stages.push("finalizing")
+  streams.push(null)
   const include = options.projects ? new Set(options.projects) : null
   const exclude = new Set(options.excludeProjects ?? [])
   return {
+    source,
     stages,
+    streams,
+    projects,
     mirrored,
     sweep: type !== "incremental_sync",
     includesProject: (id) => (include === null || include.has(id)) && !exclude.has(id)
   }
 }
 
-/** Records a project usually has of each kind, before the mirror knows better. */
-const DEFAULT_PER_PROJECT: Record<EntityType, number> = {
-  projects: 1,
-  states: 5,
-  labels: 4,
-  cycles: 3,
-  modules: 2,
-  work_items: 100
-}
-
 /**
  * Progress as the share of the expected work done. Each stage weighs what the mirror last held
- * of its entity type (or a default per project); within a project-scoped stage, the share of
- * projects done plus the share of pages done in the current one.
+ * of its entity type (or the plan's typical count per project); within a project-scoped stage,
+ * the share of projects done plus the share of pages done in the current one.
  */
-export const stageWeights = (
-  plan: JobPlan,
-  counts: Partial<Record<EntityType, number>>,
+export const stageWeights = <Name extends string>(
+  plan: JobPlan<Name>,
+  counts: Partial<Record<Name, number>>,
   projectCount: number
 ): ReadonlyArray<number> => {
-  const projects = Math.max(1, projectCount || counts.projects || 10)
-  const weights = plan.stages.map((stage) => {
-    if (stage === "finalizing") return 0
-    const entity = stage.slice("syncing_".length) as EntityType
-    return 1 + (counts[entity] ?? DEFAULT_PER_PROJECT[entity] * projects)
-  })
+  const projects = Math.max(1, projectCount || counts[plan.projects.name] || 10)
+  const weights = plan.streams.map((stream) =>
+    stream === null ? 0 : 1 + (counts[stream.name] ?? stream.typicalPerProject * projects)
+  )
   const total = weights.reduce((a, b) => a + b, 0)
   // Finalizing is a few lookups and one query per type: a small, fixed share.
-  return weights.map((w, i) => (plan.stages[i] === "finalizing" ? Math.max(1, total * (plan.sweep ? 0.03 : 0.005)) : w))
+  return weights.map((w, i) => (plan.streams[i] === null ? Math.max(1, total * (plan.sweep ? 0.03 : 0.005)) : w))
 }
 
 export const progressOf = (
@@ -92,36 +111,39 @@ export const estimateCompletion = (
 /**
  * About how many requests a run still makes, from `fraction` of stage `stageIndex` on: per
  * project-scoped stage, each project's list takes as many pages as its records per project
- * (the mirror's last count, else the defaults above) fill at `perPage`, at least one, per
- * feed; an incremental walk of work items usually ends on its first page. The lookups of the
- * finalizing stage are not counted (only records a full walk missed are looked up).
+ * (the mirror's last count, else the plan's typical count) fill at `perPage`, at least one, per
+ * feed; an incremental walk of a stream with an `updated_at` cursor usually ends on its first
+ * page. The lookups of the finalizing stage are not counted (only records a full walk missed
+ * are looked up).
  */
-export const requestsLeft = (input: {
-  readonly plan: JobPlan
+export const requestsLeft = <Name extends string>(input: {
+  readonly plan: JobPlan<Name>
   readonly incremental: boolean
-  readonly counts: Partial<Record<EntityType, number>>
+  readonly counts: Partial<Record<Name, number>>
   /** Projects found so far (all of them once the projects stage is done). */
   readonly projectCount: number
   readonly perPage: number
-  readonly feeds: (entity: EntityType) => number
+  readonly includeArchived: boolean
   readonly stageIndex: number
   readonly fraction: number
 }): number => {
   const { counts, perPage, plan } = input
   // While projects are still being listed, the ones found so far are only a floor.
-  const listing = plan.stages[input.stageIndex] === "syncing_projects"
-  const projects = Math.max(1, listing ? Math.max(input.projectCount, counts.projects || 10) : input.projectCount)
+  const listing = plan.streams[input.stageIndex] === plan.projects
+  const projects = Math.max(
+    1,
+    listing ? Math.max(input.projectCount, counts[plan.projects.name] || 10) : input.projectCount
+  )
   let total = 0
   for (let i = Math.max(0, input.stageIndex); i < plan.stages.length; i++) {
-    const stage = plan.stages[i]!
-    if (stage === "finalizing") continue
-    const entity = stage.slice("syncing_".length) as EntityType
+    const stream = plan.streams[i]
+    if (stream === null || stream === undefined) continue
     let pages: number
-    if (entity === "projects") pages = Math.max(1, Math.ceil(projects / perPage))
+    if (stream.scope === "workspace") pages = Math.max(1, Math.ceil(projects / perPage))
     else {
-      const perProject = (counts[entity] ?? DEFAULT_PER_PROJECT[entity] * projects) / projects
-      const perFeed = input.incremental && entity === "work_items" ? 1 : Math.max(1, Math.ceil(perProject / perPage))
-      pages = projects * perFeed * input.feeds(entity)
+      const perProject = (counts[stream.name] ?? stream.typicalPerProject * projects) / projects
+      const perFeed = input.incremental && stream.incremental !== null ? 1 : Math.max(1, Math.ceil(perProject / perPage))
+      pages = projects * perFeed * feedsOf(stream, input.includeArchived).length
     }
     total += i === input.stageIndex ? pages * (1 - Math.min(1, Math.max(0, input.fraction))) : pages
   }

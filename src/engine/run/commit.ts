@@ -4,7 +4,7 @@ import type { InvalidRecord, SourceRecord } from "../../connectors/Connector.js"
 import { budgetTimeMs } from "../../connectors/RateLimiter.js"
 import type { EntityType } from "../../domain/entities.js"
 import { BatchCommitted, StageStarted } from "../../domain/events.js"
-import { type Counters, entityOf, type Position, type Stage } from "../../domain/job.js"
+import type { Counters, Position, Stage } from "../../domain/job.js"
 import { countRecords } from "../../metrics/metrics.js"
 import { estimateCompletion, progressOf, requestsLeft } from "../plan.js"
 import { emptyAtStart, log, plural, type RunContext } from "./context.js"
@@ -43,7 +43,7 @@ const etaAt = (ctx: RunContext, now: number, progress: number, stageIndex: numbe
         counts: ctx.counts,
         projectCount: (ctx.state.doc.checkpoint?.projectIds.length ?? 0) + discovered,
         perPage: ctx.perPage,
-        feeds: (entity) => ctx.connector.feeds(entity, ctx.includeArchived).length,
+        includeArchived: ctx.includeArchived,
         stageIndex,
         fraction
       }),
@@ -125,14 +125,14 @@ export const startStage = (ctx: RunContext, stage: Stage, projectIds: ReadonlyAr
   const [next] = yield* ctx.services.store.updateJob(jobId, () =>
     Effect.succeed([[new StageStarted({ jobId, stage, projectIds, at })], undefined] as const))
   state.doc = next!
-  const entity = entityOf(stage)
+  const stream = plan.streams[plan.stages.indexOf(stage)]
   yield* log(
     ctx,
     "info",
-    stage === "finalizing"
+    !stream
       ? plan.sweep ? "Finalizing: confirming records the walk did not see" : "Finalizing"
-      : stage === "syncing_projects"
-      ? "Syncing projects"
-      : `Syncing ${plural(entity!)} of ${projectIds.length} project${projectIds.length === 1 ? "" : "s"}`
+      : stream.scope === "workspace"
+      ? `Syncing ${plural(stream.name)}`
+      : `Syncing ${plural(stream.name)} of ${projectIds.length} project${projectIds.length === 1 ? "" : "s"}`
   )
 })

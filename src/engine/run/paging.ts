@@ -1,4 +1,4 @@
-import type { EntityType } from "../../domain/entities.js"
+import type { EntityStream } from "../../connectors/SourcePlan.js"
 import type { Position } from "../../domain/job.js"
 
 /**
@@ -7,7 +7,7 @@ import type { Position } from "../../domain/job.js"
  * `test/paging.test.ts` covers it.
  */
 
-/** Projects whose small lists (states, labels, cycles, modules) a walk requests ahead. */
+/** Projects whose small lists (streams the plan fetches whole) a walk requests ahead. */
 export const SMALL_LIST_LOOKAHEAD = 4
 
 /** First page size of an incremental work-item walk (it grows while pages stay newer). */
@@ -15,10 +15,10 @@ export const INCREMENTAL_FIRST_PAGE = 100
 
 /**
  * Small lists take one request per project, so their walk is mostly round trips: it asks for
- * the next projects' first pages ahead. Work items are not asked ahead: their pages are large,
- * and the prefetch keeps up.
+ * the next projects' first pages ahead. Paged lists are not asked ahead: their pages are
+ * large, and the prefetch keeps up.
  */
-export const lookaheadOf = (entity: EntityType) => entity !== "work_items" ? SMALL_LIST_LOOKAHEAD : 0
+export const lookaheadOf = (stream: Pick<EntityStream, "fetch">) => stream.fetch === "whole" ? SMALL_LIST_LOOKAHEAD : 0
 
 /** The projects whose first page to request ahead while at project `from` (never past the last). */
 export const projectsAhead = (from: number, lookahead: number, projectCount: number): ReadonlyArray<number> => {

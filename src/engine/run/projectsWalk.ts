@@ -1,23 +1,25 @@
 import { Effect } from "effect"
 import type { SourcePage } from "../../connectors/Connector.js"
 import { commit } from "./commit.js"
-import { checkMailbox, log, type RunContext } from "./context.js"
+import { checkMailbox, log, plural, type RunContext } from "./context.js"
 import { projectsFraction } from "./paging.js"
 import type { RequestPool } from "./requestPool.js"
 
 /**
- * The projects stage, always walked (it finds the projects the other stages visit): one page
- * of the projects list per batch; its BatchCommitted carries the projects it discovered.
+ * The projects stage (the plan's workspace-scoped stream), always walked: it finds the projects
+ * the other stages visit. One page of the list per batch; its BatchCommitted carries the
+ * projects it discovered; the source's plan says which projects are not walked, and why.
  */
 
 /** One page of projects; true when it was the last. */
 const projectsPage = (ctx: RunContext, pool: RequestPool, page: number, totalPagesSoFar: number | null) =>
   Effect.gen(function*() {
   const { plan, state } = ctx
-  const mirrored = plan.mirrored.has("projects")
+  const entity = plan.projects.name
+  const mirrored = plan.mirrored.has(entity)
   yield* checkMailbox(ctx)
   const result: SourcePage = yield* pool.fetch(ctx.connector.listPage({
-    entity: "projects",
+    entity,
     projectId: null,
     feed: "active",
     page,
@@ -32,22 +34,21 @@ const projectsPage = (ctx: RunContext, pool: RequestPool, page: number, totalPag
     // Offset pages can list a project twice when the list shifts: walk it once.
     if (known.has(r.id)) continue
     known.add(r.id)
-    if (r.archived) yield* log(ctx, "info", `Project ${r.id} is archived: its items are not walked`)
-    else if (r.payload.is_member === false) {
-      yield* log(ctx, "warn", `Project ${r.id} is public but the API key's owner is not a member: skipped`)
-    } else discovered.push(r.id)
+    const unwalked = plan.source.unwalked(r)
+    if (unwalked === null) discovered.push(r.id)
+    else yield* log(ctx, unwalked.level, unwalked.message)
   }
   const last = !result.hasMore
   yield* commit(ctx, {
-    stage: "syncing_projects",
-    entity: "projects",
+    stage: plan.stages[0]!,
+    entity,
     records: selected,
     invalid: result.invalid,
     next: { projectIndex: 0, feed: 0, page: page + 1 },
     fraction: projectsFraction(page, totalPages, last),
     discovered,
     mirror: mirrored,
-    ...(mirrored ? { note: `Processed ${selected.length + result.invalid.length} projects (page ${page + 1})` } : {})
+    ...(mirrored ? { note: `Processed ${selected.length + result.invalid.length} ${plural(entity)} (page ${page + 1})` } : {})
   })
   return { last, totalPages }
 })

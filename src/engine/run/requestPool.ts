@@ -48,7 +48,7 @@ const observerOf = (ctx: RunContext) => {
       log(
         ctx,
         "warn",
-        `Request to Plane failed (${reason}); retry ${attempt} in ${(delayMs / 1000).toFixed(1)} s, at ${isoAt(untilMs)}`
+        `Request to ${ctx.plan.source.sourceName} failed (${reason}); retry ${attempt} in ${(delayMs / 1000).toFixed(1)} s, at ${isoAt(untilMs)}`
       ),
     wait: (reason, untilMs, detail) =>
       Effect.gen(function*() {

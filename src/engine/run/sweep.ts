@@ -1,6 +1,7 @@
 import { Effect } from "effect"
 import type { InvalidRecord, SourceRecord } from "../../connectors/Connector.js"
-import { ENTITY_TYPES, type EntityType } from "../../domain/entities.js"
+import type { EntityStream } from "../../connectors/SourcePlan.js"
+import type { EntityType } from "../../domain/entities.js"
 import { commit } from "./commit.js"
 import { checkMailbox, emptyAtStart, log, plural, type RunContext } from "./context.js"
 import type { RequestPool } from "./requestPool.js"
@@ -12,12 +13,15 @@ import type { RequestPool } from "./requestPool.js"
  */
 
 /** One batch of unseen records; how many were tombstoned, or null when none are left. */
-const sweepBatch = (ctx: RunContext, pool: RequestPool, entity: EntityType) =>
+const sweepBatch = (ctx: RunContext, pool: RequestPool, stream: EntityStream<EntityType>) =>
   Effect.gen(function*() {
   const { connector, initial, integration, jobId, plan } = ctx
   const { mirror } = ctx.services
+  const entity = stream.name
+  // A project-scoped record's fate follows its project's, as the mirror last saw it.
+  const scoped = stream.scope === "project"
   const walked = new Set(ctx.state.doc.checkpoint?.projectIds ?? [])
-  const projectsAlsoSwept = plan.mirrored.has("projects")
+  const projectsAlsoSwept = plan.mirrored.has(plan.projects.name)
   yield* checkMailbox(ctx)
   const candidates = yield* mirror.unseen({
     integrationId: integration.id,
@@ -29,20 +33,20 @@ const sweepBatch = (ctx: RunContext, pool: RequestPool, entity: EntityType) =>
     limit: ctx.perPage
   })
   if (candidates.length === 0) return null
-  const projectState = entity === "projects" ? new Map() : yield* mirror.projectStates(integration.id)
+  const projectState = scoped ? yield* mirror.projectStates(integration.id) : new Map()
   const gone: Array<string> = []
   const found: Array<SourceRecord> = []
   const invalid: Array<InvalidRecord> = []
   const untouched: Array<string> = []
   for (const c of candidates) {
     const state = projectState.get(c.projectId)
-    if (entity !== "projects" && (state === "deleted" || (projectsAlsoSwept && state === undefined))) {
+    if (scoped && (state === "deleted" || (projectsAlsoSwept && state === undefined))) {
       gone.push(c.sourceId)
       continue
     }
-    if (entity !== "projects" && (state === "archived" || state === "hidden") && !walked.has(c.projectId)) {
+    if (scoped && (state === "archived" || state === "hidden") && !walked.has(c.projectId)) {
       // Items of an archived project, or of one the key's owner is not a member of,
-      // stay as they were: Plane hides them from this key, it did not delete them.
+      // stay as they were: the source hides them from this key, it did not delete them.
       untouched.push(c.sourceId)
       continue
     }
@@ -68,7 +72,7 @@ const sweepBatch = (ctx: RunContext, pool: RequestPool, entity: EntityType) =>
     mirror: true
   })
   if (gone.length > 0) {
-    yield* log(ctx, "info", `Deleted ${gone.length} ${plural(entity)} that Plane no longer has (confirmed one by one)`)
+    yield* log(ctx, "info", `Deleted ${gone.length} ${plural(entity)} that ${plan.source.sourceName} no longer has (confirmed one by one)`)
   }
   return gone.length
 })
@@ -78,15 +82,19 @@ export const finalize = (ctx: RunContext, pool: RequestPool) =>
   Effect.gen(function*() {
     const { plan } = ctx
     if (!plan.sweep) {
-      if (plan.mirrored.has("work_items")) {
-        yield* log(ctx, "info", "Incremental sync cannot see deletions in Plane; the next full sync (fullSyncInterval) finds them")
+      if (plan.source.streams.some((s) => s.incremental !== null && plan.mirrored.has(s.name))) {
+        yield* log(
+          ctx,
+          "info",
+          `Incremental sync cannot see deletions in ${plan.source.sourceName}; the next full sync (fullSyncInterval) finds them`
+        )
       }
       return
     }
-    for (const entity of ENTITY_TYPES) {
+    for (const stream of plan.source.streams) {
       // Nothing can be unseen in an entity that was empty: this run wrote every row of it.
-      if (!plan.mirrored.has(entity) || emptyAtStart(ctx, entity)) continue
-      while ((yield* sweepBatch(ctx, pool, entity)) !== null) {
+      if (!plan.mirrored.has(stream.name) || emptyAtStart(ctx, stream.name)) continue
+      while ((yield* sweepBatch(ctx, pool, stream)) !== null) {
         // one batch after another until no candidate is left
       }
     }

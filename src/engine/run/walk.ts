@@ -1,5 +1,6 @@
 import { Effect, type Fiber } from "effect"
 import type { Feed, InvalidRecord, SourceError, SourcePage, SourceRecord } from "../../connectors/Connector.js"
+import { type EntityStream, feedsOf } from "../../connectors/SourcePlan.js"
 import type { EntityType } from "../../domain/entities.js"
 import type { Position, Stage } from "../../domain/job.js"
 import { commit } from "./commit.js"
@@ -17,7 +18,7 @@ import type { RequestPool } from "./requestPool.js"
 import { nowIso } from "../../domain/time.js"
 
 /**
- * The project-scoped stages (states, labels, cycles, modules, work items): one project after
+ * The project-scoped stages (every stream of the plan but the projects): one project after
  * another, each feed (active, archived) page by page. The next page is fetched while the
  * current one commits, and small lists ask for the next projects' first pages ahead; pages
  * still commit one by one in order, so checkpoints and counters are as if it walked them in turn.
@@ -31,6 +32,8 @@ type Request = Fiber.RuntimeFiber<Fetched, SourceError>
 interface Walk {
   readonly stage: Stage
   readonly entity: EntityType
+  /** The stream has an `updated_at` cursor: each project's walk start becomes its watermark. */
+  readonly watermarked: boolean
   readonly projectIds: ReadonlyArray<string>
   readonly feeds: ReadonlyArray<Feed>
   readonly incremental: boolean
@@ -65,8 +68,8 @@ const fetchAt = (ctx: RunContext, walk: Walk, pos: Position): Effect.Effect<Fetc
     })
   )
 
-/** A work-item walk notes when each project's walk started: its watermark once done. */
-const walkStart = (walk: Walk) => walk.entity === "work_items" ? nowIso : Effect.succeed(undefined)
+/** A walk of a watermarked stream notes when each project's walk started: its watermark once done. */
+const walkStart = (walk: Walk) => walk.watermarked ? nowIso : Effect.succeed(undefined)
 
 /** The request for `at`: the one asked ahead for a project's first page, else a new one. */
 const startAt = (ctx: RunContext, walk: Walk, at: Position) => {
@@ -153,17 +156,19 @@ const walkPage = (ctx: RunContext, walk: Walk, cursor: Cursor) =>
 })
 
 /** A project-scoped stage, from the checkpoint's position to its last project. */
-export const walkProjects = (ctx: RunContext, pool: RequestPool, stage: Stage, entity: EntityType) =>
+export const walkProjects = (ctx: RunContext, pool: RequestPool, stage: Stage, stream: EntityStream<EntityType>) =>
   Effect.gen(function*() {
+    const watermarked = stream.incremental !== null
     const walk: Walk = {
       stage,
-      entity,
+      entity: stream.name,
+      watermarked,
       projectIds: ctx.state.doc.checkpoint!.projectIds,
-      feeds: ctx.connector.feeds(entity, ctx.includeArchived),
-      incremental: ctx.initial.type === "incremental_sync" && entity === "work_items",
+      feeds: feedsOf(stream, ctx.includeArchived),
+      incremental: ctx.initial.type === "incremental_sync" && watermarked,
       pool,
       ahead: new Map(),
-      lookahead: lookaheadOf(entity),
+      lookahead: lookaheadOf(stream),
       overlapMs: ctx.services.engine.incrementalOverlap * 1000
     }
     return yield* Effect.gen(function*() {
