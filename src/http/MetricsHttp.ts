@@ -4,7 +4,7 @@ import { Effect, Metric } from "effect"
 import { RateLimiter } from "../connectors/RateLimiter.js"
 import { JobSupervisor } from "../engine/JobSupervisor.js"
 import * as M from "../metrics/metrics.js"
-import { renderPrometheus } from "../metrics/prometheus.js"
+import { makePrometheusRenderer } from "../metrics/prometheus.js"
 import { SyncApi } from "./Api.js"
 
 const CIRCUIT_VALUE = { closed: 0, half_open: 1, open: 2 } as const
@@ -68,10 +68,10 @@ export const MetricsHttpLive = HttpApiBuilder.group(SyncApi, "metrics", (handler
       }
     })
 
+    const render = makePrometheusRenderer()
     return handlers.handle("scrape", () =>
       Effect.gen(function*() {
         yield* gauges
-        const text = renderPrometheus(yield* Metric.snapshot)
-        return HttpServerResponse.text(text, { contentType: "text/plain; version=0.0.4; charset=utf-8" })
+        return HttpServerResponse.uint8Array(render(yield* Metric.snapshot), { contentType: "text/plain; version=0.0.4; charset=utf-8" })
       }).pipe(Effect.orDie))
   }))

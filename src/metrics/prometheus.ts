@@ -1,59 +1,139 @@
 import type { MetricKey, MetricPair } from "effect"
 import { MetricState } from "effect"
 
+/** One series' text, and the numbers it was rendered from. */
+interface Rendered {
+  readonly kind: Kind
+  /** The counter's count or the gauge's value; the histogram's count. */
+  a: number
+  /** The histogram's sum (0 otherwise). */
+  b: number
+  lines: string
+}
+
+type Kind = "counter" | "gauge" | "histogram"
+
+const kindOf = (state: MetricState.MetricState.Untyped): Kind | undefined =>
+  MetricState.isCounterState(state)
+    ? "counter"
+    : MetricState.isGaugeState(state)
+    ? "gauge"
+    : MetricState.isHistogramState(state)
+    ? "histogram"
+    : undefined
+
+/** One metric name's block (`# HELP`, `# TYPE` and its series), kept between scrapes. */
+interface Family {
+  readonly head: string
+  members: Array<Rendered>
+  seen: number
+  moved: boolean
+  bytes: Uint8Array
+}
+
 /**
  * Effect's metric snapshot in the Prometheus text exposition format (version 0.0.4): one
  * `# HELP` and `# TYPE` per name, samples grouped under it, histograms as cumulative
  * `_bucket{le=...}` series with `_sum` and `_count`. Only metrics whose name starts with
  * `prefix` are rendered (the registry is process-wide; an embedding service may have its own).
+ *
+ * A renderer keeps each series' text with the numbers it came from, and each name's block as
+ * bytes: a scrape compares numbers, re-renders only the series that moved and re-encodes only
+ * their blocks. With a thousand integrations most of the ~2,000 series are per-integration
+ * gauges that rarely move, so a scrape costs a pass of comparisons and one copy of the bytes.
  */
-export const renderPrometheus = (pairs: ReadonlyArray<MetricPair.MetricPair.Untyped>, prefix = "synclog_"): string => {
-  // Grouped by name in one pass (the registry keeps a name's series together only by chance),
-  // then the few names sorted: no sort over every series.
-  const families = new Map<string, { help: string; type: string; lines: Array<string> }>()
-  for (const pair of pairs) {
-    const key = pair.metricKey
-    const name = key.name
-    if (!name.startsWith(prefix)) continue
-    const state = pair.metricState
-    const type = MetricState.isCounterState(state)
-      ? "counter"
-      : MetricState.isGaugeState(state)
-      ? "gauge"
-      : MetricState.isHistogramState(state)
-      ? "histogram"
-      : undefined
-    if (type === undefined) continue
-    let family = families.get(name)
-    if (family === undefined) {
-      const help = key.description._tag === "Some" ? key.description.value : name
-      family = { help, type, lines: [] }
-      families.set(name, family)
-    }
-    const labels = labelsOf(key)
-    if (MetricState.isCounterState(state)) {
-      family.lines.push(`${name}${braces(labels)} ${formatNumber(Number(state.count))}`)
-    } else if (MetricState.isGaugeState(state)) {
-      family.lines.push(`${name}${braces(labels)} ${formatNumber(Number(state.value))}`)
-    } else if (MetricState.isHistogramState(state)) {
-      for (const [bound, cumulative] of state.buckets) {
-        const le = bound === Number.POSITIVE_INFINITY ? "+Inf" : formatNumber(bound)
-        family.lines.push(`${name}_bucket${braces(labels, `le="${le}"`)} ${cumulative}`)
+export const makePrometheusRenderer = (prefix = "synclog_") => {
+  const series = new WeakMap<MetricKey.MetricKey.Untyped, Rendered>()
+  const families = new Map<string, Family>()
+  let names: Array<string> = []
+  let last: Uint8Array | undefined
+  const encoder = new TextEncoder()
+
+  return (pairs: ReadonlyArray<MetricPair.MetricPair.Untyped>): Uint8Array => {
+    for (const family of families.values()) family.seen = 0
+    let added = false
+    for (const pair of pairs) {
+      const key = pair.metricKey
+      const name = key.name
+      if (!name.startsWith(prefix)) continue
+      const state = pair.metricState
+      let rendered = series.get(key)
+      // A known series' kind is known: read its numbers without the state predicates.
+      const kind = rendered?.kind ?? kindOf(state)
+      if (kind === undefined) continue
+      const a = kind === "counter"
+        ? Number((state as MetricState.MetricState.Counter<number>).count)
+        : kind === "gauge"
+        ? Number((state as MetricState.MetricState.Gauge<number>).value)
+        : (state as MetricState.MetricState.Histogram).count
+      const b = kind === "histogram" ? (state as MetricState.MetricState.Histogram).sum : 0
+      let family = families.get(name)
+      if (family === undefined) {
+        const help = key.description._tag === "Some" ? key.description.value : name
+        family = { head: `# HELP ${name} ${escapeHelp(help)}\n# TYPE ${name} ${kind}\n`, members: [], seen: 0, moved: true, bytes: new Uint8Array() }
+        families.set(name, family)
+        added = true
       }
-      if (!state.buckets.some(([bound]) => bound === Number.POSITIVE_INFINITY)) {
-        family.lines.push(`${name}_bucket${braces(labels, 'le="+Inf"')} ${state.count}`)
+      if (rendered === undefined) {
+        rendered = { kind, a, b, lines: linesOf(name, labelsOf(key), state) }
+        series.set(key, rendered)
+      } else if (rendered.a !== a || rendered.b !== b) {
+        rendered.a = a
+        rendered.b = b
+        rendered.lines = linesOf(name, labelsOf(key), state)
+        family.moved = true
       }
-      family.lines.push(`${name}_sum${braces(labels)} ${formatNumber(state.sum)}`)
-      family.lines.push(`${name}_count${braces(labels)} ${state.count}`)
+      // The registry's order is stable until a series is added, so a member found at another
+      // place than last time means the block's series changed.
+      if (family.members[family.seen] !== rendered) {
+        family.members[family.seen] = rendered
+        family.moved = true
+      }
+      family.seen++
     }
+    let moved = added
+    for (const family of families.values()) {
+      if (family.members.length !== family.seen) {
+        family.members.length = family.seen
+        family.moved = true
+      }
+      if (family.moved) {
+        family.bytes = encoder.encode(family.head + family.members.map((m) => m.lines).join("\n") + "\n")
+        family.moved = false
+        moved = true
+      }
+    }
+    if (added) names = [...families.keys()].sort()
+    if (!moved && last !== undefined) return last
+    // Names whose series are all gone from this snapshot (another registry) are left out.
+    last = Buffer.concat(names.flatMap((name) => {
+      const family = families.get(name)!
+      return family.seen > 0 ? [family.bytes] : []
+    }))
+    return last
   }
-  let out = ""
-  for (const name of [...families.keys()].sort()) {
-    const family = families.get(name)!
-    out += `# HELP ${name} ${escapeHelp(family.help)}\n# TYPE ${name} ${family.type}\n${family.lines.join("\n")}\n`
-  }
-  return out
 }
+
+const linesOf = (name: string, labels: string, state: MetricState.MetricState.Untyped): string => {
+  if (MetricState.isCounterState(state)) return `${name}${braces(labels)} ${formatNumber(Number(state.count))}`
+  if (MetricState.isGaugeState(state)) return `${name}${braces(labels)} ${formatNumber(Number(state.value))}`
+  if (!MetricState.isHistogramState(state)) return ""
+  const lines: Array<string> = []
+  for (const [bound, cumulative] of state.buckets) {
+    const le = bound === Number.POSITIVE_INFINITY ? "+Inf" : formatNumber(bound)
+    lines.push(`${name}_bucket${braces(labels, `le="${le}"`)} ${cumulative}`)
+  }
+  if (!state.buckets.some(([bound]) => bound === Number.POSITIVE_INFINITY)) {
+    lines.push(`${name}_bucket${braces(labels, 'le="+Inf"')} ${state.count}`)
+  }
+  lines.push(`${name}_sum${braces(labels)} ${formatNumber(state.sum)}`)
+  lines.push(`${name}_count${braces(labels)} ${state.count}`)
+  return lines.join("\n")
+}
+
+/** The text of one snapshot, without a renderer's memory (tests, one-off use). */
+export const renderPrometheus = (pairs: ReadonlyArray<MetricPair.MetricPair.Untyped>, prefix = "synclog_"): string =>
+  new TextDecoder().decode(makePrometheusRenderer(prefix)(pairs))
 
 /** A series' labels, sorted and escaped, kept per metric key (the registry's keys live as long as the process). */
 const labelCache = new WeakMap<MetricKey.MetricKey.Untyped, string>()
