@@ -44,7 +44,7 @@ export { SimulatorServer, startSimulatorScoped } from "./simulator/layer.js"
 export type { IntegrationDoc } from "./eventlog/integrationProjection.js"
 export type { JobDoc } from "./eventlog/jobProjection.js"
 export { IntegrationStatusView, JobDetail, JobView, MirrorRecordView } from "./http/Api.js"
-export { presentJob } from "./http/presenters.js"
+export { presentJob } from "./engine/presenters.js"
 export type { MirroredRecord, RecordQuery } from "./mirror/MirrorReader.js"
 
 // The typed client lives in its own module so a client (the CLI) loads it without the engine.
