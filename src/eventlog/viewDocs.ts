@@ -113,10 +113,17 @@ const struct = <F extends Fields>(fields: F): Check<StructOf<F>> => {
   }
 }
 
-/** The first of `members` that holds (a union of shapes). */
-const union = <M extends ReadonlyArray<Check<any>>>(expected: string, ...members: M): Check<Proven<M[number]>> => ({
-  run: (u) => (members.some((m) => m.run(u) === undefined) ? undefined : problem(expected, u))
-})
+/** One of several shapes, told apart by a key only that shape has (a schedule's `every` or `cron`). */
+const byKey = <M extends Fields>(members: M): Check<Proven<M[keyof M]>> => {
+  const keys = Object.keys(members)
+  return {
+    run: (u) => {
+      if (!isObject(u)) return problem("an object", u)
+      const key = keys.find((k) => k in u)
+      return key === undefined ? problem(`an object with ${keys.join(" or ")}`, u) : members[key]!.run(u)
+    }
+  }
+}
 
 // ---- the views' shapes ------------------------------------------------------------------------
 
@@ -173,11 +180,10 @@ const jobDoc: Check<JobDoc> = struct({
   version: int
 })
 
-const schedule: Check<ScheduleSpec> = union(
-  "{every} or {cron, timezone?}",
-  struct({ every: int }),
-  struct({ cron: str, timezone: optional(str) })
-)
+const schedule: Check<ScheduleSpec> = byKey({
+  every: struct({ every: int }),
+  cron: struct({ cron: str, timezone: optional(str) })
+})
 
 const syncWindow: Check<SyncWindowSpec> = struct({ start: str, end: str, timezone: optional(str) })
 
