@@ -146,7 +146,7 @@ export class Views extends Effect.Service<Views>()("synclog/Views", {
       Effect.map(sql<{ doc: string }>`SELECT doc FROM integrations WHERE id = ${id}`, (rows) =>
         rows[0] ? parseIntegration(rows[0]) : undefined)
 
-    const allIntegrations = Effect.map(
+    const integrationsIncludingRemoved = Effect.map(
       sql<{ doc: string }>`SELECT doc FROM integrations ORDER BY id`,
       (rows) => rows.map(parseIntegration)
     )
@@ -155,7 +155,7 @@ export class Views extends Effect.Service<Views>()("synclog/Views", {
     const integration = (id: string) =>
       Effect.map(integrationIncludingRemoved(id), (doc) => (doc?.removed === true ? undefined : doc))
 
-    const integrations = Effect.map(allIntegrations, (docs) => docs.filter((doc) => !doc.removed))
+    const integrations = Effect.map(integrationsIncludingRemoved, (docs) => docs.filter((doc) => !doc.removed))
 
     /** The system view (when the config was last read), if the system stream has an event. */
     const system = Effect.map(
@@ -178,7 +178,7 @@ export class Views extends Effect.Service<Views>()("synclog/Views", {
       integration,
       integrationIncludingRemoved,
       integrations,
-      allIntegrations,
+      integrationsIncludingRemoved,
       system
     } as const
   })

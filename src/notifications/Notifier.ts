@@ -148,7 +148,7 @@ export class Notifier extends Effect.Service<Notifier>()("synclog/Notifier", {
     const startingPoint = Effect.gen(function*() {
       const position = yield* maxPosition
       const failures: Record<string, number> = {}
-      for (const doc of yield* views.allIntegrations) {
+      for (const doc of yield* views.integrationsIncludingRemoved) {
         if (doc.circuit.consecutiveFailures > 0) failures[doc.id] = doc.circuit.consecutiveFailures
       }
       return { position, watch: { failures } } satisfies Checkpoint
