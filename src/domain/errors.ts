@@ -18,13 +18,8 @@ const base = <const Tag extends string>(tag: Tag) => ({
   message: Schema.String
 })
 
-/** An error answer's body, for the answers no handler sends (same fields as the classes below). */
-export const errorBody = (error: string, message: string, extra: Readonly<Record<string, unknown>> = {}) => ({
-  success: false as const,
-  error,
-  message,
-  ...extra
-})
+/** An error answer's body, for the answers no handler sends (the fields of the classes below). */
+export const errorBody = (error: string, message: string) => ({ success: false as const, error, message })
 
 /** The wire fields: `success`, `error` (the tag, unless `fields` names its own) and `message`, then `fields`. */
 type WireFields<Tag extends string, Fields extends Schema.Struct.Fields> =

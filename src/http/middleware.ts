@@ -13,7 +13,6 @@ import { storageProblemOf } from "../engine/boundary.js"
 import { SyncApi } from "./Api.js"
 import { checkBody, needsBodyCheck } from "./requestBody.js"
 
-
 /** How much of a rejected value an error message quotes: a body may hold a megabyte of it. */
 const MAX_QUOTED_VALUE = 200
 
