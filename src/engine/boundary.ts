@@ -6,7 +6,9 @@
  * storage message. At the front door it dies (`orDieOnStorage`): no caller of a command or a
  * query can act on it, and the door's error channels then list exactly the API's errors. The
  * API turns that defect into its one answer (`storageProblemOf`: 503 StorageUnavailable for a
- * full disk, a read-only or locked file; else a logged 500).
+ * full disk, a read-only or locked file; else a logged 500). Below the door, `orDie` marks only
+ * what no caller can act on: a log line, start-up, the bookkeeping of a background fiber or of a
+ * callback that cannot fail, a decider's "not found" right after a registration.
  */
 import type { SqlError } from "@effect/sql"
 import { Effect, Option } from "effect"
