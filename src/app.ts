@@ -9,13 +9,16 @@ import { CredentialStore, MasterKey } from "./credentials/CredentialStore.js"
 import { RateLimiter } from "./connectors/RateLimiter.js"
 import { CircuitBreaker } from "./engine/CircuitBreaker.js"
 import { IntegrationAdmin } from "./engine/IntegrationAdmin.js"
+import { IntegrationCommands } from "./engine/IntegrationCommands.js"
 import { IntegrationControl } from "./engine/IntegrationControl.js"
 import { Integrations } from "./engine/Integrations.js"
 import { JobLog } from "./engine/JobLog.js"
+import { JobCommands } from "./engine/JobCommands.js"
 import { JobRunner } from "./engine/JobRunner.js"
 import { JobWaits } from "./engine/JobWaits.js"
 import { Jobs } from "./engine/Jobs.js"
 import { JobSupervisor } from "./engine/JobSupervisor.js"
+import { Queries } from "./engine/Queries.js"
 import { Scheduler } from "./engine/Scheduler.js"
 import * as Database from "./eventlog/Database.js"
 import { EventFeed } from "./eventlog/EventFeed.js"
@@ -99,7 +102,9 @@ const engineServices = (options: EngineSetup) => {
     JobLog.Default,
     CredentialStore.Default
   ).pipe(Layer.provideMerge(Database.layer(options.dbPath, { checkpointInBackground: true })))
-  return Layer.mergeAll(IntegrationControl.Default, IntegrationAdmin.Default, Notifier.Default).pipe(
+  // The front door (commands and queries) over the services it delegates to.
+  return Layer.mergeAll(JobCommands.Default, IntegrationCommands.Default, Queries.Default).pipe(
+    Layer.provideMerge(Layer.mergeAll(IntegrationControl.Default, IntegrationAdmin.Default, Notifier.Default)),
     Layer.provideMerge(Scheduler.Default),
     Layer.provideMerge(Layer.mergeAll(Jobs.Default, CircuitBreaker.Default)),
     Layer.provideMerge(JobSupervisor.Default),

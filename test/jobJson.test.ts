@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
 import type { JobDoc } from "../src/eventlog/jobProjection.js"
-import { makeJobJson } from "../src/http/JobJson.js"
+import { makeJobJson } from "../src/engine/jobJson.js"
 
 /** The API reuses a job's JSON while its view's version is unchanged (src/http/JobJson.ts). */
 const doc = (id: string, version: number, status: string) =>

@@ -3,15 +3,23 @@ import { Schema } from "effect"
 
 /**
  * Every error answers as `{"success": false, "error": "<Tag>", "message": "...", ...fields}`
- * (CONTRACT.md). The classes below are that wire shape, all built by `ApiError`: `_tag` is a
- * getter, not a field, so `Effect.catchTag` works on them and it never reaches the wire
- * (a `Schema.TaggedError` would encode `_tag` into every response).
+ * (CONTRACT.md), and this file is where that shape is made: the classes below, all built by
+ * `ApiError`, for the errors of the API's handlers (HttpApi encodes them), and `errorBody` for
+ * the answers sent before or outside them (body checks, Node's parser, start-up). In a class,
+ * `_tag` is a getter, not a field, so `Effect.catchTag` works on them and it never reaches the
+ * wire (a `Schema.TaggedError` would encode `_tag` into every response).
+ *
+ * Errors that are never sent as they are (a storage conflict, a missing key, a port in use) are
+ * `Schema.TaggedError`s where they are raised.
  */
 const base = <const Tag extends string>(tag: Tag) => ({
   success: Schema.Literal(false).pipe(Schema.propertySignature, Schema.withConstructorDefault(() => false as const)),
   error: Schema.Literal(tag).pipe(Schema.propertySignature, Schema.withConstructorDefault(() => tag)),
   message: Schema.String
 })
+
+/** An error answer's body, for the answers no handler sends (the fields of the classes below). */
+export const errorBody = (error: string, message: string) => ({ success: false as const, error, message })
 
 /** The wire fields: `success`, `error` (the tag, unless `fields` names its own) and `message`, then `fields`. */
 type WireFields<Tag extends string, Fields extends Schema.Struct.Fields> =

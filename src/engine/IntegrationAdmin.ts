@@ -58,8 +58,8 @@ export class IntegrationAdmin extends Effect.Service<IntegrationAdmin>()("synclo
         if (!checked.ok) return yield* Effect.fail(invalid(checked.issues))
         const { config, encoded } = checked
         const now = yield* Clock.currentTimeMillis
-        const existing = yield* store.loadIntegration(config.id)
-        if (existing !== undefined && existing.removed !== true) {
+        const existing = yield* views.integrationIncludingRemoved(config.id)
+        if (existing !== undefined && !existing.removed) {
           return yield* Effect.fail(
             new IntegrationConflict({
               error: "IntegrationExists",

@@ -84,10 +84,10 @@ export class Integrations extends Effect.Service<Integrations>()("synclog/Integr
         listed.add(config.id)
         const settings = settingsOf(config)
         // The store's view, removed integrations included: the file names the id, so it is the file's.
-        let doc = yield* store.loadIntegration(config.id)
-        const fromFile = doc !== undefined && doc.removed !== true && (doc.source ?? "config") === "config"
+        let doc = yield* views.integrationIncludingRemoved(config.id)
+        const fromFile = doc !== undefined && !doc.removed && doc.source === "config"
         if (doc === undefined || !fromFile || !sameSettings(doc.settings, settings)) {
-          ;(doc === undefined || doc.removed === true ? registered : updated).push(config.id)
+          ;(doc === undefined || doc.removed ? registered : updated).push(config.id)
           doc = yield* store.appendIntegration(config.id, doc?.version ?? 0, [
             new IntegrationRegistered({ integrationId: config.id, settings, source: "config", at })
           ])

@@ -1,6 +1,6 @@
 import { Migrator, SqlClient, type SqlError } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import { Cause, type ConfigError, Context, Data, Effect, Layer } from "effect"
+import { Cause, type ConfigError, Context, Effect, Layer, Schema } from "effect"
 import { mkdirSync } from "node:fs"
 import { statfs } from "node:fs/promises"
 import { dirname } from "node:path"
@@ -18,7 +18,7 @@ import { describeStorageFailure, type StorageProblem } from "./storageErrors.js"
 export class DatabaseFile extends Context.Tag("synclog/DatabaseFile")<DatabaseFile, { readonly path: string }>() {}
 
 /** The database could not be opened or migrated at start (a message naming the file and the fix). */
-export class DatabaseUnavailable extends Data.TaggedError("DatabaseUnavailable")<{ readonly message: string }> {}
+export class DatabaseUnavailable extends Schema.TaggedError<DatabaseUnavailable>()("DatabaseUnavailable", { message: Schema.String }) {}
 
 /** Migrations as an in-code record: no dynamic imports, no sqlite3 CLI needed. */
 const migrations = Migrator.make({})({

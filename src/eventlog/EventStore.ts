@@ -22,6 +22,7 @@ import {
   pushJobRow,
   type SystemDoc
 } from "./projection.js"
+import { Views } from "./Views.js"
 
 export { evolveSystem, isIntegrationEvent, isJobEvent, type SystemDoc } from "./projection.js"
 
@@ -57,25 +58,17 @@ export const decodeStored = (type: string, schemaVersion: number, payload: strin
  * the same SQLite transaction, so a view is never behind or ahead of the log.
  */
 export class EventStore extends Effect.Service<EventStore>()("synclog/EventStore", {
+  dependencies: [Views.Default],
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     /** Opened after every append; the live feed (EventFeed) waits on it, then reads the log. */
     const appended = yield* Effect.makeLatch(false)
 
-    const loadJob = (id: string) =>
-      Effect.map(
-        sql<{ doc: string }>`SELECT doc FROM jobs WHERE id = ${id}`,
-        (rows) => (rows[0] ? (JSON.parse(rows[0].doc) as JobDoc) : undefined)
-      )
-    const loadIntegration = (id: string) =>
-      Effect.map(
-        sql<{ doc: string }>`SELECT doc FROM integrations WHERE id = ${id}`,
-        (rows) => (rows[0] ? (JSON.parse(rows[0].doc) as IntegrationDoc) : undefined)
-      )
-    const loadSystem = Effect.map(
-      sql<{ doc: string }>`SELECT doc FROM system_view WHERE key = 'system'`,
-      (rows) => (rows[0] ? (JSON.parse(rows[0].doc) as SystemDoc) : undefined)
-    )
+    // The docs an append starts from, read (and checked) by Views inside the append's transaction.
+    const views = yield* Views
+    const loadJob = views.jobIncludingDeleted
+    const loadIntegration = views.integrationIncludingRemoved
+    const loadSystem = views.system
 
     /** Moves one job between the live counts of (integration, type, status). */
     const recount = (before: JobDoc | undefined, after: JobDoc) =>
@@ -254,10 +247,7 @@ export class EventStore extends Effect.Service<EventStore>()("synclog/EventStore
       readStream,
       readAfter,
       readTypesBetween,
-      lastPosition,
-      loadJob,
-      loadIntegration,
-      loadSystem
+      lastPosition
     } as const
   })
 }) {}

@@ -1,8 +1,8 @@
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
 import { IN_PROGRESS_STATUSES, type JobStatus, type JobType } from "../domain/job.js"
-import type { IntegrationDoc } from "./integrationProjection.js"
 import type { JobDoc } from "./jobProjection.js"
+import { integrationDocFrom, jobDocFrom, systemDocFrom } from "./viewDocs.js"
 
 interface JobFilter {
   readonly statuses?: ReadonlyArray<JobStatus>
@@ -18,10 +18,14 @@ export interface JobVersion {
   readonly version: number
 }
 
-const parseJob = (row: { doc: string }) => JSON.parse(row.doc) as JobDoc
-const parseIntegration = (row: { doc: string }) => JSON.parse(row.doc) as IntegrationDoc
+// Each doc is checked as it is read (viewDocs.ts): a malformed one is a CorruptView defect.
+const parseJob = (row: { doc: string }) => jobDocFrom(row.doc)
+const parseIntegration = (row: { doc: string }) => integrationDocFrom(row.doc)
 
-/** Read side: the job and integration views the API serves. Deleted jobs are in no view. */
+/**
+ * Read side: the job, integration and system views. The one reader of their docs (the event
+ * store reads through it too). Deleted jobs and removed integrations are in no list.
+ */
 export class Views extends Effect.Service<Views>()("synclog/Views", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
@@ -137,18 +141,45 @@ export class Views extends Effect.Service<Views>()("synclog/Views", {
         (rows) => (rows[0] ? parseJob(rows[0]) : undefined)
       )
 
-    /** Removed integrations (their view stays for audit and replay) are in neither of these. */
-    const integration = (id: string) =>
-      Effect.map(sql<{ doc: string }>`SELECT doc FROM integrations WHERE id = ${id}`, (rows) => {
-        const doc = rows[0] ? parseIntegration(rows[0]) : undefined
-        return doc?.removed === true ? undefined : doc
-      })
+    /** Includes a removed integration: its view stays for audit, replay and a later re-creation. */
+    const integrationIncludingRemoved = (id: string) =>
+      Effect.map(sql<{ doc: string }>`SELECT doc FROM integrations WHERE id = ${id}`, (rows) =>
+        rows[0] ? parseIntegration(rows[0]) : undefined)
 
-    const integrations = Effect.map(
+    const integrationsIncludingRemoved = Effect.map(
       sql<{ doc: string }>`SELECT doc FROM integrations ORDER BY id`,
-      (rows) => rows.map(parseIntegration).filter((doc) => doc.removed !== true)
+      (rows) => rows.map(parseIntegration)
     )
 
-    return { job, jobIncludingDeleted, jobs, jobVersions, jobVersion, jobDocs, queued, withStatus, currentJob, currentJobs, latestJob, integration, integrations } as const
+    /** Removed integrations are in neither of these. */
+    const integration = (id: string) =>
+      Effect.map(integrationIncludingRemoved(id), (doc) => (doc?.removed === true ? undefined : doc))
+
+    const integrations = Effect.map(integrationsIncludingRemoved, (docs) => docs.filter((doc) => !doc.removed))
+
+    /** The system view (when the config was last read), if the system stream has an event. */
+    const system = Effect.map(
+      sql<{ doc: string }>`SELECT doc FROM system_view WHERE key = 'system'`,
+      (rows) => (rows[0] ? systemDocFrom(rows[0].doc) : undefined)
+    )
+
+    return {
+      job,
+      jobIncludingDeleted,
+      jobs,
+      jobVersions,
+      jobVersion,
+      jobDocs,
+      queued,
+      withStatus,
+      currentJob,
+      currentJobs,
+      latestJob,
+      integration,
+      integrationIncludingRemoved,
+      integrations,
+      integrationsIncludingRemoved,
+      system
+    } as const
   })
 }) {}

@@ -1,5 +1,5 @@
 import Sqlite from "better-sqlite3"
-import { Data, Effect } from "effect"
+import { Effect, Schema } from "effect"
 import { mkdirSync } from "node:fs"
 import { dirname } from "node:path"
 import { describeStorageFailure } from "./storageErrors.js"
@@ -17,10 +17,10 @@ import { describeStorageFailure } from "./storageErrors.js"
  * --verify and the background checkpointer open it beside a running server.
  */
 
-export class DatabaseInUse extends Data.TaggedError("DatabaseInUse")<{ readonly message: string }> {}
+export class DatabaseInUse extends Schema.TaggedError<DatabaseInUse>()("DatabaseInUse", { message: Schema.String }) {}
 
 /** The lock file could not be created or opened (a read-only folder, a full disk). */
-export class LockUnavailable extends Data.TaggedError("LockUnavailable")<{ readonly message: string }> {}
+export class LockUnavailable extends Schema.TaggedError<LockUnavailable>()("LockUnavailable", { message: Schema.String }) {}
 
 const lockFileOf = (dbPath: string) => `${dbPath}.lock`
 

@@ -4,6 +4,7 @@ import { createHash } from "node:crypto"
 import { existsSync, readFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { errorBody } from "../domain/errors.js"
 
 /**
  * The web dashboard's three public files: `/` (the page), `/assets/app.js`, `/assets/app.css`.
@@ -107,7 +108,7 @@ const serve = (pick: (assets: Assets) => Asset, load: Effect.Effect<Assets, Erro
     if (loaded._tag === "Left") {
       yield* Effect.logError(`Dashboard unavailable: ${loaded.left.message}`)
       return HttpServerResponse.unsafeJson(
-        { success: false, error: "DashboardUnavailable", message: `The dashboard is unavailable: ${loaded.left.message}` },
+        errorBody("DashboardUnavailable", `The dashboard is unavailable: ${loaded.left.message}`),
         { status: 503 }
       )
     }

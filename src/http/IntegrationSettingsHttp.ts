@@ -1,66 +1,25 @@
 import { HttpApiBuilder } from "@effect/platform"
 import { Effect, Redacted } from "effect"
-import { IntegrationAdmin } from "../engine/IntegrationAdmin.js"
-import type { IntegrationDoc } from "../eventlog/integrationProjection.js"
-import { Views } from "../eventlog/Views.js"
-import { IntegrationNotFound } from "../domain/errors.js"
-import { type IntegrationSettingsView, SyncApi } from "./Api.js"
-import { orDieInfra } from "./infra.js"
-
-/** An integration's settings as the API shows them: names of variables, never a key. */
-const presentSettings = (doc: IntegrationDoc): IntegrationSettingsView => {
-  const { connector, ...settings } = doc.settings
-  return {
-    id: doc.id,
-    source: doc.source ?? "config",
-    type: connector,
-    ...settings,
-    credential: doc.credential ?? null,
-    registeredAt: doc.registeredAt
-  }
-}
+import { IntegrationCommands } from "../engine/IntegrationCommands.js"
+import { Queries } from "../engine/Queries.js"
+import { SyncApi } from "./Api.js"
 
 export const IntegrationSettingsHttpLive = HttpApiBuilder.group(SyncApi, "integrationSettings", (handlers) =>
   Effect.gen(function*() {
-    const views = yield* Views
-    const admin = yield* IntegrationAdmin
+    const queries = yield* Queries
+    const commands = yield* IntegrationCommands
 
     return handlers
-      .handle("list", () =>
-        Effect.map(views.integrations, (docs) => ({ integrations: docs.map(presentSettings) })).pipe(orDieInfra))
-      .handle("get", ({ path }) =>
-        Effect.flatMap(views.integration(path.integrationId), (doc) =>
-          doc ? Effect.succeed(presentSettings(doc)) : Effect.fail(IntegrationNotFound.of(path.integrationId))).pipe(orDieInfra))
+      .handle("list", () => Effect.map(queries.integrationSettings, (integrations) => ({ integrations })))
+      .handle("get", ({ path }) => queries.integrationSettingsOf(path.integrationId))
       .handle("create", ({ payload }) =>
-        admin.create(payload).pipe(
-          Effect.map((doc) => ({ success: true as const, integration: presentSettings(doc) })),
-          orDieInfra
-        ))
+        Effect.map(commands.create(payload), (integration) => ({ success: true as const, integration })))
       .handle("update", ({ path, payload }) =>
-        admin.update(path.integrationId, payload).pipe(
-          Effect.map(({ changed, doc }) => ({ success: true as const, changed, integration: presentSettings(doc) })),
-          orDieInfra
-        ))
+        Effect.map(commands.update(path.integrationId, payload), (r) => ({ success: true as const, ...r })))
       .handle("remove", ({ path, urlParams }) =>
-        admin.remove(path.integrationId, urlParams.purgeMirror ?? false).pipe(
-          Effect.map((r) => ({ success: true as const, ...r })),
-          orDieInfra
-        ))
+        Effect.map(commands.remove(path.integrationId, urlParams.purgeMirror ?? false), (r) => ({ success: true as const, ...r })))
       .handle("putCredentials", ({ path, payload }) =>
-        admin.putCredential(path.integrationId, Redacted.make(payload.apiKey)).pipe(
-          Effect.map((doc) => ({
-            success: true as const,
-            integrationId: doc.id,
-            credential: doc.credential!,
-            message: doc.settings.apiKeyEnv === null
-              ? "API key stored; used from the next request, by running jobs too."
-              : `API key stored; used from the next request, by running jobs too, unless the environment variable ${doc.settings.apiKeyEnv} is set, which wins.`
-          })),
-          orDieInfra
-        ))
+        Effect.map(commands.putCredential(path.integrationId, Redacted.make(payload.apiKey)), (r) => ({ success: true as const, ...r })))
       .handle("deleteCredentials", ({ path }) =>
-        admin.removeCredential(path.integrationId).pipe(
-          Effect.map(({ doc, removed }) => ({ success: true as const, integrationId: doc.id, removed })),
-          orDieInfra
-        ))
+        Effect.map(commands.removeCredential(path.integrationId), (r) => ({ success: true as const, ...r })))
   }))

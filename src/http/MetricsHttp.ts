@@ -1,7 +1,7 @@
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
 import { Effect, Metric } from "effect"
-import { RateLimiter } from "../connectors/RateLimiter.js"
+import { RateLimiter } from "../engine/liveReads.js"
 import { JobSupervisor } from "../engine/JobSupervisor.js"
 import * as M from "../metrics/metrics.js"
 import { makePrometheusRenderer } from "../metrics/prometheus.js"

@@ -1,8 +1,9 @@
 import { HttpApiBuilder, HttpApiScalar, HttpMiddleware, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Data, Effect, FiberRef, Layer, Option, type Redacted } from "effect"
+import { Effect, FiberRef, Layer, Option, type Redacted, Schema } from "effect"
 import { createServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from "node:http"
 import type { Duplex } from "node:stream"
+import { errorBody } from "../domain/errors.js"
 import { SyncApi } from "./Api.js"
 import { IntegrationSettingsHttpLive } from "./IntegrationSettingsHttp.js"
 import { IntegrationsHttpLive } from "./IntegrationsHttp.js"
@@ -42,7 +43,7 @@ export interface ServerOptions {
 
 /** A whole HTTP/1.1 error answer in the API's error shape, written straight to a socket. */
 const rawErrorResponse = (status: number, error: string, message: string) => {
-  const body = JSON.stringify({ success: false, error, message })
+  const body = JSON.stringify(errorBody(error, message))
   return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
     `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
 }
@@ -77,11 +78,9 @@ const onConnect = (_request: unknown, socket: Duplex) =>
 
 /** An `Expect` header other than 100-continue: Node would answer 417 with an empty body. */
 const onCheckExpectation = (_request: IncomingMessage, response: ServerResponse) => {
-  const body = JSON.stringify({
-    success: false,
-    error: "ExpectationFailed",
-    message: "The server supports no Expect header other than '100-continue'; send the request without it"
-  })
+  const body = JSON.stringify(
+    errorBody("ExpectationFailed", "The server supports no Expect header other than '100-continue'; send the request without it")
+  )
   response.writeHead(417, { "content-type": "application/json", "content-length": Buffer.byteLength(body), connection: "close" })
   response.end(body)
 }
@@ -111,7 +110,7 @@ const createNodeServer = () => {
 }
 
 /** The port could not be bound (in use, privileged, not an address of this machine). */
-export class PortUnavailable extends Data.TaggedError("PortUnavailable")<{ readonly message: string }> {}
+export class PortUnavailable extends Schema.TaggedError<PortUnavailable>()("PortUnavailable", { message: Schema.String }) {}
 
 const portProblem = (options: ServerOptions, error: unknown): string => {
   const code = (error as { readonly code?: unknown } | undefined)?.code
@@ -136,11 +135,7 @@ const makeNodeServer = () => {
   server.on("request", (_req: IncomingMessage, res: ServerResponse) => {
     if (server.listenerCount("request") > 1) return // the API answers
     res.writeHead(503, { "content-type": "application/json", "retry-after": "1" })
-    res.end(JSON.stringify({
-      success: false,
-      error: "Unavailable",
-      message: "synclog is starting or shutting down; retry in a moment"
-    }))
+    res.end(JSON.stringify(errorBody("Unavailable", "synclog is starting or shutting down; retry in a moment")))
   })
   return server
 }

@@ -8,14 +8,10 @@ import {
 } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
 import { Cause, Effect, Either, Option } from "effect"
-import { InternalError, NotFound, StorageUnavailable, ValidationError } from "../domain/errors.js"
-import { DatabaseFile } from "../eventlog/Database.js"
-import { describeStorageFailure } from "../eventlog/storageErrors.js"
+import { errorBody, InternalError, NotFound, StorageUnavailable, ValidationError } from "../domain/errors.js"
+import { storageProblemOf } from "../engine/boundary.js"
 import { SyncApi } from "./Api.js"
 import { checkBody, needsBodyCheck } from "./requestBody.js"
-
-const errorBody = (status: number, error: string, message: string, extra: Record<string, unknown> = {}) =>
-  HttpServerResponse.unsafeJson({ success: false, error, message, ...extra }, { status })
 
 /** How much of a rejected value an error message quotes: a body may hold a megabyte of it. */
 const MAX_QUOTED_VALUE = 200
@@ -44,21 +40,19 @@ const describeIssues = (issues: ReadonlyArray<{ readonly path: ReadonlyArray<Pro
 }
 
 /**
- * Database trouble reaches here as a defect (infra.ts). A full disk, a read-only or locked file
- * is not a bug: 503 StorageUnavailable, naming the file and the fix.
+ * Database trouble reaches here as a defect (the engine's front door dies on it: engine/boundary.ts).
+ * A full disk, a read-only or locked file is not a bug: 503 StorageUnavailable, naming the file
+ * and the fix.
  */
 const storageFailuresAs503 = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.catchAllDefect(effect, (defect) =>
-    Effect.flatMap(Effect.serviceOption(DatabaseFile), (file) => {
-      const path = Option.match(file, { onNone: () => "the database", onSome: (f) => f.path })
-      const problem = describeStorageFailure(defect, path, "retry the request")
-      return problem === undefined
+    Effect.flatMap(storageProblemOf(defect, "retry the request"), (problem) =>
+      problem === undefined
         ? Effect.die(defect)
         : Effect.zipRight(
           Effect.logWarning(`A request failed on storage: ${problem.message}`),
           Effect.fail(new StorageUnavailable({ message: problem.message }))
-        )
-    }))
+        )))
 
 /**
  * Inside the API: request decoding failures become ValidationError (400, naming each field),
@@ -102,7 +96,10 @@ export const serverMiddleware = (app: HttpApp.Default): HttpApp.Default =>
   Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
     // HTTP/1.1 requires Host; Node's own answer would be an empty 400 (Server.ts turns it off).
     if (request.headers["host"] === undefined && NodeHttpServerRequest.toIncomingMessage(request).httpVersion === "1.1") {
-      return Effect.succeed(errorBody(400, "MissingHost", "HTTP/1.1 requests need a Host header; send one (e.g. 'Host: localhost')"))
+      return Effect.succeed(HttpServerResponse.unsafeJson(
+        errorBody("MissingHost", "HTTP/1.1 requests need a Host header; send one (e.g. 'Host: localhost')"),
+        { status: 400 }
+      ))
     }
     if (!needsBodyCheck(request)) return app
     return Effect.flatMap(checkBody(request), (checked) =>

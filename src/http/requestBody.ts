@@ -2,6 +2,7 @@ import { HttpMethod, type HttpServerRequest, HttpServerResponse, UrlParams } fro
 import { NodeHttpServerRequest } from "@effect/platform-node"
 import { Effect, Either, Stream } from "effect"
 import type { IncomingMessage } from "node:http"
+import { errorBody } from "../domain/errors.js"
 
 /** Bodies are small JSON documents; anything larger is refused with 413. */
 export const MAX_BODY_BYTES = 1024 * 1024
@@ -11,7 +12,7 @@ const MAX_JSON_DEPTH = 32
 
 const refuse = (status: number, error: string, message: string, closeConnection = false) =>
   HttpServerResponse.unsafeJson(
-    { success: false, error, message },
+    errorBody(error, message),
     // Closing tells the client to stop sending a body the server will not read.
     { status, ...(closeConnection ? { headers: { connection: "close" } } : {}) }
   )

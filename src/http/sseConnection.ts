@@ -1,7 +1,6 @@
 import type { ServerResponse } from "node:http"
 import { Cause, Effect, Exit, Runtime } from "effect"
-import type { FeedBatch, FeedCursor } from "../eventlog/EventFeed.js"
-import type { StoredEvent } from "../eventlog/EventStore.js"
+import type { FeedBatch, FeedCursor, StoredEvent } from "../engine/liveReads.js"
 
 /** How a feed stream turns events into SSE text: at once when it can, else as an effect. */
 export interface SseRender {

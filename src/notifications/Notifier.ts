@@ -1,6 +1,5 @@
 // Long by design: the notifier's per-endpoint loop (read the log, format, deliver, retry, checkpoint) is one lifecycle; its parts are in the files beside it.
 import type { HttpClient } from "@effect/platform"
-import { SqlClient } from "@effect/sql"
 import { Clock, Duration, Effect, Metric, Option, Queue, Ref, Schedule, Stream, SubscriptionRef } from "effect"
 import { Secrets } from "../config/Settings.js"
 import { jobStream } from "../domain/events.js"
@@ -8,6 +7,7 @@ import { JobSupervisor } from "../engine/JobSupervisor.js"
 import { EventFeed } from "../eventlog/EventFeed.js"
 import { EventStore, isIntegrationEvent, isJobEvent, type StoredEvent } from "../eventlog/EventStore.js"
 import { evolveJob, type JobDoc } from "../eventlog/jobProjection.js"
+import { Views } from "../eventlog/Views.js"
 import { endpointId, maskUrl, type NotificationEndpointConfig, NotificationSettings } from "./config.js"
 import * as M from "../metrics/metrics.js"
 import { makeBacklogPacer } from "./backlogPacing.js"
@@ -86,8 +86,8 @@ export class Notifier extends Effect.Service<Notifier>()("synclog/Notifier", {
   scoped: Effect.gen(function*() {
     const endpoints = yield* NotificationSettings
     const store = yield* EventStore
+    const views = yield* Views
     const feed = yield* EventFeed
-    const sql = yield* SqlClient.SqlClient
     const outbox = yield* outboxState
     const services = yield* Effect.context<HttpClient.HttpClient | Secrets>()
     const secrets = yield* Secrets
@@ -113,7 +113,7 @@ export class Notifier extends Effect.Service<Notifier>()("synclog/Notifier", {
     /** The job as it was right after its `version`-th event (the view, or a fold of its stream). */
     const jobAt = (jobId: string, version: number) =>
       Effect.gen(function*() {
-        const current = yield* store.loadJob(jobId)
+        const current = yield* views.jobIncludingDeleted(jobId)
         if (current === undefined || current.version === version) return current
         let doc: JobDoc | undefined
         for (const event of yield* store.readStream(jobStream(jobId))) {
@@ -140,17 +140,15 @@ export class Notifier extends Effect.Service<Notifier>()("synclog/Notifier", {
         const payload = event.payload
         const job = isJobEvent(payload) ? yield* jobAt(payload.jobId, event.version) : undefined
         const integrationId = job?.integrationId ?? (isIntegrationEvent(payload) ? payload.integrationId : undefined)
-        const integration = integrationId === undefined ? undefined : yield* store.loadIntegration(integrationId)
+        const integration = integrationId === undefined ? undefined : yield* views.integrationIncludingRemoved(integrationId)
         return { job, integrationName: integration?.settings.name } satisfies EventContext
       })
 
     /** Where a new endpoint starts: the log's end, remembering integrations whose last job failed. */
     const startingPoint = Effect.gen(function*() {
       const position = yield* maxPosition
-      const rows = yield* sql<{ doc: string }>`SELECT doc FROM integrations`
       const failures: Record<string, number> = {}
-      for (const row of rows) {
-        const doc = JSON.parse(row.doc) as { id: string; circuit: { consecutiveFailures: number } }
+      for (const doc of yield* views.integrationsIncludingRemoved) {
         if (doc.circuit.consecutiveFailures > 0) failures[doc.id] = doc.circuit.consecutiveFailures
       }
       return { position, watch: { failures } } satisfies Checkpoint
@@ -324,7 +322,7 @@ export class Notifier extends Effect.Service<Notifier>()("synclog/Notifier", {
         }
         // Integrations may be created over the API later, so an unknown id is a warning, not an error.
         for (const integrationId of endpoint.integrationIds ?? []) {
-          if ((yield* store.loadIntegration(integrationId)) === undefined) {
+          if ((yield* views.integrationIncludingRemoved(integrationId)) === undefined) {
             yield* Effect.logWarning(
               `Webhook ${id}: integrationIds names '${integrationId}', which does not exist (yet); nothing is sent for it until it does`
             )

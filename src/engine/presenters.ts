@@ -1,14 +1,17 @@
+/**
+ * The views as the API shows them (the read models Queries answers). The shapes are the
+ * contract's (http/api/): the HTTP layer checks these functions against them at compile time.
+ */
 import type { RateBudget } from "../connectors/RateLimiter.js"
 import { isLive, isTerminal } from "../domain/job.js"
 import { fullScheduleOf } from "../domain/schedules.js"
-import { nextSyncAt } from "../engine/Scheduler.js"
+import { isoAt } from "../domain/time.js"
 import { effectiveInterval, effectiveSchedule, type IntegrationDoc } from "../eventlog/integrationProjection.js"
 import { durationOf, type JobDoc } from "../eventlog/jobProjection.js"
-import type { IntegrationStatusView, JobView } from "./Api.js"
-import { isoAt } from "../domain/time.js"
+import { nextSyncAt } from "./Scheduler.js"
 
 /** The job as the API shows it: fields that do not apply are left out (CONTRACT.md). */
-export const presentJob = (doc: JobDoc): JobView => {
+export const presentJob = (doc: JobDoc) => {
   const duration = durationOf(doc)
   const live = isLive(doc.status)
   return {
@@ -34,20 +37,16 @@ export const presentJob = (doc: JobDoc): JobView => {
   }
 }
 
-
-export const presentIntegration = (
-  doc: IntegrationDoc,
-  current: JobDoc | undefined,
-  budget: RateBudget | null
-): IntegrationStatusView => {
+/** An integration's status: its schedule, circuit, statistics, current job and request budget. */
+export const presentIntegration = (doc: IntegrationDoc, current: JobDoc | undefined, budget: RateBudget | null) => {
   const finished = doc.stats.completed + doc.stats.failed
   const status = !doc.settings.enabled
-    ? "disabled"
+    ? "disabled" as const
     : doc.circuit.state !== "closed"
-    ? "circuit_open"
+    ? "circuit_open" as const
     : doc.active
-    ? "active"
-    : "stopped"
+    ? "active" as const
+    : "stopped" as const
   // The next run or circuit probe, moved to the sync window's start when it falls outside it.
   const next = nextSyncAt(doc)
   const nextSync = next === null ? null : isoAt(next)
@@ -80,5 +79,18 @@ export const presentIntegration = (
     rateLimit: budget === null
       ? null
       : { requestsPerMinute: budget.limit, remaining: budget.remaining, resetAt: budget.resetAt, blockedUntil: budget.blockedUntil }
+  }
+}
+
+/** An integration's settings as the API shows them: names of variables, never a key. */
+export const presentSettings = (doc: IntegrationDoc) => {
+  const { connector, ...settings } = doc.settings
+  return {
+    id: doc.id,
+    source: doc.source,
+    type: connector,
+    ...settings,
+    credential: doc.credential,
+    registeredAt: doc.registeredAt
   }
 }
