@@ -12,6 +12,7 @@ import { IntegrationAdmin } from "./engine/IntegrationAdmin.js"
 import { IntegrationControl } from "./engine/IntegrationControl.js"
 import { Integrations } from "./engine/Integrations.js"
 import { JobLog } from "./engine/JobLog.js"
+import { JobOutcomes } from "./engine/JobOutcomes.js"
 import { JobRunner } from "./engine/JobRunner.js"
 import { JobWaits } from "./engine/JobWaits.js"
 import { Jobs } from "./engine/Jobs.js"
@@ -89,6 +90,7 @@ const engineServices = (options: EngineSetup) => {
     options.integrations,
     options.secrets,
     JobWaits.Default,
+    JobOutcomes.Default,
     (options.connectors ?? ConnectorFactory.Default).pipe(Layer.provide(transport))
   ).pipe(Layer.provideMerge(transport))
   const storage = Layer.mergeAll(
@@ -101,9 +103,10 @@ const engineServices = (options: EngineSetup) => {
   ).pipe(Layer.provideMerge(Database.layer(options.dbPath, { checkpointInBackground: true })))
   return Layer.mergeAll(IntegrationControl.Default, IntegrationAdmin.Default, Notifier.Default).pipe(
     Layer.provideMerge(Scheduler.Default),
-    Layer.provideMerge(Layer.mergeAll(Jobs.Default, CircuitBreaker.Default)),
+    Layer.provideMerge(Jobs.Default),
     Layer.provideMerge(JobSupervisor.Default),
-    Layer.provideMerge(JobRunner.Default),
+    // Below the supervisor, so it still judges the jobs that end during the shutdown's grace period.
+    Layer.provideMerge(Layer.mergeAll(JobRunner.Default, CircuitBreaker.Default)),
     Layer.provideMerge(Integrations.Default),
     Layer.provideMerge(storage),
     Layer.provideMerge(base)

@@ -1,7 +1,7 @@
 import { Effect } from "effect"
 import type { SourcePage } from "../../connectors/Connector.js"
 import { commit } from "./commit.js"
-import { checkMailbox, log, type RunContext } from "./context.js"
+import { checkCommand, log, type RunContext } from "./context.js"
 import { projectsFraction } from "./paging.js"
 import type { RequestPool } from "./requestPool.js"
 
@@ -15,7 +15,7 @@ const projectsPage = (ctx: RunContext, pool: RequestPool, page: number, totalPag
   Effect.gen(function*() {
   const { plan, state } = ctx
   const mirrored = plan.mirrored.has("projects")
-  yield* checkMailbox(ctx)
+  yield* checkCommand(ctx)
   const result: SourcePage = yield* pool.fetch(ctx.connector.listPage({
     entity: "projects",
     projectId: null,

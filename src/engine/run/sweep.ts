@@ -2,7 +2,7 @@ import { Effect } from "effect"
 import type { InvalidRecord, SourceRecord } from "../../connectors/Connector.js"
 import { ENTITY_TYPES, type EntityType } from "../../domain/entities.js"
 import { commit } from "./commit.js"
-import { checkMailbox, emptyAtStart, log, plural, type RunContext } from "./context.js"
+import { checkCommand, emptyAtStart, log, plural, type RunContext } from "./context.js"
 import type { RequestPool } from "./requestPool.js"
 
 /**
@@ -18,7 +18,7 @@ const sweepBatch = (ctx: RunContext, pool: RequestPool, entity: EntityType) =>
   const { mirror } = ctx.services
   const walked = new Set(ctx.state.doc.checkpoint?.projectIds ?? [])
   const projectsAlsoSwept = plan.mirrored.has("projects")
-  yield* checkMailbox(ctx)
+  yield* checkCommand(ctx)
   const candidates = yield* mirror.unseen({
     integrationId: integration.id,
     entity,

@@ -3,8 +3,8 @@ import type { Feed, InvalidRecord, SourceError, SourcePage, SourceRecord } from 
 import type { EntityType } from "../../domain/entities.js"
 import type { Position, Stage } from "../../domain/job.js"
 import { commit } from "./commit.js"
-import { checkMailbox, log, pending, plural, type RunContext } from "./context.js"
-import { Interrupted } from "./mailbox.js"
+import { checkCommand, log, pending, plural, type RunContext } from "./context.js"
+import { Interrupted } from "./control.js"
 import {
   incrementalThreshold,
   isFirstPageOfProject,
@@ -144,10 +144,10 @@ const walkPage = (ctx: RunContext, walk: Walk, cursor: Cursor) =>
       : {})
   }).pipe(Effect.onError(() => (prefetch ? walk.pool.cancel(prefetch) : Effect.void)))
   if (prefetch === undefined) return undefined
-  const command = pending(ctx)
+  const command = yield* pending(ctx)
   if (command) {
     yield* walk.pool.cancel(prefetch)
-    return yield* Effect.fail(new Interrupted(command))
+    return yield* Effect.fail(new Interrupted({ command }))
   }
   return { pos: next, walkStartedAt: nextWalkStartedAt, inflight: prefetch } satisfies Cursor
 })
@@ -169,7 +169,7 @@ export const walkProjects = (ctx: RunContext, pool: RequestPool, stage: Stage, e
     return yield* Effect.gen(function*() {
       const pos: Position = ctx.state.doc.checkpoint!.position
       if (pos.projectIndex >= walk.projectIds.length) return
-      yield* checkMailbox(ctx)
+      yield* checkCommand(ctx)
       let cursor: Cursor | undefined = {
         pos,
         walkStartedAt: pos.walkStartedAt ?? (yield* walkStart(walk)),
