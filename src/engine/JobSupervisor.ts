@@ -11,7 +11,7 @@ import { JobOutcomes } from "./JobOutcomes.js"
 import { type JobReply, type JobRequest, Pause, Resume, Start, Stop } from "./jobProtocol.js"
 import { JobRunner } from "./JobRunner.js"
 import { recoverInterrupted } from "./recovery.js"
-import { ask, makeRunControl, type RunCommand, type RunControl } from "./run/control.js"
+import { ask, makeRunControl, type RunControl } from "./run/control.js"
 
 interface Actor {
   readonly integrationId: string
@@ -67,9 +67,6 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
         "Stopped immediately; the batch in flight was rolled back, the last committed batch is the checkpoint"
       ).pipe(Effect.orDie)
 
-    /** A graceful command: the batch in flight gets `graceSeconds` to commit. */
-    const command = (actor: Actor, command: RunCommand, graceSeconds: number) => ask(actor.control, command, graceSeconds * 1000)
-
     const onStart = (jobId: string) =>
       Effect.gen(function*() {
         const at = yield* nowIso
@@ -79,11 +76,11 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
         const actor: Actor = { integrationId: doc!.integrationId, control: yield* Scope.extend(makeRunControl, scope), stopNow: false }
         actors.set(jobId, actor)
         const run = runner.run(jobId, actor.control).pipe(
-          // The run's end is in the log, and its subscribers (the circuit breaker) have acted on
-          // it, before the slot is released: the log never shows the integration's next job
-          // started while this one is still active.
+          // The run's end is in the log, and the outcome's subscribers (the circuit breaker) have
+          // acted on it, before the slot is released: the log never shows the integration's next
+          // job started while this one is still active.
           Effect.tap((outcome) => outcomes.publish({ jobId, integrationId: actor.integrationId, outcome })),
-          Effect.onInterrupt(() => actor.stopNow ? stoppedImmediately(jobId) : Effect.void),
+          Effect.onInterrupt(() => (actor.stopNow ? stoppedImmediately(jobId) : Effect.void)),
           Effect.ensuring(Effect.suspend(() => {
             actors.delete(jobId)
             return Effect.zipRight(Scope.close(scope, Exit.void), dispatch)
@@ -144,7 +141,7 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
           return reply(jobId, after?.status ?? "stopped", "Job stopped")
         }
         if (graceful) {
-          yield* command(actor, { _tag: "Stop" }, engine.stopGracePeriod)
+          yield* ask(actor.control, { _tag: "Stop" }, engine.stopGracePeriod * 1000)
         } else {
           // Interrupted where it is: the batch in flight rolls back whole.
           actor.stopNow = true
@@ -170,7 +167,7 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
         const actor = actors.get(jobId)
         if (actor === undefined) {
           yield* settle({ _tag: "Halt", jobId, pause: reason }, "Paused")
-        } else yield* command(actor, { _tag: "Pause", reason }, engine.stopGracePeriod)
+        } else yield* ask(actor.control, { _tag: "Pause", reason }, engine.stopGracePeriod * 1000)
         const latest = yield* views.job(jobId)
         return reply(jobId, latest?.status ?? doc!.status, "Job pause requested; it pauses after the batch in flight commits")
       })
@@ -192,7 +189,7 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
       })
 
     /** The one entry of the job actor's protocol: the public methods below wrap it. */
-    function send(jobId: string, request: JobRequest) {
+    const send = (jobId: string, request: JobRequest) => {
       switch (request._tag) {
         case "Start":
           return onStart(jobId)
@@ -223,7 +220,7 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
         if (actors.size === 0) return
         yield* Effect.logInfo(`Shutting down: pausing ${actors.size} running job(s) at their next batch boundary`)
         for (const actor of actors.values()) {
-          yield* command(actor, { _tag: "Pause", reason: "shutdown" }, engine.shutdownGracePeriod)
+          yield* ask(actor.control, { _tag: "Pause", reason: "shutdown" }, engine.shutdownGracePeriod * 1000)
         }
         yield* FiberMap.awaitEmpty(fibers).pipe(
           Effect.orElseSucceed(() => undefined),
