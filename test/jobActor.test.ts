@@ -1,17 +1,14 @@
-import { HttpServer } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Deferred, Effect, Layer, Logger, LogLevel, Option, TestClock } from "effect"
-import { makeAppLayer } from "../src/app.js"
-import { defaultEngineConfig } from "../src/config/ConfigFile.js"
-import { IntegrationSource, Secrets } from "../src/config/Settings.js"
+import { Context, Deferred, Effect, TestClock } from "effect"
 import { type JobOutcome, JobOutcomes } from "../src/engine/JobOutcomes.js"
 import { JobSupervisor } from "../src/engine/JobSupervisor.js"
 import { Views } from "../src/eventlog/Views.js"
 import { startSimulatorScoped } from "../src/simulator/layer.js"
 import type { RunningSimulator } from "../src/simulator/server.js"
-import { KEY_ENV, planeIntegration, tempDir } from "./support/app.js"
-import { client, waitFor, waitForStatus } from "./support/http.js"
+import { planeIntegration } from "./support/app.js"
+import { type Client, waitFor, waitForStatus } from "./support/http.js"
 import { sourceCounts, total } from "./support/source.js"
+import { virtualApp } from "./support/virtual.js"
 
 /**
  * The job actor through real jobs: the real server on an ephemeral port, a SQLite file and the
@@ -30,32 +27,12 @@ interface Seen extends JobOutcome {
 /** The server, with a subscriber that records every outcome (and waits for `gate` when given). */
 const actorApp = (sim: RunningSimulator, gate?: Deferred.Deferred<void>) =>
   Effect.gen(function*() {
-    const tmp = tempDir()
-    yield* Effect.addFinalizer(() => Effect.sync(tmp.remove))
-    const layer = makeAppLayer({
-      dbPath: tmp.dbPath,
-      port: 0,
-      host: "127.0.0.1",
-      apiToken: Option.none(),
-      mode: "file",
+    const { api, context } = yield* virtualApp({
+      apiKey: sim.apiKey,
       // Clock jumps must not trip request timeouts or the stall watchdog.
-      engine: { ...defaultEngineConfig, requestTimeout: 3600, jobStallTimeout: 86_400 },
-      integrations: IntegrationSource.fixed("file", [planeIntegration("acme", sim, "acme")]),
-      secrets: Secrets.make({ values: { [KEY_ENV]: sim.apiKey } }),
-      autoInitialize: true
-    }).pipe(Layer.provide(Logger.minimumLogLevel(LogLevel.Warning)))
-    // A job still running at the close pauses within shutdownGracePeriod, virtual time too:
-    // keep the clock moving until the server is closed (finalizers run last-registered first).
-    const closed = { done: false }
-    yield* Effect.addFinalizer(() => Effect.sync(() => void (closed.done = true)))
-    const context = yield* Layer.build(layer)
-    yield* Effect.addFinalizer(() =>
-      Effect.forkDaemon(Effect.whileLoop({
-        while: () => !closed.done,
-        body: () => Effect.zipRight(realSleep(1), TestClock.adjust("1 second")),
-        step: () => undefined
-      }))
-    )
+      engine: { requestTimeout: 3600, jobStallTimeout: 86_400 },
+      integrations: [planeIntegration("acme", sim, "acme")]
+    })
     const views = Context.get(context, Views)
     const supervisor = Context.get(context, JobSupervisor)
     const seen: Array<Seen> = []
@@ -68,22 +45,20 @@ const actorApp = (sim: RunningSimulator, gate?: Deferred.Deferred<void>) =>
         if (gate) yield* Deferred.await(gate)
       }).pipe(Effect.orDie)
     )
-    const server = yield* Effect.provide(HttpServer.HttpServer, context)
-    const address = server.address as HttpServer.TcpAddress
-    return { api: client(`http://127.0.0.1:${address.port}`), seen, reached }
+    return { api, seen, reached }
   })
 
-const startJob = (api: ReturnType<typeof client>, body: Record<string, unknown>) =>
+const startJob = (api: Client, body: Record<string, unknown>) =>
   promise(async () => {
     const r = await api.post("/api/sync/jobs", body)
     expect(r.status, JSON.stringify(r.body)).toBe(200)
     return r.body.jobId as string
   })
 
-const statusOf = (api: ReturnType<typeof client>, jobId: string) =>
+const statusOf = (api: Client, jobId: string) =>
   promise(async () => (await api.get(`/api/sync/jobs/${jobId}`)).body.status as string)
 
-const logsOf = (api: ReturnType<typeof client>, jobId: string) =>
+const logsOf = (api: Client, jobId: string) =>
   promise(async () => (await api.get(`/api/sync/jobs/${jobId}/logs?limit=1000`)).body.logs.map((l: any) => l.message) as Array<string>)
 
 describe("the job actor", () => {
