@@ -14,6 +14,7 @@ import { IntegrationControl } from "./engine/IntegrationControl.js"
 import { Integrations } from "./engine/Integrations.js"
 import { JobLog } from "./engine/JobLog.js"
 import { JobCommands } from "./engine/JobCommands.js"
+import { JobOutcomes } from "./engine/JobOutcomes.js"
 import { JobRunner } from "./engine/JobRunner.js"
 import { JobWaits } from "./engine/JobWaits.js"
 import { Jobs } from "./engine/Jobs.js"
@@ -92,6 +93,7 @@ const engineServices = (options: EngineSetup) => {
     options.integrations,
     options.secrets,
     JobWaits.Default,
+    JobOutcomes.Default,
     (options.connectors ?? ConnectorFactory.Default).pipe(Layer.provide(transport))
   ).pipe(Layer.provideMerge(transport))
   const storage = Layer.mergeAll(
@@ -106,9 +108,10 @@ const engineServices = (options: EngineSetup) => {
   return Layer.mergeAll(JobCommands.Default, IntegrationCommands.Default, Queries.Default).pipe(
     Layer.provideMerge(Layer.mergeAll(IntegrationControl.Default, IntegrationAdmin.Default, Notifier.Default)),
     Layer.provideMerge(Scheduler.Default),
-    Layer.provideMerge(Layer.mergeAll(Jobs.Default, CircuitBreaker.Default)),
+    Layer.provideMerge(Jobs.Default),
     Layer.provideMerge(JobSupervisor.Default),
-    Layer.provideMerge(JobRunner.Default),
+    // Below the supervisor, so it still judges the jobs that end during the shutdown's grace period.
+    Layer.provideMerge(Layer.mergeAll(JobRunner.Default, CircuitBreaker.Default)),
     Layer.provideMerge(Integrations.Default),
     Layer.provideMerge(storage),
     Layer.provideMerge(base)

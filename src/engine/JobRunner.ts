@@ -18,13 +18,11 @@ import { JobWaits } from "./JobWaits.js"
 import { planOf, stageWeights } from "./plan.js"
 import { startStage } from "./run/commit.js"
 import { log, type RunContext, type RunServices } from "./run/context.js"
-import { type Command, Interrupted, type Mailbox, type Outcome } from "./run/mailbox.js"
+import type { Outcome } from "./JobOutcomes.js"
+import type { RunCommand, RunControl } from "./run/control.js"
 import { makeRequestPool } from "./run/requestPool.js"
 import { walkStage } from "./run/stages.js"
 import { nowIso } from "../domain/time.js"
-
-// The supervisor's side of the mailbox lives with it in run/mailbox.ts.
-export { type Command, deliver, expireGrace, type Mailbox, makeMailbox, type Outcome } from "./run/mailbox.js"
 
 /** A job that made no progress for `jobStallTimeout`. */
 class Stalled extends Schema.TaggedError<Stalled>()("Stalled", { message: Schema.String }) {}
@@ -57,7 +55,7 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
     const storageFailure = (jobId: string, error: unknown) =>
       describeStorageFailure(error, database.path, `resume job ${jobId} (POST /api/sync/jobs/${jobId}/resume)`)?.message
 
-    const run = (jobId: string, mailbox: Mailbox): Effect.Effect<Outcome> =>
+    const run = (jobId: string, control: RunControl): Effect.Effect<Outcome> =>
       Effect.gen(function*() {
         const initial = yield* views.job(jobId)
         if (initial === undefined || !isLive(initial.status)) return "failed" as Outcome
@@ -66,7 +64,7 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
           return yield* fail(jobId, `Integration ${initial.integrationId} is not registered`, false)
         }
         const lastProgress = { at: yield* Clock.currentTimeMillis }
-        const work = execute(initial, integration, mailbox, lastProgress).pipe(
+        const work = execute(initial, integration, control, lastProgress).pipe(
           Effect.annotateLogs({ integrationId: integration.id })
         )
         const watchdog = Effect.gen(function*() {
@@ -130,7 +128,7 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
       )
 
     /** The run's context, then its stages in order from the checkpoint, then the end. */
-    const execute = (initial: JobDoc, integration: IntegrationDoc, mailbox: Mailbox, lastProgress: { at: number }) =>
+    const execute = (initial: JobDoc, integration: IntegrationDoc, control: RunControl, lastProgress: { at: number }) =>
       Effect.gen(function*() {
         const connector = yield* integrations.connectorFor(integration)
         const plan = planOf(connector.plan, initial.type, initial.options)
@@ -141,7 +139,7 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
           initial,
           integration,
           connector,
-          mailbox,
+          control,
           plan,
           perPage: initial.options.batchSize,
           includeArchived: initial.options.includeArchived,
@@ -155,9 +153,7 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
             retryAfterLoggedUntil: 0
           }
         }
-        return yield* stages(ctx).pipe(
-          Effect.catchIf((e): e is Interrupted => e instanceof Interrupted, (e) => honour(ctx.jobId, e.command))
-        )
+        return yield* stages(ctx).pipe(Effect.catchTag("Interrupted", (e) => honour(ctx.jobId, e.command)))
       })
 
     /** The stages of the job's plan, from the checkpoint's on; each one's start is an event. */
@@ -215,7 +211,7 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
       })
 
     /** Ends the run on a command, at a batch boundary: the last commit is the checkpoint. */
-    const honour = (jobId: string, command: Command) =>
+    const honour = (jobId: string, command: RunCommand) =>
       Effect.gen(function*() {
         const at = yield* nowIso
         const [doc, events] = yield* store.updateJob(

@@ -1,34 +1,38 @@
-import { Effect, Either, FiberMap, FiberSet, Option } from "effect"
+import { Effect, Exit, FiberMap, Option, Scope } from "effect"
 import { EngineSettings } from "../config/Settings.js"
-import { nowIso } from "../domain/time.js"
+import type { JobEvent } from "../domain/events.js"
 import type { JobStatus } from "../domain/job.js"
-import { decided, decidedOrNothing, decideJob, type JobCommand } from "../domain/jobDecider.js"
+import { decided, decidedOrNothing, type JobCommand } from "../domain/jobDecider.js"
+import { nowIso } from "../domain/time.js"
 import { EventStore } from "../eventlog/EventStore.js"
 import { Views } from "../eventlog/Views.js"
 import { JobLog } from "./JobLog.js"
-import { type Command, deliver, expireGrace, JobRunner, type Mailbox, makeMailbox, type Outcome } from "./JobRunner.js"
-
-interface CommandResult {
-  readonly jobId: string
-  readonly status: JobStatus
-  readonly message: string
-}
+import { JobOutcomes } from "./JobOutcomes.js"
+import { type JobReply, type JobRequest, Pause, Resume, Start, Stop } from "./jobProtocol.js"
+import { JobRunner } from "./JobRunner.js"
+import { recoverInterrupted } from "./recovery.js"
+import { ask, makeRunControl, type RunControl } from "./run/control.js"
 
 interface Actor {
   readonly integrationId: string
-  readonly mailbox: Mailbox
-  /** Set by an immediate stop: the actor's own interruption appends `JobStopped`. */
+  readonly control: RunControl
+  /** Set by an immediate stop before it interrupts the run: the run's interruption appends `JobStopped`. */
   stopNow: boolean
 }
 
+const reply = (jobId: string, status: JobStatus, message: string): JobReply => ({ jobId, status, message })
+
+/** The end a settled run's event stands for. */
+const outcomeOf = (event: JobEvent) => (event._tag === "JobPaused" ? "paused" as const : "stopped" as const)
+
 /**
- * The JobActors: one supervised fiber per running job (a FiberMap keyed by job id), started
+ * The job actors: one supervised fiber per running job (a FiberMap keyed by job id), started
  * from the queue while an integration runs fewer than its `maxConcurrentJobs` (default 1) and
- * the process has a free permit.
- * Commands reach a running actor through its mailbox; a graceful one has a grace period. Which
- * command is legal in which state, and what it appends, is the job decider's (domain/jobDecider.ts).
- * At start it resumes what a crash or a shutdown left behind; at shutdown it pauses its actors
- * at their next batch boundary.
+ * the process has a free permit. A job takes the requests of its protocol (jobProtocol.ts)
+ * through `send`; which request is legal in which state, and what it appends, is the job
+ * decider's (domain/jobDecider.ts). A running actor is steered through its RunControl
+ * (run/control.ts); every run's end is published on JobOutcomes. At start it resumes what a
+ * crash or a shutdown left behind; at shutdown it pauses its actors at their next batch boundary.
  */
 export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobSupervisor", {
   scoped: Effect.gen(function*() {
@@ -37,38 +41,54 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
     const runner = yield* JobRunner
     const jobLog = yield* JobLog
     const engine = yield* EngineSettings
-    // Made before the FiberMap, so it closes after the shutdown finalizer below: the grace
-    // timers that finalizer starts still run, and none outlives the supervisor.
-    const graceTimers = yield* FiberSet.make()
+    const outcomes = yield* JobOutcomes
     const fibers = yield* FiberMap.make<string>()
     // Jobs fork with the supervisor's context, never with the HTTP request's that started them.
     const runFork = yield* FiberMap.runtime(fibers)<never>()
     const actors = new Map<string, Actor>()
     const dispatchLock = yield* Effect.makeSemaphore(1)
-    const endedHooks: Array<(jobId: string, outcome: Outcome) => Effect.Effect<void>> = []
     let accepting = true
 
-    const start = (job: { readonly id: string; readonly integrationId: string }) =>
+    /** Ends a live job whose run is gone (interrupted, or ended a moment ago); logs `note` and publishes the end when it did. */
+    const settle = (command: JobCommand, note: string) =>
       Effect.gen(function*() {
         const at = yield* nowIso
-        // Not queued any more (stopped or deleted meanwhile): nothing to start.
-        const [, started] = yield* store.updateJob(job.id, decidedOrNothing({ _tag: "Start", jobId: job.id }, at))
-        if (started.length === 0) return
-        const mailbox = makeMailbox()
-        const entry: Actor = { integrationId: job.integrationId, mailbox, stopNow: false }
-        actors.set(job.id, entry)
-        const actor = runner.run(job.id, mailbox).pipe(
-          Effect.tap((outcome) => Effect.forEach(endedHooks, (hook) => hook(job.id, outcome), { discard: true })),
-          // The terminal event commits before the permit and the integration are released, so
-          // the log never shows the next job started while this one is still active.
-          Effect.onInterrupt(() => entry.stopNow ? stoppedImmediately(job.id) : Effect.void),
+        const [doc, events] = yield* store.updateJob(command.jobId, decidedOrNothing(command, at))
+        if (events.length > 0) {
+          yield* jobLog.write(command.jobId, "info", note)
+          yield* outcomes.publish({ jobId: command.jobId, integrationId: doc!.integrationId, outcome: outcomeOf(events[0]!) })
+        }
+        return doc
+      })
+
+    const stoppedImmediately = (jobId: string) =>
+      settle(
+        { _tag: "Settle", jobId, reason: "stopped immediately; the uncommitted batch was discarded" },
+        "Stopped immediately; the batch in flight was rolled back, the last committed batch is the checkpoint"
+      ).pipe(Effect.orDie)
+
+    const onStart = (jobId: string) =>
+      Effect.gen(function*() {
+        const at = yield* nowIso
+        const [doc] = yield* store.updateJob(jobId, decided({ _tag: "Start", jobId }, at))
+        // The run's control lives in the actor's own scope: its timers and requests end with it.
+        const scope = yield* Scope.make()
+        const actor: Actor = { integrationId: doc!.integrationId, control: yield* Scope.extend(makeRunControl, scope), stopNow: false }
+        actors.set(jobId, actor)
+        const run = runner.run(jobId, actor.control).pipe(
+          // The run's end is in the log, and the outcome's subscribers (the circuit breaker) have
+          // acted on it, before the slot is released: the log never shows the integration's next
+          // job started while this one is still active.
+          Effect.tap((outcome) => outcomes.publish({ jobId, integrationId: actor.integrationId, outcome })),
+          Effect.onInterrupt(() => (actor.stopNow ? stoppedImmediately(jobId) : Effect.void)),
           Effect.ensuring(Effect.suspend(() => {
-            actors.delete(job.id)
-            return dispatch
+            actors.delete(jobId)
+            return Effect.zipRight(Scope.close(scope, Exit.void), dispatch)
           })),
-          Effect.withSpan("job", { root: true, attributes: { jobId: job.id } })
+          Effect.withSpan("job", { root: true, attributes: { jobId } })
         )
-        runFork(job.id, actor)
+        runFork(jobId, run)
+        return reply(jobId, doc!.status, "Job started")
       })
 
     /** Starts queued jobs, oldest first, while permits and idle integrations allow. */
@@ -89,48 +109,26 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
           }
           const busy = running.get(job.integrationId) ?? 0
           if (busy >= limit) continue
-          yield* start(job)
-          running.set(job.integrationId, busy + 1)
+          const started = yield* send(job.id, new Start()).pipe(
+            Effect.as(true),
+            // Not queued any more (stopped or deleted meanwhile): nothing to start.
+            Effect.catchTags({ InvalidTransition: () => Effect.succeed(false), JobNotFound: () => Effect.succeed(false) })
+          )
+          if (started) running.set(job.integrationId, busy + 1)
         }
       })
     ).pipe(Effect.orDie)
 
-    /**
-     * Sends a graceful command; the batch in flight gets `graceSeconds` to commit (a request
-     * still waiting to be sent ends at once: it has nothing to commit).
-     */
-    const send = (actor: Actor, command: Command, graceSeconds: number) =>
-      Effect.gen(function*() {
-        yield* deliver(actor.mailbox, command)
-        yield* FiberSet.run(graceTimers, Effect.sleep(graceSeconds * 1000).pipe(Effect.zipRight(expireGrace(actor.mailbox))))
-      })
-
-    /** Ends a live job without its actor (it is gone, or was interrupted); logs `note` when it did. */
-    const settle = (command: JobCommand, note: string) =>
-      Effect.gen(function*() {
-        const at = yield* nowIso
-        const [doc, events] = yield* store.updateJob(command.jobId, decidedOrNothing(command, at))
-        if (events.length > 0) yield* jobLog.write(command.jobId, "info", note)
-        return doc
-      })
-
-    const stoppedImmediately = (jobId: string) =>
-      settle(
-        { _tag: "Settle", jobId, reason: "stopped immediately; the uncommitted batch was discarded" },
-        "Stopped immediately; the batch in flight was rolled back, the last committed batch is the checkpoint"
-      ).pipe(Effect.orDie)
-
-    const stop = (jobId: string, graceful: boolean) =>
+    const onStop = (jobId: string, graceful: boolean) =>
       Effect.gen(function*() {
         const at = yield* nowIso
         const [doc, events] = yield* store.updateJob(jobId, decided({ _tag: "Stop", jobId, graceful }, at))
         // Stopped at once (it was queued or paused), asked of its actor, or asked already.
-        const action = events.length === 0 ? "already" : events[0]!._tag === "JobStopped" ? "done" : "signal"
-        if (action === "done") {
+        if (events.length === 0) return reply(jobId, doc!.status, "Job stop already requested")
+        if (events[0]!._tag === "JobStopped") {
           yield* jobLog.write(jobId, "info", `Stopped on request before it ran further`)
-          return { jobId, status: doc!.status, message: "Job stopped" } satisfies CommandResult
+          return reply(jobId, doc!.status, "Job stopped")
         }
-        if (action === "already") return { jobId, status: doc!.status, message: "Job stop already requested" }
         yield* jobLog.write(
           jobId,
           "info",
@@ -140,23 +138,22 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
         if (actor === undefined) {
           // Running in the log but no actor here (it ended a moment ago): settle it now.
           const after = yield* settle({ _tag: "Settle", jobId, reason: "stopped on request" }, "Stopped")
-          return { jobId, status: after?.status ?? "stopped", message: "Job stopped" }
+          return reply(jobId, after?.status ?? "stopped", "Job stopped")
         }
         if (graceful) {
-          yield* send(actor, { _tag: "Stop" }, engine.stopGracePeriod)
+          yield* ask(actor.control, { _tag: "Stop" }, engine.stopGracePeriod * 1000)
         } else {
-          actor.mailbox.command = { _tag: "Stop" }
+          // Interrupted where it is: the batch in flight rolls back whole.
           actor.stopNow = true
           yield* FiberMap.remove(fibers, jobId)
           // The actor had already ended if it was not in the FiberMap any more: settle it here.
           yield* stoppedImmediately(jobId)
         }
         const latest = yield* views.job(jobId)
-        return { jobId, status: latest?.status ?? "stopping", message: "Job stop requested" }
+        return reply(jobId, latest?.status ?? "stopping", "Job stop requested")
       })
 
-    /** `window`: the scheduler pauses a scheduled job at the end of its sync window. */
-    const pause = (jobId: string, reason: "request" | "window" = "request") =>
+    const onPause = (jobId: string, reason: "request" | "window") =>
       Effect.gen(function*() {
         const at = yield* nowIso
         const [doc] = yield* store.updateJob(jobId, decided({ _tag: "Pause", jobId, reason }, at))
@@ -170,20 +167,12 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
         const actor = actors.get(jobId)
         if (actor === undefined) {
           yield* settle({ _tag: "Halt", jobId, pause: reason }, "Paused")
-        } else yield* send(actor, { _tag: "Pause", reason }, engine.stopGracePeriod)
+        } else yield* ask(actor.control, { _tag: "Pause", reason }, engine.stopGracePeriod * 1000)
         const latest = yield* views.job(jobId)
-        return {
-          jobId,
-          status: latest?.status ?? doc!.status,
-          message: "Job pause requested; it pauses after the batch in flight commits"
-        } satisfies CommandResult
+        return reply(jobId, latest?.status ?? doc!.status, "Job pause requested; it pauses after the batch in flight commits")
       })
 
-    /**
-     * `window`: the scheduler resumes a job it paused at the window's end when the window opens;
-     * `retry`: it retries a job that failed with a transient cause (`note` says which attempt).
-     */
-    const resume = (jobId: string, reason: "request" | "window" | "retry" = "request", note?: string) =>
+    const onResume = (jobId: string, reason: "request" | "window" | "retry", note: string | undefined) =>
       Effect.gen(function*() {
         const at = yield* nowIso
         yield* store.updateJob(jobId, decided({ _tag: "Resume", jobId, reason }, at))
@@ -195,44 +184,29 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
             : "Resume requested: it continues from its last checkpoint")
         )
         yield* dispatch
-        const latest = yield* views.job(jobId)
-        const status = latest?.status ?? "queued"
-        return {
-          jobId,
-          status,
-          message: status === "queued" ? "Job resumed; it waits for a free slot" : "Job resumed"
-        } satisfies CommandResult
+        const status = (yield* views.job(jobId))?.status ?? "queued"
+        return reply(jobId, status, status === "queued" ? "Job resumed; it waits for a free slot" : "Job resumed")
       })
+
+    /** The one entry of the job actor's protocol: the public methods below wrap it. */
+    const send = (jobId: string, request: JobRequest) => {
+      switch (request._tag) {
+        case "Start":
+          return onStart(jobId)
+        case "Stop":
+          return onStop(jobId, request.graceful)
+        case "Pause":
+          return onPause(jobId, request.reason)
+        case "Resume":
+          return onResume(jobId, request.reason, request.note)
+      }
+    }
 
     /** After a restart: continue what a crash or a shutdown interrupted, from its checkpoint. */
     let recovered = false
 
     const recover = Effect.gen(function*() {
-      const at = yield* nowIso
-      for (const job of yield* views.withStatus(["running", "stopping", "paused"])) {
-        const command: JobCommand = { _tag: "Recover", jobId: job.id }
-        // Most paused jobs wait for a resume: the view tells them apart without a transaction.
-        if (Either.isLeft(decideJob(command, job, at))) continue
-        const [, events] = yield* store.updateJob(job.id, decidedOrNothing(command, at))
-        const event = events[0]
-        if (event === undefined) continue
-        const where = job.checkpoint
-          ? `${job.checkpoint.stage}, page ${job.checkpoint.position.page + 1}`
-          : "its start"
-        if (event._tag === "JobStopped") {
-          yield* jobLog.write(job.id, "info", "Stopped: its stop was requested before the server restarted")
-        } else if (event._tag === "JobPaused") {
-          yield* jobLog.write(job.id, "info", "Paused: its pause was requested before the server restarted")
-        } else if (event._tag === "JobResumed" && event.reason === "recovery") {
-          yield* jobLog.write(
-            job.id,
-            "warn",
-            `The server stopped while this job was running (crash or kill): resuming from its last checkpoint (${where})`
-          )
-        } else {
-          yield* jobLog.write(job.id, "info", `Resuming after the server restart from its checkpoint (${where})`)
-        }
-      }
+      yield* recoverInterrupted(store, views, jobLog)
       yield* dispatch
       recovered = true
     }).pipe(Effect.orDie)
@@ -246,7 +220,7 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
         if (actors.size === 0) return
         yield* Effect.logInfo(`Shutting down: pausing ${actors.size} running job(s) at their next batch boundary`)
         for (const actor of actors.values()) {
-          yield* send(actor, { _tag: "Pause", reason: "shutdown" }, engine.shutdownGracePeriod)
+          yield* ask(actor.control, { _tag: "Pause", reason: "shutdown" }, engine.shutdownGracePeriod * 1000)
         }
         yield* FiberMap.awaitEmpty(fibers).pipe(
           Effect.orElseSucceed(() => undefined),
@@ -260,18 +234,23 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
     )
 
     return {
+      send,
+      /** Graceful: the batch in flight commits first; immediate: the run is interrupted. */
+      stop: (jobId: string, graceful: boolean) => send(jobId, new Stop({ graceful })),
+      /** `window`: the scheduler pauses a scheduled job at the end of its sync window. */
+      pause: (jobId: string, reason: "request" | "window" = "request") => send(jobId, new Pause({ reason })),
+      /**
+       * `window`: the scheduler resumes a job it paused at the window's end when the window opens;
+       * `retry`: it retries a job that failed with a transient cause (`note` says which attempt).
+       */
+      resume: (jobId: string, reason: "request" | "window" | "retry" = "request", note?: string) =>
+        send(jobId, new Resume({ reason, ...(note === undefined ? {} : { note }) })),
       dispatch,
-      stop,
-      pause,
-      resume,
       recover,
       isRunning: (jobId: string) => actors.has(jobId),
       running: Effect.sync(() => actors.size),
       /** Whether start-up recovery has run (readiness). */
-      recovered: Effect.sync(() => recovered),
-      /** Called with every job's outcome when its actor ends (circuit breaker, retries). */
-      onJobEnded: (hook: (jobId: string, outcome: Outcome) => Effect.Effect<void>) =>
-        Effect.sync(() => void endedHooks.push(hook))
+      recovered: Effect.sync(() => recovered)
     } as const
   })
 }) {}

@@ -15,8 +15,8 @@ import {
 } from "../domain/schedules.js"
 import { effectiveSchedule, type IntegrationDoc } from "../eventlog/integrationProjection.js"
 import { Views } from "../eventlog/Views.js"
-import { CircuitBreaker } from "./CircuitBreaker.js"
 import { JobLog } from "./JobLog.js"
+import { JobOutcomes } from "./JobOutcomes.js"
 import { Jobs } from "./Jobs.js"
 import { JobSupervisor } from "./JobSupervisor.js"
 import { isoAt } from "../domain/time.js"
@@ -54,7 +54,7 @@ export class Scheduler extends Effect.Service<Scheduler>()("synclog/Scheduler", 
     const store = yield* EventStore
     const jobs = yield* Jobs
     const supervisor = yield* JobSupervisor
-    const breaker = yield* CircuitBreaker
+    const outcomes = yield* JobOutcomes
     const jobLog = yield* JobLog
     const engine = yield* EngineSettings
     const wakeUp = yield* Queue.sliding<void>(1)
@@ -63,10 +63,9 @@ export class Scheduler extends Effect.Service<Scheduler>()("synclog/Scheduler", 
 
     const wake = Queue.offer(wakeUp, undefined).pipe(Effect.asVoid)
 
-    yield* supervisor.onJobEnded((jobId, outcome) =>
-      Effect.zipRight(breaker.onJobEnded(jobId, outcome), outcome === "failed" ? wake : Effect.void)
-    )
-
+    // A failed job may be retried: look at the schedules again (the pass waits for the circuit
+    // breaker's decision on the same outcome, see runDue).
+    yield* outcomes.subscribe(({ outcome }) => (outcome === "failed" ? wake : Effect.void))
 
     /** The interval tick of one integration: queue a job, or skip when one is still active. */
     const tick = (doc: IntegrationDoc, now: number) =>
@@ -183,6 +182,9 @@ export class Scheduler extends Effect.Service<Scheduler>()("synclog/Scheduler", 
 
     /** Runs whatever is due; returns when to look again. */
     const runDue = Effect.gen(function*() {
+      // Never a pass on a job's end half-decided: the circuit breaker handles each outcome side
+      // by side with this scheduler's wake-up, and the pass must see whether it opened the circuit.
+      yield* outcomes.settled
       const now = yield* Clock.currentTimeMillis
       let next = now + HOUR
       const windowPaused = new Set(

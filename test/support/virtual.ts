@@ -66,5 +66,6 @@ export const virtualApp = (options: {
     )
     const server = yield* Effect.provide(HttpServer.HttpServer, context)
     const address = server.address as HttpServer.TcpAddress
-    return { api: client(`http://127.0.0.1:${address.port}`), dbPath: tmp.dbPath }
+    // `context`: the server's services, for a test that watches the engine from inside.
+    return { api: client(`http://127.0.0.1:${address.port}`), dbPath: tmp.dbPath, context }
   })

@@ -11,7 +11,7 @@ import type { Mirror } from "../../mirror/Mirror.js"
 import type { JobLog } from "../JobLog.js"
 import type { JobWaits } from "../JobWaits.js"
 import type { JobPlan } from "../plan.js"
-import { type Command, Interrupted, type Mailbox } from "./mailbox.js"
+import { Interrupted, received, type RunCommand, type RunControl } from "./control.js"
 
 
 // The steps in run/ are plain functions returning effects, not `Effect.fn`: with `Effect.fn`
@@ -50,7 +50,8 @@ export interface RunContext {
   readonly initial: JobDoc
   readonly integration: IntegrationDoc
   readonly connector: Connector
-  readonly mailbox: Mailbox
+  /** How the supervisor steers the run: its command, grace period and requests in flight. */
+  readonly control: RunControl
   readonly plan: JobPlan
   readonly perPage: number
   readonly includeArchived: boolean
@@ -81,20 +82,18 @@ export const log = (
 ) => ctx.services.jobLog.write(ctx.jobId, level, message, quiet, fields)
 
 /**
- * Between batches: a command from the mailbox, or one recorded in the log (a stop or a pause
+ * Between batches: the command sent to the run, or one recorded in the log (a stop or a pause
  * requested before a restart is still honoured after it).
  */
-export const pending = (ctx: RunContext): Command | undefined =>
-  ctx.mailbox.command ??
-    (ctx.state.doc.status === "stopping"
-      ? { _tag: "Stop" }
-      : ctx.state.doc.pauseRequested
-      ? { _tag: "Pause", reason: "request" }
-      : undefined)
+export const pending = (ctx: RunContext): Effect.Effect<RunCommand | undefined> =>
+  Effect.map(received(ctx.control), (command) =>
+    command ??
+      (ctx.state.doc.status === "stopping"
+        ? { _tag: "Stop" }
+        : ctx.state.doc.pauseRequested
+        ? { _tag: "Pause", reason: "request" }
+        : undefined))
 
-/** Ends the run (as an `Interrupted` failure) when a command is pending. */
-export const checkMailbox = (ctx: RunContext) =>
-  Effect.suspend(() => {
-    const command = pending(ctx)
-    return command ? Effect.fail(new Interrupted(command)) : Effect.void
-  })
+/** Ends the run (with `Interrupted`) when a command is pending. */
+export const checkCommand = (ctx: RunContext) =>
+  Effect.flatMap(pending(ctx), (command) => (command ? Effect.fail(new Interrupted({ command })) : Effect.void))

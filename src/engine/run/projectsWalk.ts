@@ -1,7 +1,7 @@
 import { Effect } from "effect"
 import type { SourcePage } from "../../connectors/Connector.js"
 import { commit } from "./commit.js"
-import { checkMailbox, log, plural, type RunContext } from "./context.js"
+import { checkCommand, log, plural, type RunContext } from "./context.js"
 import { projectsFraction } from "./paging.js"
 import type { RequestPool } from "./requestPool.js"
 
@@ -17,7 +17,7 @@ const projectsPage = (ctx: RunContext, pool: RequestPool, page: number, totalPag
   const { plan, state } = ctx
   const entity = plan.projects.name
   const mirrored = plan.mirrored.has(entity)
-  yield* checkMailbox(ctx)
+  yield* checkCommand(ctx)
   const result: SourcePage = yield* pool.fetch(ctx.connector.listPage({
     entity,
     projectId: null,

@@ -1,16 +1,16 @@
-import { Cause, Clock, Deferred, Effect, Exit, Fiber } from "effect"
+import { Clock, Deferred, Effect, Fiber } from "effect"
 import { RequestObserver, type SourceError, type WaitReason } from "../../connectors/Connector.js"
 import { EstimateChanged } from "../../domain/events.js"
 import { LONG_WAIT_MS } from "../JobWaits.js"
 import { log, type RunContext } from "./context.js"
-import { Interrupted } from "./mailbox.js"
+import { fork, type Interrupted, join } from "./control.js"
 import { isoAt, nowIso } from "../../domain/time.js"
 
 /**
- * The run's requests to the source. Each runs in its own fiber, tracked in the mailbox's
- * `inflight` set so that an expired grace period can interrupt it; `settle` turns that
- * interruption into the command. The observer logs and shows the request's waits, and ends a
- * wait at once on a command (nothing was sent, so nothing is lost).
+ * The run's requests to the source. Each runs in its own fiber, in the run control's
+ * `requests` FiberSet, so that an expired grace period can interrupt it; `settle` turns that
+ * interruption into the command (run/control.ts). The observer logs and shows the request's
+ * waits, and ends a wait at once on a command (nothing was sent, so nothing is lost).
  */
 export interface RequestPool {
   /** Sends a request in its own fiber (refused once the grace period of a command expired). */
@@ -29,7 +29,7 @@ const waitOrCommand = (ctx: RunContext, untilMs: number) =>
     const now = yield* Clock.currentTimeMillis
     const commanded = yield* Effect.raceFirst(
       Effect.as(Effect.sleep(Math.max(0, untilMs - now)), false),
-      Effect.as(Deferred.await(ctx.mailbox.commanded), true)
+      Effect.as(Deferred.await(ctx.control.command), true)
     )
     // Not sent yet, so nothing to commit: end the request now (settle turns it into the command).
     if (commanded) return yield* Effect.interrupt
@@ -90,30 +90,13 @@ const observerOf = (ctx: RunContext) => {
 }
 
 export const makeRequestPool = (ctx: RunContext): RequestPool => {
-  const { mailbox } = ctx
+  const { control } = ctx
   const observer = observerOf(ctx)
-  const start = <A>(
-    effect: Effect.Effect<A, SourceError>
-  ): Effect.Effect<Fiber.RuntimeFiber<A, SourceError>, Interrupted> =>
-    Effect.suspend(() => {
-      if (mailbox.graceExpired) return Effect.fail(new Interrupted(mailbox.command ?? { _tag: "Stop" }))
-      return Effect.tap(
-        Effect.fork(Effect.provideService(effect, RequestObserver, observer)),
-        (fiber) => Effect.sync(() => void mailbox.inflight.add(fiber as Fiber.RuntimeFiber<unknown, unknown>))
-      )
-    })
-  const settle = <A>(fiber: Fiber.RuntimeFiber<A, SourceError>) =>
-    Effect.flatMap(Fiber.await(fiber), (exit): Effect.Effect<A, SourceError | Interrupted> => {
-      mailbox.inflight.delete(fiber as Fiber.RuntimeFiber<unknown, unknown>)
-      return Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
-        ? Effect.fail(new Interrupted(mailbox.command ?? { _tag: "Stop" }))
-        : exit
-    })
+  const start = <A>(effect: Effect.Effect<A, SourceError>) =>
+    fork(control, Effect.provideService(effect, RequestObserver, observer))
+  const settle = <A>(fiber: Fiber.RuntimeFiber<A, SourceError>) => join(control, fiber)
   const fetch = <A>(effect: Effect.Effect<A, SourceError>) => Effect.flatMap(start(effect), settle)
-  const cancel = <A>(fiber: Fiber.RuntimeFiber<A, SourceError>) =>
-    Effect.suspend(() => {
-      mailbox.inflight.delete(fiber as Fiber.RuntimeFiber<unknown, unknown>)
-      return Fiber.interrupt(fiber)
-    })
+  // Interrupted fibers leave the FiberSet by themselves.
+  const cancel = <A>(fiber: Fiber.RuntimeFiber<A, SourceError>) => Fiber.interrupt(fiber).pipe(Effect.asVoid)
   return { start, settle, fetch, cancel }
 }

@@ -3,7 +3,7 @@ import type { InvalidRecord, SourceRecord } from "../../connectors/Connector.js"
 import type { EntityStream } from "../../connectors/SourcePlan.js"
 import type { EntityType } from "../../domain/entities.js"
 import { commit } from "./commit.js"
-import { checkMailbox, emptyAtStart, log, plural, type RunContext } from "./context.js"
+import { checkCommand, emptyAtStart, log, plural, type RunContext } from "./context.js"
 import type { RequestPool } from "./requestPool.js"
 
 /**
@@ -22,7 +22,7 @@ const sweepBatch = (ctx: RunContext, pool: RequestPool, stream: EntityStream<Ent
   const scoped = stream.scope === "project"
   const walked = new Set(ctx.state.doc.checkpoint?.projectIds ?? [])
   const projectsAlsoSwept = plan.mirrored.has(plan.projects.name)
-  yield* checkMailbox(ctx)
+  yield* checkCommand(ctx)
   const candidates = yield* mirror.unseen({
     integrationId: integration.id,
     entity,

@@ -4,8 +4,8 @@ import { type EntityStream, feedsOf } from "../../connectors/SourcePlan.js"
 import type { EntityType } from "../../domain/entities.js"
 import type { Position, Stage } from "../../domain/job.js"
 import { commit } from "./commit.js"
-import { checkMailbox, log, pending, plural, type RunContext } from "./context.js"
-import { Interrupted } from "./mailbox.js"
+import { checkCommand, log, pending, plural, type RunContext } from "./context.js"
+import { Interrupted } from "./control.js"
 import {
   incrementalThreshold,
   isFirstPageOfProject,
@@ -147,10 +147,10 @@ const walkPage = (ctx: RunContext, walk: Walk, cursor: Cursor) =>
       : {})
   }).pipe(Effect.onError(() => (prefetch ? walk.pool.cancel(prefetch) : Effect.void)))
   if (prefetch === undefined) return undefined
-  const command = pending(ctx)
+  const command = yield* pending(ctx)
   if (command) {
     yield* walk.pool.cancel(prefetch)
-    return yield* Effect.fail(new Interrupted(command))
+    return yield* Effect.fail(new Interrupted({ command }))
   }
   return { pos: next, walkStartedAt: nextWalkStartedAt, inflight: prefetch } satisfies Cursor
 })
@@ -174,7 +174,7 @@ export const walkProjects = (ctx: RunContext, pool: RequestPool, stage: Stage, s
     return yield* Effect.gen(function*() {
       const pos: Position = ctx.state.doc.checkpoint!.position
       if (pos.projectIndex >= walk.projectIds.length) return
-      yield* checkMailbox(ctx)
+      yield* checkCommand(ctx)
       let cursor: Cursor | undefined = {
         pos,
         walkStartedAt: pos.walkStartedAt ?? (yield* walkStart(walk)),
