@@ -141,10 +141,17 @@ const readLog = (f: (type: string, schemaVersion: number, payload: string) => vo
  */
 const INSERT_ROWS = 100
 
+/** SQLite's page cache while the views are written, in KiB. */
+const REBUILD_CACHE_KIB = 512 * 1024
+
 /** Replaces every view with one rebuilt from the log, in one transaction. */
 export const rebuild = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const { ended, events, jobIds, views } = yield* foldLog
+  // The rebuilt job view (tens of MB for a long history) stays in SQLite's cache until COMMIT,
+  // instead of spilling to the WAL mid-transaction and being read back by each CREATE INDEX.
+  const [{ cache_size: cacheSize }] = yield* sql<{ cache_size: number }>`PRAGMA cache_size`
+  yield* sql.unsafe(`PRAGMA cache_size = ${-REBUILD_CACHE_KIB}`)
   yield* Effect.gen(function*() {
     yield* sql`DELETE FROM jobs`
     yield* sql`DELETE FROM integrations`
@@ -183,7 +190,7 @@ export const rebuild = Effect.gen(function*() {
     for (const c of counts.values()) {
       yield* sql`INSERT INTO job_counts (integration_id, type, status, n) VALUES (${c.integrationId}, ${c.type}, ${c.status}, ${c.n})`
     }
-  }).pipe(sql.withTransaction)
+  }).pipe(sql.withTransaction, Effect.ensuring(sql.unsafe(`PRAGMA cache_size = ${cacheSize}`).pipe(Effect.orDie)))
   return { events, jobs: jobIds.length, integrations: views.integrations.size }
 })
 
