@@ -44,11 +44,11 @@ export interface FoldedLog {
  * were appended and have no transforming fields, so a fold needs only JSON.parse (and an
  * upcaster for older schema versions).
  *
- * A job that ends is serialised into its row at once and its doc dropped: the garbage
- * collector then keeps one string per ended job instead of a graph of a few dozen objects
- * (copying those docs through the young generation was most of the fold's GC time). An event
- * for an ended job (a resume, a delete) parses the row back into a doc, which
- * `JSON.stringify` and `JSON.parse` give back unchanged: docs hold JSON values only.
+ * A job that ends is serialised into its row at once (the write needs that string anyway) and
+ * its doc dropped: the garbage collector then keeps one string per ended job instead of a
+ * graph of a few dozen objects, and the doc's objects die young. An event for an ended job (a
+ * resume, a delete) parses the row back into a doc, which `JSON.stringify` and `JSON.parse`
+ * give back unchanged: docs hold JSON values only.
  */
 export const foldLog = Effect.gen(function*() {
   const views = emptyViews()
@@ -85,9 +85,10 @@ const READ_SQL = "SELECT position, type, schema_version, payload FROM events WHE
 
 /**
  * Calls `f` with every stored event, oldest first; returns how many. Reads through a read-only
- * better-sqlite3 connection of its own when the database is a file: rows read through
- * SqlClient outlive the young generation (every scavenge promoted the chunks read since the
- * last one, each about a fifth of what was read), which doubled the cost of reading.
+ * better-sqlite3 connection of its own when the database is a file. Rows read through
+ * SqlClient survived the young generation's collections (reading 300k events and nothing else,
+ * a scavenge freed almost nothing and promoted the chunks), which nearly doubled the CPU time
+ * of reading: 1.6 s against 0.85 s through better-sqlite3 directly, measured in one process.
  */
 const readLog = (f: (type: string, schemaVersion: number, payload: string) => void) =>
   Effect.gen(function*() {
