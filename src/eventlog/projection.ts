@@ -81,3 +81,32 @@ export const insertJobsSql = (rows: number): string =>
 export const pushJobRow = (params: Array<unknown>, doc: JobDoc): void => {
   params.push(doc.id, doc.integrationId, doc.type, doc.status, doc.queuedAt, doc.deleted ? 1 : 0, doc.version, JSON.stringify(doc))
 }
+
+/** A job view as its table's row, its doc already serialised (replay keeps ended jobs so). */
+export interface JobRow {
+  readonly id: string
+  readonly integrationId: string
+  readonly type: string
+  readonly status: string
+  readonly queuedAt: string
+  readonly deleted: boolean
+  readonly version: number
+  /** `JSON.stringify` of the doc, as `pushJobRow` writes it. */
+  readonly json: string
+}
+
+export const jobRowOf = (doc: JobDoc): JobRow => ({
+  id: doc.id,
+  integrationId: doc.integrationId,
+  type: doc.type,
+  status: doc.status,
+  queuedAt: doc.queuedAt,
+  deleted: doc.deleted,
+  version: doc.version,
+  json: JSON.stringify(doc)
+})
+
+/** `pushJobRow` for a row whose doc is already serialised. */
+export const pushJobRowOf = (params: Array<unknown>, row: JobRow): void => {
+  params.push(row.id, row.integrationId, row.type, row.status, row.queuedAt, row.deleted ? 1 : 0, row.version, row.json)
+}

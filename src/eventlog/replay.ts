@@ -1,7 +1,19 @@
-import { SqlClient } from "@effect/sql"
+import { SqlClient, SqlError } from "@effect/sql"
+import Sqlite from "better-sqlite3"
 import { Effect } from "effect"
 import type { DomainEvent } from "../domain/events.js"
-import { emptyViews, insertJobsSql, parseStored, projectEvent, pushJobRow } from "./projection.js"
+import type { JobDoc } from "./jobProjection.js"
+import {
+  emptyViews,
+  insertJobsSql,
+  isJobEvent,
+  type JobRow,
+  jobRowOf,
+  parseStored,
+  type ProjectedViews,
+  projectEvent,
+  pushJobRowOf
+} from "./projection.js"
 
 /**
  * Rows per read. Small chunks are read fastest: the row arrays die young (a scavenge is cheap)
@@ -10,33 +22,119 @@ import { emptyViews, insertJobsSql, parseStored, projectEvent, pushJobRow } from
  */
 const CHUNK = 5_000
 
+/** Memory-mapped bytes of the database while the log is read (SQLite maps at most the file). */
+const MMAP_BYTES = 1 << 30
+
+/** Statuses after which a job rarely gets another event (a resume or a delete thaws it). */
+const ENDED: ReadonlySet<string> = new Set(["completed", "failed", "stopped"])
+/** The events that can leave a job in one of those statuses. */
+const ENDING: ReadonlySet<string> = new Set(["JobCompleted", "JobFailed", "JobStopped", "JobDeleted"])
+
+/** The log folded: the docs still open, the ended jobs as rows, and every job in first-queued order. */
+export interface FoldedLog {
+  readonly views: ProjectedViews
+  readonly ended: Map<string, JobRow>
+  readonly jobIds: ReadonlyArray<string>
+  readonly events: number
+}
+
 /**
  * Folds the whole log, oldest first, through the projections the live append uses, each doc in
  * place (the rebuilt views are this fold's own). Payloads were validated by Schema when they
  * were appended and have no transforming fields, so a fold needs only JSON.parse (and an
  * upcaster for older schema versions).
+ *
+ * A job that ends is serialised into its row at once (the write needs that string anyway) and
+ * its doc dropped: the garbage collector then keeps one string per ended job instead of a
+ * graph of a few dozen objects, and the doc's objects die young. An event for an ended job (a
+ * resume, a delete) parses the row back into a doc, which `JSON.stringify` and `JSON.parse`
+ * give back unchanged: docs hold JSON values only.
  */
 export const foldLog = Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
   const views = emptyViews()
-  let after = 0
-  let count = 0
-  while (true) {
-    // Rows as value arrays (no object per row): [position, type, schema_version, payload].
-    const rows = (yield* sql`SELECT position, type, schema_version, payload FROM events
-      WHERE position > ${after} ORDER BY position LIMIT ${CHUNK}`.values) as ReadonlyArray<
-        readonly [number, string, number, string]
-      >
-    if (rows.length === 0) break
-    for (let i = 0; i < rows.length; i++) {
-      const row = rows[i]!
-      projectEvent(views, parseStored(row[1], row[2], row[3]) as unknown as DomainEvent, true)
+  const ended = new Map<string, JobRow>()
+  const jobIds: Array<string> = []
+  const fold = (type: string, schemaVersion: number, payload: string) => {
+    const event = parseStored(type, schemaVersion, payload) as unknown as DomainEvent
+    if (!isJobEvent(event)) return projectEvent(views, event, true)
+    const jobId = event.jobId
+    if (!views.jobs.has(jobId)) {
+      const row = ended.get(jobId)
+      if (row !== undefined) {
+        ended.delete(jobId)
+        views.jobs.set(jobId, JSON.parse(row.json) as JobDoc)
+      } else if (event._tag === "JobQueued") {
+        jobIds.push(jobId)
+      }
     }
-    count += rows.length
-    after = rows[rows.length - 1]![0]
+    projectEvent(views, event, true)
+    if (ENDING.has(event._tag)) {
+      const doc = views.jobs.get(jobId)!
+      if (ENDED.has(doc.status)) {
+        ended.set(jobId, jobRowOf(doc))
+        views.jobs.delete(jobId)
+      }
+    }
   }
-  return { views, events: count }
+  const events = yield* readLog(fold)
+  return { views, ended, jobIds, events } satisfies FoldedLog
 })
+
+type Row = readonly [position: number, type: string, schemaVersion: number, payload: string]
+const READ_SQL = "SELECT position, type, schema_version, payload FROM events WHERE position > ? ORDER BY position LIMIT ?"
+
+/**
+ * Calls `f` with every stored event, oldest first; returns how many. Reads through a read-only
+ * better-sqlite3 connection of its own when the database is a file. Rows read through
+ * SqlClient survived the young generation's collections (reading 300k events and nothing else,
+ * a scavenge freed almost nothing and promoted the chunks), which nearly doubled the CPU time
+ * of reading: 1.6 s against 0.85 s through better-sqlite3 directly, measured in one process.
+ */
+const readLog = (f: (type: string, schemaVersion: number, payload: string) => void) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const [main] = yield* sql<{ file: string }>`SELECT file FROM pragma_database_list WHERE name = 'main'`
+    let count = 0
+    const foldRows = (rows: ReadonlyArray<Row>) => {
+      for (let i = 0; i < rows.length; i++) {
+        const row = rows[i]!
+        f(row[1], row[2], row[3])
+      }
+      count += rows.length
+      return rows.length === 0 ? undefined : rows[rows.length - 1]![0]
+    }
+    let after: number | undefined = 0
+    if (main === undefined || main.file === "") {
+      // An in-memory database has no file a second connection could open.
+      while (after !== undefined) {
+        after = foldRows((yield* sql.unsafe(READ_SQL, [after, CHUNK]).values) as unknown as ReadonlyArray<Row>)
+      }
+      return count
+    }
+    yield* Effect.acquireUseRelease(
+      Effect.try({
+        try: () => new Sqlite(main.file, { readonly: true, fileMustExist: true }),
+        catch: (cause) => new SqlError.SqlError({ cause, message: "Failed to open the event log for reading" })
+      }),
+      (db) =>
+        Effect.suspend(() => {
+          try {
+            // Pages straight from the OS's cache instead of a read() per page into SQLite's.
+            db.pragma(`mmap_size = ${MMAP_BYTES}`)
+            const read = db.prepare(READ_SQL).raw(true)
+            while (after !== undefined) after = foldRows(read.all(after, CHUNK) as Array<Row>)
+            return Effect.void
+          } catch (cause) {
+            // SQLite's failures as SqlClient reports them; a projection's (a malformed log) stays a defect.
+            return cause instanceof Sqlite.SqliteError
+              ? Effect.fail(new SqlError.SqlError({ cause, message: "Failed to read the event log" }))
+              : Effect.die(cause)
+          }
+        }),
+      (db) => Effect.sync(() => db.close())
+    )
+    return count
+  })
 
 /**
  * Rows per INSERT of the job view. 100 measured faster than both 500 (binding 4,000 arguments
@@ -44,10 +142,17 @@ export const foldLog = Effect.gen(function*() {
  */
 const INSERT_ROWS = 100
 
+/** SQLite's page cache while the views are written, in KiB. */
+const REBUILD_CACHE_KIB = 512 * 1024
+
 /** Replaces every view with one rebuilt from the log, in one transaction. */
 export const rebuild = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
-  const { events, views } = yield* foldLog
+  const { ended, events, jobIds, views } = yield* foldLog
+  // The rebuilt job view (tens of MB for a long history) stays in SQLite's cache until COMMIT,
+  // instead of spilling to the WAL mid-transaction and being read back by each CREATE INDEX.
+  const [{ cache_size: cacheSize }] = yield* sql<{ cache_size: number }>`PRAGMA cache_size`
+  yield* sql.unsafe(`PRAGMA cache_size = ${-REBUILD_CACHE_KIB}`)
   yield* Effect.gen(function*() {
     yield* sql`DELETE FROM jobs`
     yield* sql`DELETE FROM integrations`
@@ -57,24 +162,25 @@ export const rebuild = Effect.gen(function*() {
     const indexes = yield* sql<{ name: string; sql: string }>`
       SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs' AND sql IS NOT NULL`
     for (const index of indexes) yield* sql.unsafe(`DROP INDEX ${index.name}`)
-    // job_counts is counted here, while the docs are at hand, instead of by a GROUP BY that
+    // job_counts is counted here, while the rows are at hand, instead of by a GROUP BY that
     // reads the whole jobs table back (docs included) after the insert.
     const counts = new Map<string, { integrationId: string; type: string; status: string; n: number }>()
     const full = insertJobsSql(INSERT_ROWS)
     let params: Array<unknown> = []
     let pending = 0
-    for (const doc of views.jobs.values()) {
-      pushJobRow(params, doc)
+    for (const jobId of jobIds) {
+      const row = ended.get(jobId) ?? jobRowOf(views.jobs.get(jobId)!)
+      pushJobRowOf(params, row)
       if (++pending === INSERT_ROWS) {
         yield* sql.unsafe(full, params)
         params = []
         pending = 0
       }
-      if (doc.deleted) continue
-      const key = `${doc.integrationId}\u0000${doc.type}\u0000${doc.status}`
+      if (row.deleted) continue
+      const key = `${row.integrationId}\u0000${row.type}\u0000${row.status}`
       const count = counts.get(key)
       if (count) count.n++
-      else counts.set(key, { integrationId: doc.integrationId, type: doc.type, status: doc.status, n: 1 })
+      else counts.set(key, { integrationId: row.integrationId, type: row.type, status: row.status, n: 1 })
     }
     if (pending > 0) yield* sql.unsafe(insertJobsSql(pending), params)
     for (const index of indexes) yield* sql.unsafe(index.sql)
@@ -85,8 +191,8 @@ export const rebuild = Effect.gen(function*() {
     for (const c of counts.values()) {
       yield* sql`INSERT INTO job_counts (integration_id, type, status, n) VALUES (${c.integrationId}, ${c.type}, ${c.status}, ${c.n})`
     }
-  }).pipe(sql.withTransaction)
-  return { events, jobs: views.jobs.size, integrations: views.integrations.size }
+  }).pipe(sql.withTransaction, Effect.ensuring(sql.unsafe(`PRAGMA cache_size = ${cacheSize}`).pipe(Effect.orDie)))
+  return { events, jobs: jobIds.length, integrations: views.integrations.size }
 })
 
 export interface Snapshot {
