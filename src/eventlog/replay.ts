@@ -54,8 +54,12 @@ export const rebuild = Effect.gen(function*() {
     yield* sql`DELETE FROM system_view`
     yield* sql`DELETE FROM job_counts`
     // Indexes are built once over the sorted rows instead of updated row by row.
-    const indexes = yield* sql<{ name: string; sql: string }>`
+    const indexes = yield* sql.onDialectOrElse({
+      // PostgreSQL keeps its indexes (and replay --verify rebuilds into index-carrying copies).
+      pg: () => Effect.succeed([] as ReadonlyArray<{ name: string; sql: string }>),
+      orElse: () => sql<{ name: string; sql: string }>`
       SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs' AND sql IS NOT NULL`
+    })
     for (const index of indexes) yield* sql.unsafe(`DROP INDEX ${index.name}`)
     // job_counts is counted here, while the docs are at hand, instead of by a GROUP BY that
     // reads the whole jobs table back (docs included) after the insert.
