@@ -133,9 +133,15 @@ const acquirePostgres = (url: string, advice = "stop it first, or set SYNC_DATAB
       SqlError.SqlError
     >
     if (taken?.ok === true) return
-    const [holder] = yield* sql<{ name: string; since: string }>`SELECT a.application_name AS name, a.backend_start::text AS since
-      FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-      WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = ${SERVER_LOCK_KEY} AND l.objsubid = 1`
+    // On the same connection: the pool has no other.
+    const [holder] = yield* conn.executeUnprepared(
+      `SELECT a.application_name AS name, a.backend_start::text AS since
+       FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+       WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = ${SERVER_LOCK_KEY} AND l.objsubid = 1
+         AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+      [],
+      undefined
+    ) as Effect.Effect<ReadonlyArray<{ name: string; since: string }>, SqlError.SqlError>
     const pid = /synclog pid (\d+)/.exec(holder?.name ?? "")?.[1]
     return yield* new DatabaseInUse({
       message: `${name} is in use by another synclog process (${pid === undefined ? "" : `pid ${pid}, `}running since ${
