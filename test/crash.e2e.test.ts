@@ -69,7 +69,8 @@ const SWEEP_WORKSPACE = "foxtrot"
 /** A fourth integration where a cycle needs one (the default maxConcurrentJobs is 4). */
 const EXTRA_WORKSPACE = "golf"
 const integrationOf = (workspace: string) => `crash-${workspace}`
-const JOB_TIMEOUT = 120_000
+// PostgreSQL answers each statement over a socket: a batch's commit takes a few round trips more.
+const JOB_TIMEOUT = backend === "postgres" ? 240_000 : 120_000
 
 const ANY: RegExp = /./
 const WORK_ITEMS: RegExp = /\/work-items\//
