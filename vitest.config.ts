@@ -13,9 +13,13 @@ const POSTGRES_SUITES = [
 ]
 const postgresUrl = process.env.SYNC_TEST_DATABASE_URL || undefined
 
+const ALL_SUITES = ["test/**/*.test.ts"]
+
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
+    // Set per project when there are two: a project that extends this config adds its own
+    // `include` to the root's instead of replacing it.
+    ...(postgresUrl === undefined ? { include: ALL_SUITES } : {}),
     setupFiles: ["./test/setup.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
@@ -25,7 +29,7 @@ export default defineConfig({
     // With a PostgreSQL server: every suite on SQLite first, then the listed ones on PostgreSQL.
     ...(postgresUrl === undefined ? {} : {
       projects: [
-        { extends: true, test: { name: "sqlite", env: { SYNC_TEST_DATABASE_URL: "" }, sequence: { groupOrder: 0 } } },
+        { extends: true, test: { name: "sqlite", include: ALL_SUITES, env: { SYNC_TEST_DATABASE_URL: "" }, sequence: { groupOrder: 0 } } },
         {
           extends: true,
           test: {
