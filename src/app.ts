@@ -33,7 +33,7 @@ import { type NotificationEndpointConfig, NotificationSettings } from "./notific
 import { Notifier } from "./notifications/Notifier.js"
 
 export interface EngineOptions {
-  /** The SQLite file (its folder is created). */
+  /** The SQLite file (its folder is created), or a PostgreSQL URL (`postgres://...`). */
   readonly dbPath: string
   /** Where integrations come from (IntegrationSource.fromFile / .fixed). */
   readonly integrations: Layer.Layer<IntegrationSource>

@@ -1,10 +1,11 @@
 import { NodeRuntime } from "@effect/platform-node"
-import { Cause, Console, Effect, Layer, Logger, LogLevel, Option } from "effect"
+import { Cause, Console, Effect, Layer, Logger, LogLevel, Option, Redacted } from "effect"
 import { existsSync } from "node:fs"
 import { makeAppLayer } from "./app.js"
 import { defaultEngineConfig, readConfigFile } from "./config/ConfigFile.js"
 import { startDemo } from "./demo.js"
 import { Env } from "./config/Env.js"
+import { describeUrl, isPostgresUrl } from "./eventlog/postgres.js"
 import { IntegrationSource, Secrets } from "./config/Settings.js"
 
 /** A start-up failure: one line on stderr, no stack trace, a non-zero exit. */
@@ -18,8 +19,10 @@ const describeCause = (cause: Cause.Cause<unknown>) => {
 /** `npm start`: the config file when there is one, else the built-in demo. */
 const main = Effect.gen(function*() {
   const env = yield* Env
+  // SYNC_DATABASE_URL (PostgreSQL) wins over SYNC_DB_PATH (SQLite).
+  const dbPath = Option.match(env.databaseUrl, { onNone: () => env.dbPath, onSome: Redacted.value })
   const common = {
-    dbPath: env.dbPath,
+    dbPath,
     port: env.port,
     host: env.host,
     apiToken: env.apiToken,
@@ -30,7 +33,7 @@ const main = Effect.gen(function*() {
   }
   if (existsSync(env.configPath)) {
     const file = yield* readConfigFile(env.configPath)
-    yield* Effect.logInfo(`Using ${env.configPath}: ${file.integrations.length} integration(s); database ${env.dbPath}`)
+    yield* Effect.logInfo(`Using ${env.configPath}: ${file.integrations.length} integration(s); database ${isPostgresUrl(dbPath) ? describeUrl(dbPath) : dbPath}`)
     return yield* Layer.launch(makeAppLayer({
       ...common,
       mode: "file",

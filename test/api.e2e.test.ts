@@ -1,9 +1,9 @@
-import Database from "better-sqlite3"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type RunningSimulator, startSimulator } from "../src/simulator/server.js"
 import { type AppHandle, planeIntegration, startApp, tempDir } from "./support/app.js"
 import { runCli } from "./support/cli.js"
-import { type Client, client, waitForStatus } from "./support/http.js"
+import { copyDatabase, execute, queryRows } from "./support/database.js"
+import { type Client, client, waitFor, waitForStatus } from "./support/http.js"
 import { sourceCounts, total } from "./support/source.js"
 
 /** Every endpoint of the spec and CONTRACT.md, every documented status and error body. */
@@ -13,18 +13,12 @@ describe("sync API", () => {
   let api: Client
   const tmp = tempDir()
 
-  const eventCount = () => {
-    const db = new Database(tmp.dbPath, { readonly: true })
-    try {
-      return (db.prepare("SELECT COUNT(*) AS n FROM events").get() as { n: number }).n
-    } finally {
-      db.close()
-    }
-  }
+  /** On the server's own connection: quick enough that a running job does not slip a batch in between. */
+  const eventCount = async () => (await app.sql<{ n: number }>("SELECT COUNT(*) AS n FROM events"))[0]!.n
 
   /** Bad input must answer 4xx and leave the database as it was. */
   const expectRejected = async (send: () => Promise<{ status: number; body: any }>, status: number, error: string) => {
-    const before = eventCount()
+    const before = await eventCount()
     const r = await send()
     expect(r.status, JSON.stringify(r.body)).toBe(status)
     expect(r.body.success).toBe(false)
@@ -32,7 +26,7 @@ describe("sync API", () => {
     expect(typeof r.body.message).toBe("string")
     expect(r.body.message.length).toBeGreaterThan(10)
     expect(JSON.stringify(r.body)).not.toMatch(/at .*\.ts:\d+|stack/i)
-    expect(eventCount()).toBe(before)
+    expect(await eventCount()).toBe(before)
     return r.body
   }
 
@@ -324,11 +318,13 @@ describe("sync API", () => {
   })
 
   it("deletes finished jobs, keeping or erasing their logs; refuses active ones", async () => {
-    sim.setFaults({ latencyMs: 150 })
+    // Slow source answers: the running job appends nothing while its first request waits, so
+    // the refused delete is the only thing that could change the log then.
+    sim.setFaults({ latencyMs: 1500 })
     let active = ""
     try {
       active = (await api.post("/api/sync/jobs", { integrationId: "plane-integration-789", type: "full_sync", options: { force: true, batchSize: 5 } })).body.jobId
-      await waitForStatus(api, active, ["running"])
+      await waitFor(`job ${active} to run its first stage`, async () => (await api.get(`/api/sync/jobs/${active}`)).body.stage)
       const refused = await expectRejected(() => api.del(`/api/sync/jobs/${active}`), 409, "InvalidTransition")
       expect(refused).toMatchObject({ status: "running", requested: "delete" })
       await api.post(`/api/sync/jobs/${active}/stop`, { graceful: false })
@@ -423,22 +419,19 @@ describe("sync API", () => {
     expect(ok.stdout).toMatch(/^OK: \d+ events replayed/)
 
     // A view that no longer matches its log is reported, with exit code 1.
-    const copy = tempDir()
+    const dir = tempDir()
+    const copy = await copyDatabase(tmp.dbPath, dir.dir)
     try {
-      const db = new Database(tmp.dbPath, { readonly: true })
-      await db.backup(copy.dbPath)
-      db.close()
-      const tampered = new Database(copy.dbPath)
-      const row = tampered.prepare("SELECT id, doc FROM jobs LIMIT 1").get() as { id: string; doc: string }
+      const row = queryRows<{ id: string; doc: string }>(copy.location, "SELECT id, doc FROM jobs LIMIT 1")[0]!
       const doc = JSON.parse(row.doc)
       doc.stats.created += 1
-      tampered.prepare("UPDATE jobs SET doc = ? WHERE id = ?").run(JSON.stringify(doc), row.id)
-      tampered.close()
-      const bad = runCli(["replay", "--verify", "--db", copy.dbPath])
+      execute(copy.location, "UPDATE jobs SET doc = ? WHERE id = ?", [JSON.stringify(doc), row.id])
+      const bad = runCli(["replay", "--verify", "--db", copy.location])
       expect(bad.code).toBe(1)
       expect(bad.stderr).toContain(`job ${row.id}: stats.created`)
     } finally {
-      copy.remove()
+      copy.drop()
+      dir.remove()
     }
   })
 })

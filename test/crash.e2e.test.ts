@@ -10,14 +10,17 @@ import {
   type ChildServer,
   type Gate,
   type HoldRule,
+  freePort,
   killAllChildren,
   type Lane,
+  spawnOnce,
   startChild,
   startGate,
   takeChildOutputs,
   writeConfigFile
 } from "./support/child.js"
 import { runCliAsync } from "./support/cli.js"
+import { backend } from "./support/database.js"
 import { type Client, waitFor, waitForStatus } from "./support/http.js"
 import { admin, expectMirrorEqualsSource, sourceCounts, sourceRecords, total } from "./support/source.js"
 
@@ -66,7 +69,8 @@ const SWEEP_WORKSPACE = "foxtrot"
 /** A fourth integration where a cycle needs one (the default maxConcurrentJobs is 4). */
 const EXTRA_WORKSPACE = "golf"
 const integrationOf = (workspace: string) => `crash-${workspace}`
-const JOB_TIMEOUT = 120_000
+// PostgreSQL answers each statement over a socket: a batch's commit takes a few round trips more.
+const JOB_TIMEOUT = backend === "postgres" ? 240_000 : 120_000
 
 const ANY: RegExp = /./
 const WORK_ITEMS: RegExp = /\/work-items\//
@@ -257,6 +261,7 @@ describe(`crash recovery of a child server (seed ${SEED})`, () => {
     let starts = 0
     return {
       dbPath: tmp.dbPath,
+      configPath,
       start: (label: string) => startChild({ dbPath: tmp.dbPath, configPath, apiKey: sim.apiKey, label: `start ${++starts}: ${label}` })
     }
   }
@@ -798,4 +803,25 @@ describe(`crash recovery of a child server (seed ${SEED})`, () => {
     }
     await expectMirrorsAndReplay(second.api, c.dbPath, [t])
   }, JOB_TIMEOUT)
+
+  // SQLite's file lock has its own test (storage.e2e.test.ts); PostgreSQL's is an advisory lock
+  // on a connection of the server's, which must go with the process however it ends.
+  if (backend === "postgres") {
+    it("one server per PostgreSQL database: a second start is refused naming the first's pid, and a SIGKILL frees the lock", async () => {
+      const c = cycle([EXTRA_WORKSPACE])
+      const first = await c.start("first")
+      const second = await spawnOnce({ dbPath: c.dbPath, configPath: c.configPath, apiKey: sim.apiKey, label: "second" }, await freePort())
+      expect((await second.exited).code).toBe(1)
+      const lines = second.output().split("\n").filter((l) => l.startsWith("[second err] ") && l.trim() !== "[second err]")
+      expect(lines).toHaveLength(1)
+      const refused = /is in use by another synclog process \(pid (\d+), running since [^)]+\): stop it first, or set SYNC_DATABASE_URL to another database/
+        .exec(lines[0]!)
+      expect(refused, lines[0]).not.toBeNull()
+      expect(lines[0]).not.toContain(":@") // no password, not even an empty one
+      expect((await first.api.get("/healthz")).status).toBe(200)
+      await first.crash()
+      const third = await c.start("after the crash")
+      expect((await third.api.get("/healthz")).status).toBe(200)
+    }, JOB_TIMEOUT)
+  }
 })

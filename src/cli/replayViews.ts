@@ -1,10 +1,11 @@
-/** `replay`'s work on the SQLite file, loaded only when `replay` runs (it needs the SQL stack). */
+/** `replay`'s work on the database (a SQLite file or PostgreSQL), loaded only when `replay` runs (it needs the SQL stack). */
 import { SqlClient } from "@effect/sql"
 import { Clock, Console, Effect } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as Database from "../eventlog/Database.js"
+import * as Postgres from "../eventlog/postgres.js"
 import * as WriterLock from "../eventlog/WriterLock.js"
 import { compare, rebuild, snapshot } from "../eventlog/replay.js"
 import { CliExit } from "./connection.js"
@@ -36,27 +37,31 @@ export const replayInPlace = (db: string) =>
     )
   }).pipe(Effect.provide(Database.layer(db)), Effect.scoped, refuseAsOneLine)
 
+/** The views as they are, then rebuilt from the log, compared. */
+const rebuildAndCompare = (beforeRebuild: Effect.Effect<void, never, SqlClient.SqlClient> = Effect.void) =>
+  Effect.gen(function*() {
+    const live = yield* snapshot
+    yield* beforeRebuild
+    const [result, ms] = yield* timed(rebuild)
+    const replayed = yield* snapshot
+    return { differences: compare(live, replayed), events: result.events, ms }
+  })
+
+/**
+ * PostgreSQL: one snapshot of the database (a REPEATABLE READ transaction, safe while the
+ * server runs), the views rebuilt into temporary copies of their tables, everything rolled back.
+ */
+const comparePostgres = (url: string) =>
+  rebuildAndCompare(Effect.orDie(Postgres.shadowViews)).pipe(Postgres.inRolledBackSnapshot, Effect.provide(Database.layer(url)))
+
 /**
  * Copies the database (VACUUM INTO: a consistent snapshot, safe while the server runs), rebuilds
- * the copy's views from its log and compares them with the copy's live views.
+ * the copy's views from its log and compares them with the copy's live views. On PostgreSQL,
+ * the same in a snapshot that is rolled back (comparePostgres).
  */
 export const verify = (db: string) =>
   Effect.gen(function*() {
-    const dir = mkdtempSync(join(tmpdir(), "synclog-verify-"))
-    const scratch = join(dir, "scratch.db")
-    const compared = yield* Effect.gen(function*() {
-      yield* Effect.gen(function*() {
-        const sql = yield* SqlClient.SqlClient
-        yield* sql`VACUUM INTO ${scratch}`
-      }).pipe(Effect.provide(Database.layer(db)))
-      return yield* Effect.gen(function*() {
-        const live = yield* snapshot
-        const [result, ms] = yield* timed(rebuild)
-        const replayed = yield* snapshot
-        return { differences: compare(live, replayed), events: result.events, ms }
-      }).pipe(Effect.provide(Database.layer(scratch)))
-    }).pipe(Effect.ensuring(Effect.sync(() => rmSync(dir, { recursive: true, force: true }))))
-    const { differences, events, ms } = compared
+    const { differences, events, ms } = Postgres.isPostgresUrl(db) ? yield* comparePostgres(db) : yield* compareCopy(db)
     if (differences.length === 0) {
       yield* Console.log(`OK: ${events} events replayed in ${ms} ms; the rebuilt views equal the live views`)
       return
@@ -66,3 +71,17 @@ export const verify = (db: string) =>
     if (differences.length > 200) yield* Console.error(`  … and ${differences.length - 200} more`)
     return yield* new CliExit({ code: 1 })
   }).pipe(refuseAsOneLine)
+
+const compareCopy = (db: string) =>
+  Effect.gen(function*() {
+    const dir = mkdtempSync(join(tmpdir(), "synclog-verify-"))
+    const scratch = join(dir, "scratch.db")
+    const compared = yield* Effect.gen(function*() {
+      yield* Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        yield* sql`VACUUM INTO ${scratch}`
+      }).pipe(Effect.provide(Database.layer(db)))
+      return yield* rebuildAndCompare().pipe(Effect.provide(Database.layer(scratch)))
+    }).pipe(Effect.ensuring(Effect.sync(() => rmSync(dir, { recursive: true, force: true }))))
+    return compared
+  })

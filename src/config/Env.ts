@@ -10,6 +10,12 @@ export const Env = Config.all({
   port: Config.port("PORT").pipe(Config.withDefault(3001)),
   host: Config.string("HOST").pipe(Config.withDefault("0.0.0.0")),
   dbPath: Config.string("SYNC_DB_PATH").pipe(Config.withDefault("./data/synclog.db")),
+  // PostgreSQL instead of the SQLite file when set (postgres://user:password@host:5432/db).
+  databaseUrl: token("SYNC_DATABASE_URL").pipe(Config.mapOrFail((url): Either.Either<Option.Option<Redacted.Redacted<string>>, ConfigError.ConfigError> =>
+    Option.isNone(url) || /^postgres(ql)?:\/\//i.test(Redacted.value(url.value))
+      ? Either.right(url)
+      : Either.left(ConfigError.InvalidData(["SYNC_DATABASE_URL"], "expected a PostgreSQL URL such as postgres://user:password@localhost:5432/synclog"))
+  )),
   configPath: Config.string("SYNC_CONFIG").pipe(Config.withDefault("./synclog.config.json")),
   autoInitialize: Config.boolean("SYNC_AUTO_INITIALIZE").pipe(Config.withDefault(true)),
   secretsFile: Config.string("SYNC_SECRETS_FILE").pipe(Config.withDefault("./.secrets.json")),

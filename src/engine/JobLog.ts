@@ -50,7 +50,7 @@ export class JobLog extends Effect.Service<JobLog>()("synclog/JobLog", {
     const latest = (jobId: string, n: number) =>
       Effect.map(
         sql<LogLine>`SELECT timestamp, level, message FROM
-          (SELECT id, timestamp, level, message FROM job_logs WHERE job_id = ${jobId} ORDER BY id DESC LIMIT ${n})
+          (SELECT id, timestamp, level, message FROM job_logs WHERE job_id = ${jobId} ORDER BY id DESC LIMIT ${n}) AS latest
           ORDER BY id`,
         (rows) => rows
       ).pipe(Effect.orDie)

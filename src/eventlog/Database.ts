@@ -12,9 +12,13 @@ import m0004 from "./migrations/0004_drop_mirror_by_updated.js"
 import m0005 from "./migrations/0005_drop_mirror_by_project.js"
 import m0006 from "./migrations/0006_notification_outbox.js"
 import m0007 from "./migrations/0007_credentials.js"
+import * as Postgres from "./postgres.js"
 import { describeStorageFailure, type StorageProblem } from "./storageErrors.js"
 
-/** The SQLite file behind SqlClient, as configured (storage failure messages name it). */
+/**
+ * The SQLite file behind SqlClient, as configured, or the PostgreSQL URL without its password
+ * (storage failure messages name it).
+ */
 export class DatabaseFile extends Context.Tag("synclog/DatabaseFile")<DatabaseFile, { readonly path: string }>() {}
 
 /** The database could not be opened or migrated at start (a message naming the file and the fix). */
@@ -90,8 +94,14 @@ export const probe: Effect.Effect<StorageProblem | undefined, never, SqlClient.S
     const failed = (e: unknown) =>
       describeStorageFailure(e, path, then) ??
         { kind: "io" as const, code: "unknown", message: `the database ${path} fails: ${e instanceof Error ? e.message : String(e)}` }
-    const write = yield* Effect.either(sql`DELETE FROM system_view WHERE 0`)
+    const write = yield* Effect.either(sql.onDialectOrElse({
+      // PostgreSQL: the server watches its own disk; a write that changes nothing shows a
+      // read-only server or a lost connection.
+      pg: () => sql`DELETE FROM system_view WHERE false`,
+      orElse: () => sql`DELETE FROM system_view WHERE 0`
+    }))
     if (write._tag === "Left") return failed(write.left)
+    if (sql.onDialectOrElse({ pg: () => true, orElse: () => false })) return undefined
     const room = yield* Effect.either(
       sql<{ pageSize: number; pages: number; maxPages: number; free: number }>`SELECT
         (SELECT page_size FROM pragma_page_size) AS pageSize, (SELECT page_count FROM pragma_page_count) AS pages,
@@ -116,10 +126,30 @@ export interface Options {
 }
 
 /**
- * One SQLite connection for the whole process (SqliteClient serialises access to it), with
- * the schema migrated. Build it once per database file: two layers would be two connections.
+ * The store at `location`: a PostgreSQL URL (postgres.ts) or a SQLite file. SQLite is one
+ * connection for the whole process (SqliteClient serialises access to it), with the schema
+ * migrated. Build it once per database: two layers would be two connections.
  */
-export const layer = (filename: string, options: Options = {}) => {
+export const layer = (location: string, options: Options = {}) =>
+  Postgres.isPostgresUrl(location) ? postgresLayer(location) : sqliteLayer(location, options)
+
+/** A start that cannot reach or migrate the database: one sentence for the operator. */
+const unavailableAs = (name: string) => (cause: Cause.Cause<unknown>): Layer.Layer<unknown, ConfigError.ConfigError | DatabaseUnavailable> => {
+  const problem = describeStorageFailure(Cause.squash(cause), name, "start synclog again")
+  return problem === undefined || Cause.isInterruptedOnly(cause)
+    ? Layer.failCause(cause as Cause.Cause<ConfigError.ConfigError>)
+    : Layer.fail(new DatabaseUnavailable({ message: problem.message }))
+}
+
+const postgresLayer = (url: string) => {
+  const name = Postgres.describeUrl(url)
+  return Layer.merge(Postgres.layer(url), Layer.succeed(DatabaseFile, { path: name })).pipe(
+    // The pool fails with a SqlError whose cause is the driver's (a code such as ECONNREFUSED).
+    Layer.catchAllCause(unavailableAs(name))
+  )
+}
+
+const sqliteLayer = (filename: string, options: Options) => {
   const inFile = filename !== ":memory:"
   const background = inFile && options.checkpointInBackground === true
   const folder = Layer.effectDiscard(Effect.sync(() => inFile && mkdirSync(dirname(filename), { recursive: true })))
@@ -133,11 +163,6 @@ export const layer = (filename: string, options: Options = {}) => {
     : ready
   return Layer.merge(withCheckpoints, Layer.succeed(DatabaseFile, { path: filename })).pipe(
     // Opening or migrating fails as a defect inside SqliteClient: one sentence for the operator.
-    Layer.catchAllCause((cause): Layer.Layer<unknown, ConfigError.ConfigError | DatabaseUnavailable> => {
-      const problem = describeStorageFailure(Cause.squash(cause), filename, "start synclog again")
-      return problem === undefined || Cause.isInterruptedOnly(cause)
-        ? Layer.failCause(cause)
-        : Layer.fail(new DatabaseUnavailable({ message: problem.message }))
-    })
+    Layer.catchAllCause(unavailableAs(filename))
   )
 }

@@ -12,6 +12,7 @@ import {
 } from "../domain/events.js"
 import { affectsIntegration, evolveIntegration, type IntegrationDoc } from "./integrationProjection.js"
 import { durationOf, type JobDoc } from "./jobProjection.js"
+import { isConstraintViolation } from "./storageErrors.js"
 import { countFinishedJob } from "../metrics/metrics.js"
 import {
   emptyViews,
@@ -82,7 +83,7 @@ export class EventStore extends Effect.Service<EventStore>()("synclog/EventStore
         }
         if (is) {
           yield* sql`INSERT INTO job_counts (integration_id, type, status, n) VALUES (${is.integrationId}, ${is.type}, ${is.status}, 1)
-            ON CONFLICT (integration_id, type, status) DO UPDATE SET n = n + 1`
+            ON CONFLICT (integration_id, type, status) DO UPDATE SET n = job_counts.n + 1`
         }
       })
 
@@ -116,7 +117,7 @@ export class EventStore extends Effect.Service<EventStore>()("synclog/EventStore
         })))
       }`.pipe(
         Effect.catchIf(
-          (e: SqlError.SqlError) => String((e.cause as { code?: string } | undefined)?.code).startsWith("SQLITE_CONSTRAINT"),
+          (e: SqlError.SqlError) => isConstraintViolation(e),
           () => conflict(streamId, fromVersion, -1)
         )
       )

@@ -1,7 +1,11 @@
+import { Reactivity } from "@effect/experimental"
+import type { SqlError } from "@effect/sql"
+import { PgClient } from "@effect/sql-pg"
 import Sqlite from "better-sqlite3"
-import { Effect, Schema } from "effect"
+import { Effect, Redacted, Schema } from "effect"
 import { mkdirSync } from "node:fs"
 import { dirname } from "node:path"
+import { describeUrl, isPostgresUrl } from "./postgres.js"
 import { describeStorageFailure } from "./storageErrors.js"
 
 /**
@@ -51,7 +55,10 @@ const SERVER_ADVICE = "stop it first, or set SYNC_DB_PATH to another file (one s
  * Takes the lock of `dbPath` for the scope. Fails with DatabaseInUse naming the file, the
  * holder's pid and `advice` (what the refused process can do).
  */
-export const acquire = (dbPath: string, advice = SERVER_ADVICE) =>
+export const acquire = (dbPath: string, advice?: string) =>
+  isPostgresUrl(dbPath) ? acquirePostgres(dbPath, advice) : acquireFile(dbPath, advice ?? SERVER_ADVICE)
+
+const acquireFile = (dbPath: string, advice: string) =>
   Effect.acquireRelease(
     Effect.try({
       try: () => {
@@ -107,3 +114,47 @@ export const acquire = (dbPath: string, advice = SERVER_ADVICE) =>
     // Closing the connection ends the transaction and drops the lock.
     (db) => Effect.sync(() => db.close())
   )
+
+/** The session advisory lock a server holds on its PostgreSQL database (not the writers' key). */
+const SERVER_LOCK_KEY = 0x5379_6e64
+
+/**
+ * PostgreSQL: a session-level advisory lock on a connection of its own, held for the scope.
+ * Like SQLite's file lock, the server drops it when the connection ends, however the process
+ * ends. The holder is found through pg_locks: its connection's application_name carries its pid.
+ */
+const acquirePostgres = (url: string, advice = "stop it first, or set SYNC_DATABASE_URL to another database (one server per database)") => {
+  const name = describeUrl(url)
+  return Effect.gen(function*() {
+    const sql = yield* PgClient.make({ url: Redacted.make(url), maxConnections: 1, applicationName: `synclog pid ${process.pid}` })
+    const conn = yield* sql.reserve
+    const [taken] = yield* conn.executeUnprepared(`SELECT pg_try_advisory_lock(${SERVER_LOCK_KEY}) AS ok`, [], undefined) as Effect.Effect<
+      ReadonlyArray<{ ok: boolean }>,
+      SqlError.SqlError
+    >
+    if (taken?.ok === true) return
+    // On the same connection: the pool has no other.
+    const [holder] = yield* conn.executeUnprepared(
+      `SELECT a.application_name AS name, a.backend_start::text AS since
+       FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+       WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = ${SERVER_LOCK_KEY} AND l.objsubid = 1
+         AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+      [],
+      undefined
+    ) as Effect.Effect<ReadonlyArray<{ name: string; since: string }>, SqlError.SqlError>
+    const pid = /synclog pid (\d+)/.exec(holder?.name ?? "")?.[1]
+    return yield* new DatabaseInUse({
+      message: `${name} is in use by another synclog process (${pid === undefined ? "" : `pid ${pid}, `}running since ${
+        holder?.since ?? "an unknown time"
+      }): ${advice}`
+    })
+  }).pipe(
+    Effect.catchTag("SqlError", (e) =>
+      new LockUnavailable({
+        message: describeStorageFailure(e, name, "start synclog again")?.message ??
+          `${name} could not be locked: ${e.cause instanceof Error ? e.cause.message : e.message}`
+      })),
+    // The pool and its one connection live as long as the caller's scope: the lock with them.
+    Effect.provide(Reactivity.layer)
+  )
+}

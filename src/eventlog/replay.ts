@@ -93,7 +93,11 @@ const READ_SQL = "SELECT position, type, schema_version, payload FROM events WHE
 const readLog = (f: (type: string, schemaVersion: number, payload: string) => void) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    const [main] = yield* sql<{ file: string }>`SELECT file FROM pragma_database_list WHERE name = 'main'`
+    // PostgreSQL (and an in-memory SQLite database) is read through the client itself.
+    const [main] = yield* sql.onDialectOrElse({
+      pg: () => Effect.succeed([] as ReadonlyArray<{ file: string }>),
+      orElse: () => sql<{ file: string }>`SELECT file FROM pragma_database_list WHERE name = 'main'`
+    })
     let count = 0
     const foldRows = (rows: ReadonlyArray<Row>) => {
       for (let i = 0; i < rows.length; i++) {
@@ -151,16 +155,27 @@ export const rebuild = Effect.gen(function*() {
   const { ended, events, jobIds, views } = yield* foldLog
   // The rebuilt job view (tens of MB for a long history) stays in SQLite's cache until COMMIT,
   // instead of spilling to the WAL mid-transaction and being read back by each CREATE INDEX.
-  const [{ cache_size: cacheSize }] = yield* sql<{ cache_size: number }>`PRAGMA cache_size`
-  yield* sql.unsafe(`PRAGMA cache_size = ${-REBUILD_CACHE_KIB}`)
+  const pageCache = yield* sql.onDialectOrElse({
+    pg: () => Effect.succeed({ raise: Effect.void, restore: Effect.void }),
+    orElse: () =>
+      Effect.map(sql<{ cache_size: number }>`PRAGMA cache_size`, ([row]) => ({
+        raise: sql.unsafe(`PRAGMA cache_size = ${-REBUILD_CACHE_KIB}`).pipe(Effect.asVoid),
+        restore: sql.unsafe(`PRAGMA cache_size = ${row!.cache_size}`).pipe(Effect.asVoid, Effect.orDie)
+      }))
+  })
+  yield* pageCache.raise
   yield* Effect.gen(function*() {
     yield* sql`DELETE FROM jobs`
     yield* sql`DELETE FROM integrations`
     yield* sql`DELETE FROM system_view`
     yield* sql`DELETE FROM job_counts`
     // Indexes are built once over the sorted rows instead of updated row by row.
-    const indexes = yield* sql<{ name: string; sql: string }>`
+    const indexes = yield* sql.onDialectOrElse({
+      // PostgreSQL keeps its indexes (and replay --verify rebuilds into index-carrying copies).
+      pg: () => Effect.succeed([] as ReadonlyArray<{ name: string; sql: string }>),
+      orElse: () => sql<{ name: string; sql: string }>`
       SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs' AND sql IS NOT NULL`
+    })
     for (const index of indexes) yield* sql.unsafe(`DROP INDEX ${index.name}`)
     // job_counts is counted here, while the rows are at hand, instead of by a GROUP BY that
     // reads the whole jobs table back (docs included) after the insert.
@@ -191,7 +206,7 @@ export const rebuild = Effect.gen(function*() {
     for (const c of counts.values()) {
       yield* sql`INSERT INTO job_counts (integration_id, type, status, n) VALUES (${c.integrationId}, ${c.type}, ${c.status}, ${c.n})`
     }
-  }).pipe(sql.withTransaction, Effect.ensuring(sql.unsafe(`PRAGMA cache_size = ${cacheSize}`).pipe(Effect.orDie)))
+  }).pipe(sql.withTransaction, Effect.ensuring(pageCache.restore))
   return { events, jobs: jobIds.length, integrations: views.integrations.size }
 })
 

@@ -6,11 +6,11 @@
  * names the file and the fix. Pure: no IO.
  */
 
-type StorageProblemKind = "full" | "readonly" | "cantopen" | "busy" | "corrupt" | "io"
+type StorageProblemKind = "full" | "readonly" | "cantopen" | "busy" | "corrupt" | "io" | "unreachable"
 
 export interface StorageProblem {
   readonly kind: StorageProblemKind
-  /** The SQLite (or file-system) code, e.g. SQLITE_FULL or ENOSPC. */
+  /** The SQLite (or file-system, or PostgreSQL SQLSTATE) code, e.g. SQLITE_FULL, ENOSPC or 53100. */
   readonly code: string
   /** One sentence: what happened to which file, and what to do. */
   readonly message: string
@@ -54,7 +54,24 @@ const kindOf = (code: string): StorageProblemKind | undefined => {
     case "SQLITE_IOERR":
     case "EIO":
       return "io"
+    // PostgreSQL (SQLSTATE codes from the server, socket codes from the driver).
+    case "53100": // disk_full
+      return "full"
+    case "25006": // read_only_sql_transaction (a standby, or default_transaction_read_only)
+      return "readonly"
+    case "ECONNREFUSED":
+    case "ECONNRESET":
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+    case "ETIMEDOUT":
+    case "57P01": // admin_shutdown
+    case "57P03": // cannot_connect_now (starting up)
+    case "3D000": // invalid_catalog_name: no such database
+    case "28000": // invalid_authorization_specification
+    case "28P01": // invalid_password
+      return "unreachable"
     default:
+      if (/^08/.test(primary)) return "unreachable" // connection exceptions
       return undefined
   }
 }
@@ -82,7 +99,18 @@ export const describeStorageFailure = (error: unknown, file: string, then: strin
         return `${file} is damaged or not a synclog database (${code}): restore it from a backup, or move it aside with its -wal and -shm files to start with an empty one, then ${then}`
       case "io":
         return `reading or writing ${file} failed (${code}): check the disk and its file system, then ${then}`
+      case "unreachable":
+        return `${file} cannot be reached (${code}): check SYNC_DATABASE_URL (host, port, database name, user and password) and that PostgreSQL is running, then ${then}`
     }
   })()
   return { kind, code, message }
+}
+
+/**
+ * A UNIQUE (or other constraint) violation: SQLite's SQLITE_CONSTRAINT_*, PostgreSQL's class 23
+ * (23505 unique_violation). The event log's per-stream version key reports a concurrent writer so.
+ */
+export const isConstraintViolation = (error: unknown): boolean => {
+  const code = storageCode(error)
+  return code !== undefined && (code.startsWith("SQLITE_CONSTRAINT") || /^23\d{3}$/.test(code))
 }

@@ -41,11 +41,22 @@ export const MetricsHttpLive = HttpApiBuilder.group(SyncApi, "metrics", (handler
     const setIfChanged = (last: Map<string, number>, id: string, gauge: Metric.Metric.Gauge<number>, value: number) =>
       last.get(id) === value ? Effect.void : (last.set(id, value), Metric.set(gauge, value))
 
+    // The database's size and the integration docs' fields, in each backend's words.
+    const pg = sql.onDialectOrElse({ pg: () => true, orElse: () => false })
+    const databaseSize = sql.unsafe(
+      pg
+        ? `pg_database_size(current_database()) AS pages, 1 AS "pageSize"`
+        : `(SELECT page_count - freelist_count FROM pragma_page_count(), pragma_freelist_count()) AS pages,
+               (SELECT page_size FROM pragma_page_size()) AS pageSize`
+    )
+    const circuitState = sql.unsafe(pg ? `doc::jsonb #>> '{circuit,state}'` : `json_extract(doc, '$.circuit.state')`)
+    const notRemoved = sql.unsafe(
+      pg ? `(doc::jsonb -> 'removed') IS DISTINCT FROM 'true'::jsonb` : `json_extract(doc, '$.removed') IS NOT 1`
+    )
+
     const gauges = Effect.gen(function*() {
       const [row] = yield* sql<{ position: number | null; pages: number; pageSize: number; queued: number; stamp: string }>`
-        SELECT (SELECT MAX(position) FROM events) AS position,
-               (SELECT page_count - freelist_count FROM pragma_page_count(), pragma_freelist_count()) AS pages,
-               (SELECT page_size FROM pragma_page_size()) AS pageSize,
+        SELECT (SELECT MAX(position) FROM events) AS position, ${databaseSize},
                (SELECT COALESCE(SUM(n), 0) FROM job_counts WHERE status = 'queued') AS queued,
                (SELECT COUNT(*) || ':' || COALESCE(SUM(version), 0) FROM integrations) AS stamp`
       yield* Metric.set(M.eventLogPosition, row?.position ?? 0)
@@ -56,8 +67,7 @@ export const MetricsHttpLive = HttpApiBuilder.group(SyncApi, "metrics", (handler
       // circuits: most scrapes read no integration document at all.
       if (row !== undefined && row.stamp !== circuitsStamp) {
         const circuits = yield* sql<{ id: string; state: keyof typeof CIRCUIT_VALUE }>`
-          SELECT id, json_extract(doc, '$.circuit.state') AS state FROM integrations
-          WHERE json_extract(doc, '$.removed') IS NOT 1`
+          SELECT id, ${circuitState} AS state FROM integrations WHERE ${notRemoved}`
         for (const { id, state } of circuits) {
           yield* setIfChanged(lastCircuit, id, gaugesOf(id).circuit, CIRCUIT_VALUE[state] ?? 0)
         }

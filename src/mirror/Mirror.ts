@@ -259,10 +259,14 @@ export class Mirror extends Effect.Service<Mirror>()("synclog/Mirror", {
      * child of a deleted project needs no lookup to be tombstoned, nor one of an archived or
      * hidden project to be kept.
      */
+    const isMemberFalse = sql.onDialectOrElse({
+      pg: () => sql.unsafe(`CASE WHEN (payload::jsonb -> 'is_member') = 'false'::jsonb THEN 1 ELSE 0 END`),
+      orElse: () => sql.unsafe(`json_extract(payload, '$.is_member') = 0`)
+    })
     const projectStates = (integrationId: string) =>
       Effect.map(
         sql<{ source_id: string; deleted_at: string | null; archived_at: string | null; hidden: number | null }>`
-          SELECT source_id, deleted_at, archived_at, json_extract(payload, '$.is_member') = 0 AS hidden FROM mirror_records
+          SELECT source_id, deleted_at, archived_at, ${isMemberFalse} AS hidden FROM mirror_records
           WHERE integration_id = ${integrationId} AND entity = 'projects'`,
         (rows) =>
           new Map(
@@ -295,8 +299,16 @@ export class Mirror extends Effect.Service<Mirror>()("synclog/Mirror", {
     /** Deletes every mirrored record of an integration (`DELETE /integrations/:id?purgeMirror=true`); how many. */
     const purge = (integrationId: string) =>
       Effect.gen(function*() {
-        yield* sql`DELETE FROM mirror_records WHERE integration_id = ${integrationId}`
-        const rows = yield* sql<{ n: number }>`SELECT changes() AS n`
+        const rows = yield* sql.onDialectOrElse({
+          pg: () =>
+            sql<{ n: number }>`WITH gone AS (DELETE FROM mirror_records WHERE integration_id = ${integrationId} RETURNING 1)
+              SELECT COUNT(*) AS n FROM gone`,
+          orElse: () =>
+            Effect.zipRight(
+              sql`DELETE FROM mirror_records WHERE integration_id = ${integrationId}`,
+              sql<{ n: number }>`SELECT changes() AS n`
+            )
+        })
         return rows[0]?.n ?? 0
       }).pipe(sql.withTransaction)
 

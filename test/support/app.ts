@@ -8,10 +8,23 @@ import { type EngineOptions, makeAppLayer } from "../../src/app.js"
 import { defaultEngineConfig, type EngineConfig, type IntegrationConfig } from "../../src/config/ConfigFile.js"
 import { IntegrationSource, Secrets } from "../../src/config/Settings.js"
 import type { RunningSimulator } from "../../src/simulator/server.js"
+import { freshDatabase } from "./database.js"
 
+/**
+ * A temp folder and the test's database: `dbPath` is a SQLite file in the folder, or a fresh
+ * PostgreSQL database's URL when SYNC_TEST_DATABASE_URL is set (support/database.ts).
+ */
 export const tempDir = (prefix = "synclog-test-") => {
   const dir = mkdtempSync(join(tmpdir(), prefix))
-  return { dir, dbPath: join(dir, "synclog.db"), remove: () => rmSync(dir, { recursive: true, force: true }) }
+  const database = freshDatabase(dir)
+  return {
+    dir,
+    dbPath: database.location,
+    remove: () => {
+      database.drop()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
 }
 
 export const KEY_ENV = "SYNCLOG_TEST_PLANE_KEY"
@@ -42,7 +55,7 @@ export interface AppHandle {
   readonly sql: <A extends object>(text: string) => Promise<ReadonlyArray<A>>
 }
 
-/** The real server: HTTP on an ephemeral port, SQLite file, the simulator over HTTP. */
+/** The real server: HTTP on an ephemeral port, the test's database, the simulator over HTTP. */
 export const startApp = async (options: {
   readonly dbPath: string
   readonly integrations: ReadonlyArray<IntegrationConfig>

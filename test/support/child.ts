@@ -172,7 +172,8 @@ export const spawnOnce = async (options: ChildOptions, port: number): Promise<Ch
       ...inherited,
       PORT: String(port),
       HOST: "127.0.0.1",
-      SYNC_DB_PATH: options.dbPath,
+      // A SQLite file, or the test's PostgreSQL database (support/database.ts).
+      ...(/^postgres(ql)?:\/\//.test(options.dbPath) ? { SYNC_DATABASE_URL: options.dbPath } : { SYNC_DB_PATH: options.dbPath }),
       SYNC_CONFIG: options.configPath,
       SYNC_LOG_FORMAT: "json",
       SYNC_AUTO_INITIALIZE: "true",
