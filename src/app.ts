@@ -15,6 +15,7 @@ import { Integrations } from "./engine/Integrations.js"
 import { JobLog } from "./engine/JobLog.js"
 import { JobCommands } from "./engine/JobCommands.js"
 import { JobOutcomes } from "./engine/JobOutcomes.js"
+import { MetricGauges } from "./engine/MetricGauges.js"
 import { JobRunner } from "./engine/JobRunner.js"
 import { JobWaits } from "./engine/JobWaits.js"
 import { Jobs } from "./engine/Jobs.js"
@@ -105,7 +106,7 @@ const engineServices = (options: EngineSetup) => {
     CredentialStore.Default
   ).pipe(Layer.provideMerge(Database.layer(options.dbPath, { checkpointInBackground: true })))
   // The front door (commands and queries) over the services it delegates to.
-  return Layer.mergeAll(JobCommands.Default, IntegrationCommands.Default, Queries.Default).pipe(
+  return Layer.mergeAll(JobCommands.Default, IntegrationCommands.Default, Queries.Default, MetricGauges.Default).pipe(
     Layer.provideMerge(Layer.mergeAll(IntegrationControl.Default, IntegrationAdmin.Default, Notifier.Default)),
     Layer.provideMerge(Scheduler.Default),
     Layer.provideMerge(Jobs.Default),

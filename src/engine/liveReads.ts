@@ -5,7 +5,6 @@
  * metrics scrape (the request budgets). Every other route goes through Queries and the commands;
  * these keep their own fast paths (README, "Where this differs from DESIGN.md").
  */
-export { RateLimiter } from "../connectors/RateLimiter.js"
 export { EventFeed, type FeedBatch, type FeedCursor, type FeedItem } from "../eventlog/EventFeed.js"
 export { EventStore, type StoredEvent } from "../eventlog/EventStore.js"
 export { Views } from "../eventlog/Views.js"

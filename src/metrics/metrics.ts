@@ -62,7 +62,7 @@ export const circuitState = Metric.gauge("synclog_circuit_state", {
 
 // ---- storage and the API ----------------------------------------------------------------------------
 export const eventLogPosition = Metric.gauge("synclog_event_log_position", { description: "Latest position of the event log" })
-export const databaseSize = Metric.gauge("synclog_database_size_bytes", { description: "Size of the SQLite database (pages in use)" })
+export const databaseSize = Metric.gauge("synclog_database_size_bytes", { description: "Size of the database (SQLite: the pages in use; PostgreSQL: pg_database_size)" })
 export const httpRequests = Metric.counter("synclog_http_requests_total", {
   description: "HTTP requests answered, by method, route template and status",
   incremental: true
