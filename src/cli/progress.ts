@@ -1,13 +1,6 @@
 /** What `--watch` shows of a job: pure functions of its progress, so they are tested on their own. */
+import type { Counters } from "../domain/apiShapes.js"
 import { clock, duration } from "./format.js"
-
-export interface Counters {
-  readonly processed: number
-  readonly created: number
-  readonly updated: number
-  readonly deleted: number
-  readonly errors: number
-}
 
 /** A job's live state as the job stream's `progress` messages (and the job detail) give it. */
 export interface ProgressState {

@@ -1,12 +1,8 @@
 /** The API's shapes the page reads (see src/http/Api.ts, the contract). */
+import type { Counters, LogLine, MirroredRecord } from "../domain/apiShapes.js"
 
-export interface Counters {
-  readonly processed: number
-  readonly created: number
-  readonly updated: number
-  readonly deleted: number
-  readonly errors: number
-}
+export type { Counters, LogLine }
+export type MirrorRecord = MirroredRecord
 
 export interface Job {
   readonly id: string
@@ -27,12 +23,6 @@ export interface Job {
   readonly result?: Counters
   readonly error?: string
   readonly options: Record<string, unknown>
-}
-
-export interface LogLine {
-  readonly timestamp: string
-  readonly level: "debug" | "info" | "warn" | "error"
-  readonly message: string
 }
 
 export interface JobDetail extends Job {
@@ -64,18 +54,6 @@ export interface Integration {
     readonly resetAt: string | null
     readonly blockedUntil: string | null
   } | null
-}
-
-export interface MirrorRecord {
-  readonly entity: string
-  readonly id: string
-  readonly projectId: string | null
-  readonly updatedAt: string | null
-  readonly firstSeenAt: string
-  readonly lastSeenAt: string
-  readonly archivedAt: string | null
-  readonly deletedAt: string | null
-  readonly payload: unknown
 }
 
 export const JOB_STATUSES = ["queued", "running", "paused", "stopping", "stopped", "completed", "failed"] as const

@@ -1,4 +1,5 @@
 import { Schema } from "effect"
+import type { Counters as ApiCounters } from "./apiShapes.js"
 import { ENTITY_TYPES, EntityType } from "./entities.js"
 
 export const JOB_TYPES = ["full_sync", "incremental_sync", "selective_sync"] as const
@@ -35,13 +36,14 @@ export const isLive = (s: JobStatus) => LIVE_STATUSES.includes(s)
 export const isInProgress = (s: JobStatus) => IN_PROGRESS_STATUSES.includes(s)
 export const isTerminal = (s: JobStatus) => TERMINAL_STATUSES.includes(s)
 
+/** The schema of the API's `Counters` (apiShapes.ts, which the browser reads); `satisfies` keeps the two the same. */
 export const Counters = Schema.Struct({
   processed: Schema.Int,
   created: Schema.Int,
   updated: Schema.Int,
   deleted: Schema.Int,
   errors: Schema.Int
-})
+}) satisfies Schema.Schema<ApiCounters>
 export type Counters = typeof Counters.Type
 export const zeroCounters: Counters = { processed: 0, created: 0, updated: 0, deleted: 0, errors: 0 }
 export const addCounters = (a: Counters, b: Counters): Counters => ({

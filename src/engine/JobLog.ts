@@ -1,14 +1,7 @@
 import { SqlClient } from "@effect/sql"
 import { Clock, Effect } from "effect"
+import type { LogLevel, LogLine } from "../domain/apiShapes.js"
 import { isoAt } from "../domain/time.js"
-
-export type LogLevel = "debug" | "info" | "warn" | "error"
-
-export interface LogLine {
-  readonly timestamp: string
-  readonly level: LogLevel
-  readonly message: string
-}
 
 /**
  * A job's log lines: operational text, not state. They live in their own append-only table so

@@ -145,13 +145,7 @@ export const evolveIntegration = (
       d.source = event.source ?? "config"
       d.config = event.config ?? null
       d.removed = false
-      // A changed schedule in the settings replaces an interval set through the API.
-      if (!sameSchedule(d.settings, event.settings)) d.intervalOverride = null
-      d.settings = event.settings
-      if (!event.settings.enabled) {
-        d.active = false
-        d.nextRunAt = null
-      }
+      applySettings(d, event.settings)
       break
     case "IntegrationStarted":
       d.active = true
@@ -160,13 +154,7 @@ export const evolveIntegration = (
       break
     case "IntegrationSettingsChanged":
       d.config = mergeConfig(d.config, event.changes)
-      // As at registration: a changed schedule replaces an interval set through the API.
-      if (!sameSchedule(d.settings, event.settings)) d.intervalOverride = null
-      d.settings = event.settings
-      if (!event.settings.enabled) {
-        d.active = false
-        d.nextRunAt = null
-      }
+      applySettings(d, event.settings)
       break
     case "IntegrationRemoved":
       d.removed = true
@@ -236,6 +224,17 @@ export const mergeConfig = (
 
 export const affectsIntegration = (event: JobEvent): boolean =>
   event._tag === "JobQueued" || event._tag === "JobCompleted" || event._tag === "JobFailed"
+
+/** New settings (at registration or changed later); disabled stops scheduling at once. */
+const applySettings = (d: IntegrationDraft, settings: IntegrationSettings): void => {
+  // A changed schedule in the settings replaces an interval set through the API.
+  if (!sameSchedule(d.settings, settings)) d.intervalOverride = null
+  d.settings = settings
+  if (!settings.enabled) {
+    d.active = false
+    d.nextRunAt = null
+  }
+}
 
 const sameSchedule = (a: IntegrationSettings, b: IntegrationSettings) =>
   JSON.stringify(scheduleOf(a)) === JSON.stringify(scheduleOf(b))

@@ -90,6 +90,13 @@ const queued = (event: Extract<JobEvent, { _tag: "JobQueued" }>): JobDoc => ({
   version: 1
 })
 
+/** What every ended run records: its final status, when it ended, and that no ETA is left. */
+const end = (d: JobDraft, status: "stopped" | "completed" | "failed", at: string): void => {
+  d.status = status
+  d.completedAt = at
+  d.estimatedCompletion = null
+}
+
 const applyJobEvent = (d: JobDraft, event: Exclude<JobEvent, { _tag: "JobQueued" }>): void => {
   d.version++
   switch (event._tag) {
@@ -138,24 +145,18 @@ const applyJobEvent = (d: JobDraft, event: Exclude<JobEvent, { _tag: "JobQueued"
       d.stopGraceful = event.graceful
       return
     case "JobStopped":
-      d.status = "stopped"
-      d.completedAt = event.at
-      d.estimatedCompletion = null
+      end(d, "stopped", event.at)
       d.pauseRequested = false
       return
     case "JobCompleted":
-      d.status = "completed"
+      end(d, "completed", event.at)
       d.progress = 100
       d.stage = null
-      d.completedAt = event.at
-      d.estimatedCompletion = null
       return
     case "JobFailed":
-      d.status = "failed"
+      end(d, "failed", event.at)
       d.error = event.error
       d.retryable = event.retryable
-      d.completedAt = event.at
-      d.estimatedCompletion = null
       d.pauseRequested = false
       return
     case "JobResumed":

@@ -1,6 +1,7 @@
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
 import { normalizeTimestamp } from "../connectors/timestamps.js"
+import type { MirroredRecord as MirroredRecordOf } from "../domain/apiShapes.js"
 import type { EntityType } from "../domain/entities.js"
 import { ValidationError } from "../domain/errors.js"
 import type { MirrorRow } from "./Mirror.js"
@@ -16,17 +17,7 @@ export interface RecordQuery {
   readonly cursor?: string | undefined
 }
 
-export interface MirroredRecord {
-  readonly entity: EntityType
-  readonly id: string
-  readonly projectId: string | null
-  readonly updatedAt: string | null
-  readonly firstSeenAt: string
-  readonly lastSeenAt: string
-  readonly archivedAt: string | null
-  readonly deletedAt: string | null
-  readonly payload: unknown
-}
+export type MirroredRecord = MirroredRecordOf<EntityType>
 
 const toRecord = (row: MirrorRow): MirroredRecord => ({
   entity: row.entity as EntityType,

@@ -1,42 +1,17 @@
-// Long by design: the notifier's per-endpoint loop (read the log, format, deliver, retry, checkpoint) is one lifecycle; its parts are in the files beside it.
 import type { HttpClient } from "@effect/platform"
-import { Clock, Duration, Effect, Metric, Option, Queue, Ref, Schedule, Stream, SubscriptionRef } from "effect"
+import { Clock, Duration, Effect, Option, Queue, Ref, Schedule, Stream, SubscriptionRef } from "effect"
 import { Secrets } from "../config/Settings.js"
-import { jobStream } from "../domain/events.js"
 import { JobSupervisor } from "../engine/JobSupervisor.js"
 import { EventFeed } from "../eventlog/EventFeed.js"
-import { EventStore, isIntegrationEvent, isJobEvent, type StoredEvent } from "../eventlog/EventStore.js"
-import { evolveJob, type JobDoc } from "../eventlog/jobProjection.js"
+import { EventStore } from "../eventlog/EventStore.js"
 import { Views } from "../eventlog/Views.js"
-import { endpointId, maskUrl, type NotificationEndpointConfig, NotificationSettings } from "./config.js"
-import * as M from "../metrics/metrics.js"
 import { makeBacklogPacer } from "./backlogPacing.js"
+import { endpointId, maskUrl, type NotificationEndpointConfig, NotificationSettings } from "./config.js"
+import { deliverer, type DeliveryState, type Item } from "./deliverer.js"
 import { deliverOnce } from "./delivery.js"
-import {
-  type EventContext,
-  type Notification,
-  notificationsOf,
-  testNotification,
-  wants,
-  WATCHED_EVENT_TYPES,
-  type WatchState
-} from "./notifications.js"
+import { makeEventContexts } from "./eventContexts.js"
+import { notificationsOf, testNotification, wants, WATCHED_EVENT_TYPES, type WatchState } from "./notifications.js"
 import { type Checkpoint, outboxState } from "./outboxState.js"
-import { deliverWithRetry, type RetryPolicy } from "./retry.js"
-import { isoAt } from "../domain/time.js"
-
-/** What `GET /api/sync/notifications` shows of an endpoint's deliveries. */
-interface DeliveryState {
-  /** Log position up to which this endpoint's notifications are settled. */
-  readonly position: number
-  /** Notifications read from the log and not yet delivered (counted up to QUEUE_CAPACITY). */
-  readonly pending: number
-  readonly lastSuccessAt: string | null
-  readonly lastErrorAt: string | null
-  readonly lastError: string | null
-  /** Deliveries given up after failing for `retry.giveUpAfter`. */
-  readonly givenUp: number
-}
 
 interface EndpointView {
   readonly id: string
@@ -52,15 +27,6 @@ interface EndpointView {
 const QUEUE_CAPACITY = 1_000
 /** Events read from the log per query. */
 const PAGE = 200
-/** Contexts of recent events kept for the other endpoints (cleared when full). */
-const CONTEXT_CACHE = 5_000
-/**
- * A run of deliveries stores its checkpoint once per this many, or when the queue runs dry, or
- * after SAVE_AFTER: one write per delivery made a draining backlog compete with syncs for the
- * database. A crash resends at most this many (at least once; receivers de-duplicate by id).
- */
-const SAVE_EVERY = 100
-const SAVE_AFTER_MS = 1_000
 /** With nothing to send, the stored checkpoint still moves on after this many log positions. */
 const ADVANCE_EVERY = 1_000
 /** Looks at the log this often even without a wake-up from the live feed (a safety net). */
@@ -68,19 +34,14 @@ const POLL = Duration.seconds(5)
 /** After a database error, an endpoint starts again from its stored checkpoint after this. */
 const RESTART_AFTER = Duration.seconds(5)
 
-type Item =
-  | { readonly _tag: "Deliver"; readonly notification: Notification; readonly after: Checkpoint }
-  | { readonly _tag: "Advance"; readonly after: Checkpoint }
-
-
-
 /**
  * The webhook outbox. Each configured endpoint has two fibers: a reader that follows the event
  * log from the endpoint's stored checkpoint and queues the notifications it wants, and a
  * deliverer that posts them one at a time, in log order, retrying the head until it is delivered
  * or given up; only then does the checkpoint advance. Both only read the log, so a receiver
  * that is down, slow or failing never holds up a sync; after a restart delivery continues from
- * the stored checkpoint (at least once, so receivers de-duplicate by delivery id).
+ * the stored checkpoint (at least once, so receivers de-duplicate by delivery id). The reader
+ * is here; the deliverer is in deliverer.ts and what each event was about in eventContexts.ts.
  */
 export class Notifier extends Effect.Service<Notifier>()("synclog/Notifier", {
   scoped: Effect.gen(function*() {
@@ -110,39 +71,7 @@ export class Notifier extends Effect.Service<Notifier>()("synclog/Notifier", {
     /** The watched events after `after`, up to `upTo`, oldest first. */
     const readWatched = (after: number, upTo: number) => store.readTypesBetween(WATCHED_EVENT_TYPES, after, upTo, PAGE)
 
-    /** The job as it was right after its `version`-th event (the view, or a fold of its stream). */
-    const jobAt = (jobId: string, version: number) =>
-      Effect.gen(function*() {
-        const current = yield* views.jobIncludingDeleted(jobId)
-        if (current === undefined || current.version === version) return current
-        let doc: JobDoc | undefined
-        for (const event of yield* store.readStream(jobStream(jobId))) {
-          if (event.version > version) break
-          if (isJobEvent(event.payload)) doc = evolveJob(doc, event.payload)
-        }
-        return doc
-      })
-
-    // Every endpoint reads the same events: what each one was about is read once for all of them.
-    const contexts = new Map<number, EventContext>()
-    const contextOf = (event: StoredEvent) =>
-      Effect.suspend(() => {
-        const known = contexts.get(event.position)
-        if (known !== undefined) return Effect.succeed(known)
-        return Effect.tap(readContext(event), (context) => {
-          if (contexts.size >= CONTEXT_CACHE) contexts.clear()
-          contexts.set(event.position, context)
-        })
-      })
-
-    const readContext = (event: StoredEvent) =>
-      Effect.gen(function*() {
-        const payload = event.payload
-        const job = isJobEvent(payload) ? yield* jobAt(payload.jobId, event.version) : undefined
-        const integrationId = job?.integrationId ?? (isIntegrationEvent(payload) ? payload.integrationId : undefined)
-        const integration = integrationId === undefined ? undefined : yield* views.integrationIncludingRemoved(integrationId)
-        return { job, integrationName: integration?.settings.name } satisfies EventContext
-      })
+    const contextOf = makeEventContexts(store, views)
 
     /** Where a new endpoint starts: the log's end, remembering integrations whose last job failed. */
     const startingPoint = Effect.gen(function*() {
@@ -210,93 +139,6 @@ export class Notifier extends Effect.Service<Notifier>()("synclog/Notifier", {
         }
       })
 
-    /** Posts the queued notifications one at a time; the checkpoint moves only once one is settled. */
-    const deliverer = (
-      endpoint: NotificationEndpointConfig,
-      id: string,
-      failingSinceAtStart: number | null,
-      queue: Queue.Queue<Item>,
-      state: Ref.Ref<DeliveryState>
-    ) => {
-      // The last delivery whose checkpoint is not stored yet (see SAVE_EVERY).
-      let unsaved: { readonly after: Checkpoint; readonly at: number } | null = null
-      let unsavedCount = 0
-      let savedAt = 0
-      const save = Effect.suspend(() => {
-        if (unsaved === null) return Effect.void
-        const { after, at } = unsaved
-        unsaved = null
-        unsavedCount = 0
-        savedAt = at
-        return outbox.delivered(id, after, at)
-      })
-      return Effect.gen(function*() {
-        const policy: RetryPolicy = {
-          baseDelayMs: endpoint.retry.baseDelay * 1000,
-          maxDelayMs: endpoint.retry.maxDelay * 1000,
-          giveUpAfterMs: endpoint.retry.giveUpAfter * 1000
-        }
-        let failingSince = failingSinceAtStart
-        while (true) {
-          const item = yield* Queue.take(queue)
-          if (item._tag === "Advance") {
-            yield* save
-            yield* outbox.advance(id, item.after)
-            yield* Ref.update(state, (s) => ({ ...s, position: item.after.position }))
-            continue
-          }
-          const notification = item.notification
-          yield* pacer.giveWay(yield* Queue.size(queue))
-          let failures = 0
-          const settled = yield* deliverWithRetry(deliverOnce(endpoint, notification), policy, {
-            failingSince,
-            onFailure: (failure) =>
-              Effect.gen(function*() {
-                failures++
-                yield* save
-                yield* Metric.increment(M.labelled(M.webhookDeliveries, { endpoint: id, outcome: "failed" }))
-                yield* outbox.failed(id, failure.failingSince, failure.at, failure.reason)
-                yield* Ref.update(state, (s) => ({ ...s, lastErrorAt: isoAt(failure.at), lastError: failure.reason }))
-                const what = `Webhook ${id}: delivery ${notification.id} (${notification.event}) failed: ${failure.reason}`
-                if (failure.retryInMs === null) return
-                const next = `; retrying in ${Duration.format(Duration.millis(failure.retryInMs))}`
-                yield* failures === 1 ? Effect.logWarning(what + next) : Effect.logDebug(what + next)
-              })
-          }).pipe(Effect.provide(services))
-          failingSince = null
-          yield* Metric.increment(
-            M.labelled(M.webhookDeliveries, { endpoint: id, outcome: settled._tag === "Delivered" ? "delivered" : "given_up" })
-          )
-          if (settled._tag === "Delivered") {
-            unsaved = { after: item.after, at: settled.at }
-            unsavedCount++
-            if (unsavedCount >= SAVE_EVERY || settled.at - savedAt >= SAVE_AFTER_MS || (yield* Queue.size(queue)) === 0) {
-              yield* save
-            }
-            if (failures > 0) yield* Effect.logInfo(`Webhook ${id}: delivery ${notification.id} succeeded after ${failures} failed attempts`)
-            yield* Ref.update(state, (s) => ({
-              ...s,
-              position: item.after.position,
-              pending: s.pending - 1,
-              lastSuccessAt: isoAt(settled.at)
-            }))
-          } else {
-            yield* outbox.gaveUp(id, item.after)
-            yield* Effect.logWarning(
-              `Webhook ${id}: gave up delivery ${notification.id} (${notification.event}, log position ${notification.position}) ` +
-                `after failing since ${isoAt(settled.failingSince)}; last reason: ${settled.reason}`
-            )
-            yield* Ref.update(state, (s) => ({
-              ...s,
-              position: item.after.position,
-              pending: s.pending - 1,
-              givenUp: s.givenUp + 1
-            }))
-          }
-        }
-      }).pipe(Effect.ensuring(Effect.ignore(save)))
-    }
-
     /** One endpoint, from its stored checkpoint (a new one starts at the log's end). */
     const runEndpoint = (endpoint: NotificationEndpointConfig) =>
       Effect.gen(function*() {
@@ -331,7 +173,7 @@ export class Notifier extends Effect.Service<Notifier>()("synclog/Notifier", {
         const queue = yield* Queue.bounded<Item>(QUEUE_CAPACITY)
         yield* Effect.all([
           reader(endpoint, stored.checkpoint, queue, state),
-          deliverer(endpoint, id, stored.failingSince, queue, state)
+          deliverer({ outbox, pacer, services }, endpoint, id, stored.failingSince, queue, state)
         ], { concurrency: 2, discard: true })
       }).pipe(
         Effect.catchAllCause((cause) => Effect.logError(`Webhook ${endpointId(endpoint)} stopped; restarting`, cause)),
