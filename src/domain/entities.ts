@@ -13,3 +13,6 @@ export const EntityType = Schema.Literal(...ENTITY_TYPES)
 export type EntityType = typeof EntityType.Type
 
 export const isEntityType = Schema.is(EntityType)
+
+/** The workspace-scoped stream (walked first): its records are the projects, which belong to no project. */
+export const WORKSPACE_ENTITY: EntityType = ENTITY_TYPES[0]

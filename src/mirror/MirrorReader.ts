@@ -2,7 +2,7 @@ import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
 import { normalizeTimestamp } from "../connectors/timestamps.js"
 import type { MirroredRecord as MirroredRecordOf } from "../domain/apiShapes.js"
-import type { EntityType } from "../domain/entities.js"
+import { type EntityType, WORKSPACE_ENTITY } from "../domain/entities.js"
 import { ValidationError } from "../domain/errors.js"
 import type { MirrorRow } from "./Mirror.js"
 
@@ -22,7 +22,7 @@ export type MirroredRecord = MirroredRecordOf<EntityType>
 const toRecord = (row: MirrorRow): MirroredRecord => ({
   entity: row.entity as EntityType,
   id: row.source_id,
-  projectId: row.entity === "projects" ? null : row.project_id,
+  projectId: row.entity === WORKSPACE_ENTITY ? null : row.project_id,
   updatedAt: row.source_updated_at,
   firstSeenAt: row.first_seen_at,
   lastSeenAt: row.last_seen_at,
