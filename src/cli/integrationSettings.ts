@@ -15,7 +15,7 @@ const integrationIdArg = Args.text({ name: "integrationId" })
 const usageError = (message: string) => ValidationError.invalidValue(HelpDoc.p(message))
 
 /** How the schedule reads in a table: `every 15 m`, `cron 0 3 * * * (Europe/Berlin)`. */
-export const describeSchedule = (schedule: IntegrationSettingsView["schedule"], syncInterval: number | null): string => {
+const describeSchedule = (schedule: IntegrationSettingsView["schedule"], syncInterval: number | null): string => {
   if (schedule === undefined) return syncInterval === null ? "-" : `every ${interval(syncInterval)}`
   return "every" in schedule ? `every ${interval(schedule.every)}` : `cron ${schedule.cron} (${schedule.timezone})`
 }

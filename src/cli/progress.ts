@@ -13,7 +13,7 @@ export interface ProgressState {
 }
 
 /** `running` shows the stage it is in; any other status shows itself. */
-export const label = (state: ProgressState) =>
+const label = (state: ProgressState) =>
   state.status === "running" ? (state.stage ?? "running") : state.status
 
 export const counters = (stats: Counters) =>

@@ -5,7 +5,7 @@ import type { IncomingMessage } from "node:http"
 import { errorBody } from "../domain/errors.js"
 
 /** Bodies are small JSON documents; anything larger is refused with 413. */
-export const MAX_BODY_BYTES = 1024 * 1024
+const MAX_BODY_BYTES = 1024 * 1024
 
 /** The API's bodies nest two or three levels; deeper documents are refused before decoding. */
 const MAX_JSON_DEPTH = 32

@@ -66,7 +66,7 @@ export interface EventContext {
   readonly integrationName?: string | undefined
 }
 
-export const jobLink = (jobId: string) => `/api/sync/jobs/${encodeURIComponent(jobId)}`
+const jobLink = (jobId: string) => `/api/sync/jobs/${encodeURIComponent(jobId)}`
 
 const summarize = (job: JobDoc, stopReason: string | null): JobSummary => ({
   id: job.id,

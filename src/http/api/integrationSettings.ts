@@ -27,11 +27,11 @@ export type IntegrationSettingsView = typeof IntegrationSettingsView.Type
  * Checked by IntegrationAdmin (every bad key named, unknown keys refused, as in the config
  * file); documented here with the config file's schema.
  */
-export const IntegrationInputBody = Schema.Record({ key: Schema.String, value: Schema.Unknown }).annotations({
+const IntegrationInputBody = Schema.Record({ key: Schema.String, value: Schema.Unknown }).annotations({
   jsonSchema: { $ref: "#/components/schemas/IntegrationInput" },
   description: "an integration with the config file's keys"
 })
-export const IntegrationPatchBody = Schema.Record({ key: Schema.String, value: Schema.Unknown }).annotations({
+const IntegrationPatchBody = Schema.Record({ key: Schema.String, value: Schema.Unknown }).annotations({
   jsonSchema: { type: "object", description: "any keys of IntegrationInput but id; null unsets an optional key" }
 })
 export const IntegrationInputSchema = ApiIntegrationConfig.annotations({ identifier: "IntegrationInput" })

@@ -23,7 +23,7 @@ export const LogLine = Schema.Struct({
 })
 
 /** A request of the job waiting longer than 2 s to be sent; shown while the wait lasts. */
-export const JobWaiting = Schema.Struct({
+const JobWaiting = Schema.Struct({
   reason: Schema.Literal("rate_limit_budget", "retry_after", "backoff"),
   until: Timestamp
 }).annotations({ identifier: "JobWaiting" })
@@ -75,7 +75,7 @@ export const CreateJobRequest = Schema.Struct({
   options: opt(RequestedOptions)
 })
 
-export const CommandResponse = Schema.Struct({
+const CommandResponse = Schema.Struct({
   success: Schema.Literal(true),
   jobId: Schema.String,
   status: JobStatus,

@@ -4,7 +4,7 @@ import { Schema } from "effect"
 import { Authorization } from "../Authorization.js"
 import { Timestamp, opt, optionalBody } from "./common.js"
 
-export const NotificationEndpointView = Schema.Struct({
+const NotificationEndpointView = Schema.Struct({
   id: Schema.String,
   url: Schema.String.annotations({ description: "User info, query values and long path segments masked as ***" }),
   events: Schema.Array(Schema.String),

@@ -6,18 +6,18 @@ import { StreamAuthorization } from "../Authorization.js"
 import { IntFromString, opt } from "./common.js"
 import { jobIdPath } from "./jobs.js"
 
-export const EventStreamBody = HttpApiSchema.Text({ contentType: "text/event-stream" }).annotations({
+const EventStreamBody = HttpApiSchema.Text({ contentType: "text/event-stream" }).annotations({
   description: "Server-Sent Events. Each event: `id: <log position>`, `event: <type>`, `data: {position, streamId, " +
     "version, type, schemaVersion, recordedAt, data}`. `: heartbeat` comments every 15 s. A client that falls " +
     "too far behind gets `event: overflow` and is disconnected; reconnect with `Last-Event-ID`."
 })
 
-export const streamResume = {
+const streamResume = {
   after: opt(IntFromString("after", 0, Number.MAX_SAFE_INTEGER).annotations({
     description: "Start after this log position (the SSE id); `Last-Event-ID` wins when both are given"
   }))
 }
-export const streamHeaders = Schema.Struct({ "last-event-id": opt(Schema.String) })
+const streamHeaders = Schema.Struct({ "last-event-id": opt(Schema.String) })
 
 export class StreamsGroup extends HttpApiGroup.make("streams")
   .add(
