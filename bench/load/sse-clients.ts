@@ -2,9 +2,10 @@
  * Load process for the `streams` benchmark: N SSE clients on `GET /api/sync/stream`, in
  * processes of their own (they share the machine's cores with the server, not its event loop).
  * Like wrk for HTTP, it must not be the bottleneck it measures: the clients are raw `net`
- * sockets whose bytes are scanned, not decoded (bench/load/sse-wire.ts), spread over
- * `processes` group processes (bench/load/sse-clients-group.ts; default 2, one per core here),
- * and it reports its own CPU per message received.
+ * sockets whose bytes are scanned, not decoded (bench/load/sse-wire.ts), read in
+ * `processes` group processes (bench/load/sse-clients-group.ts; default 1: on two cores shared
+ * with the server and the simulator, two groups cost more CPU per message and did not lower the
+ * delay), and it reports its own CPU per message received.
  *
  *   node --import tsx bench/load/sse-clients.ts '{"url":"http://127.0.0.1:3001","clients":1000,"after":42}'
  *
@@ -39,7 +40,7 @@ export interface LoadSpec {
   readonly after: number
   readonly slow?: boolean
   readonly timeoutMs?: number
-  /** Group processes the reading clients are spread over (default 2). */
+  /** Group processes the reading clients are spread over (default 1: two measured no better here, see BENCHMARKS.md). */
   readonly processes?: number
 }
 
@@ -94,7 +95,7 @@ const spec = JSON.parse(process.argv[2] ?? "{}") as LoadSpec
 const timeoutMs = spec.timeoutMs ?? 30 * 60_000
 const base = new URL("/api/sync/stream", spec.url)
 const path = `${base.pathname}?after=${spec.after}`
-const processes = Math.max(1, Math.min(spec.processes ?? 2, spec.clients))
+const processes = Math.max(1, Math.min(spec.processes ?? 1, spec.clients))
 
 /** Opens one stream whose messages are checked: consecutive ids from `from`, to a terminal event or the end. */
 const openChecked = async (from: number, headers: Record<string, string> = {}) => {
