@@ -54,7 +54,7 @@ export interface DelayStats {
 export interface SlowReport {
   /** The server sent `event: overflow` and closed the stream. */
   readonly cutOff: boolean
-  /** Bytes the load process had taken from the socket while it read nothing (Node's own small buffer). */
+  /** Bytes the load process had taken from the socket before it stopped reading (the response head). */
   readonly bytesReadWhilePaused: number
   /** Events buffered for it before the cut-off (consecutive from `after + 1`). */
   readonly eventsBeforeCutOff: number
@@ -157,7 +157,7 @@ const startGroup = (clients: number): Group => {
 }
 
 const started = Date.now()
-// Read nothing: once Node's own small buffer is full it stops reading the socket, the kernel's
+// Read nothing: a paused `onread` socket stops reading at once (`readStop`), the kernel's
 // buffers fill, and the server can no longer write to this client.
 const slowOpened = spec.slow ? await openChecked(spec.after + 1) : undefined
 slowOpened?.stream.socket.pause()
