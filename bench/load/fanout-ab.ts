@@ -13,11 +13,11 @@
  * the full-size suite's batchSize 1000 over 100,000 does.
  */
 import Database from "better-sqlite3"
-import { mkdtempSync } from "node:fs"
+import { mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { LoadReport, LoadSpec } from "./sse-clients.js"
-import { cpuMsOf, firstJsonLine, sleep, spawnNode, tsNode } from "../lib/proc.js"
+import { firstJsonLine, sleep, spawnNode, tsNode } from "../lib/proc.js"
 import { startSimulatorProcess } from "../lib/simulator.js"
 import { buildBundle, createJob, startServer, waitForJob } from "../lib/synclog.js"
 
@@ -40,6 +40,13 @@ const batchSize = ab.batchSize ?? 100
 const rounds = ab.rounds ?? 2
 const loadScript = ab.load ?? "bench/load/sse-clients.ts"
 
+/** A process's user and system CPU so far, ms (/proc/<pid>/stat, fields 14 and 15, in 1/100 s). */
+const cpuOf = (pid: number) => {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  return { user: Number(fields[11]) * 10, system: Number(fields[12]) * 10 }
+}
+
 const logPosition = (dbPath: string): number => {
   const db = new Database(dbPath, { readonly: true, fileMustExist: true })
   try {
@@ -57,6 +64,8 @@ interface Run {
   readonly clients: number
   readonly ms: number
   readonly serverCpuMs: number
+  readonly serverUserMs: number
+  readonly serverSystemMs: number
   readonly events: number
   readonly load?: LoadReport
 }
@@ -82,15 +91,18 @@ const run = async (name: string, n: number): Promise<Run> => {
       await firstJsonLine(load, 120_000)
       await sleep(500)
     }
-    const cpu0 = cpuMsOf(server.child.pid)
+    const cpu0 = cpuOf(server.child.pid)
     const job = await waitForJob(server.url, await createJob(server.url, { integrationId: "ab", type: "full_sync", options: { batchSize } }), 100)
-    const serverCpuMs = cpuMsOf(server.child.pid) - cpu0
+    const cpu1 = cpuOf(server.child.pid)
+    const serverUserMs = cpu1.user - cpu0.user
+    const serverSystemMs = cpu1.system - cpu0.system
+    const serverCpuMs = serverUserMs + serverSystemMs
     const result = report ? await report : undefined
     const events = logPosition(server.dbPath) - after
-    const out: Run = { clients: n, ms: job.duration!, serverCpuMs, events, ...(result ? { load: result } : {}) }
+    const out: Run = { clients: n, ms: job.duration!, serverCpuMs, serverUserMs, serverSystemMs, events, ...(result ? { load: result } : {}) }
     const l = result
     console.log(
-      `${name}: ${job.duration} ms, server CPU ${serverCpuMs} ms, ${events} events` +
+      `${name}: ${job.duration} ms, server CPU ${serverUserMs} + ${serverSystemMs} ms (user + system), ${events} events` +
         (l
           ? `; clients got ${l.eventsPerClient.min}-${l.eventsPerClient.max}, gaps ${l.clientsWithGaps}, complete ${l.complete}, ` +
             `delay p50/p99 ${l.delay.p50}/${l.delay.p99} ms, spread p50/p99 ${l.spread.p50}/${l.spread.p99} ms, ` +
@@ -128,6 +140,10 @@ console.log(JSON.stringify({
   batchSize,
   loadScript,
   serverExtraCpuPerEventPerClientUs: perEventPerClientUs,
+  serverExtraUserSystemPerEventPerClientUs: withRuns.map((w, i) => [
+    Math.round((((w.serverUserMs - withoutRuns[i]!.serverUserMs) * 1000) / (w.events * clients)) * 10) / 10,
+    Math.round((((w.serverSystemMs - withoutRuns[i]!.serverSystemMs) * 1000) / (w.events * clients)) * 10) / 10
+  ]),
   msWith: withRuns.map((r) => r.ms),
   msWithout: withoutRuns.map((r) => r.ms),
   delayP50: withRuns.map((r) => r.load?.delay.p50),
