@@ -1,6 +1,11 @@
 /**
- * Load process for the `streams` benchmark: N SSE clients on `GET /api/sync/stream`, in a
- * process of their own (they share the machine's cores with the server, not its event loop).
+ * Load process for the `streams` benchmark: N SSE clients on `GET /api/sync/stream`, in
+ * processes of their own (they share the machine's cores with the server, not its event loop).
+ * Like wrk for HTTP, it must not be the bottleneck it measures: the clients are raw `net`
+ * sockets whose bytes are scanned, not decoded (bench/load/sse-wire.ts), read in
+ * `processes` group processes (bench/load/sse-clients-group.ts; default 1: on two cores shared
+ * with the server and the simulator, two groups cost more CPU per message and did not lower the
+ * delay), and it reports its own CPU per message received.
  *
  *   node --import tsx bench/load/sse-clients.ts '{"url":"http://127.0.0.1:3001","clients":1000,"after":42}'
  *
@@ -18,11 +23,15 @@
  * then reconnects with `Last-Event-ID` and checks the sequence continues without a gap up to the
  * terminal event.
  *
+ * This process keeps the slow client; the groups read the others and send their histograms,
+ * per-position receipts and counts here to be merged.
+ *
  * Prints `{"ready": true, ...}` once every client has its response headers, and the report as
  * the last line when done (or when `timeoutMs` passes: then `complete` is false).
  */
-import { Agent, request } from "node:http"
-import type { IncomingMessage } from "node:http"
+import { fork } from "node:child_process"
+import type { GroupReport, GroupSpec } from "./sse-clients-group.js"
+import { dataOf, Histogram, type OnMessage, openSse, type SseStream, TERMINAL } from "./sse-wire.js"
 
 export interface LoadSpec {
   readonly url: string
@@ -31,6 +40,8 @@ export interface LoadSpec {
   readonly after: number
   readonly slow?: boolean
   readonly timeoutMs?: number
+  /** Group processes the reading clients are spread over (default 1: two measured no better here, see BENCHMARKS.md). */
+  readonly processes?: number
 }
 
 export interface DelayStats {
@@ -43,7 +54,7 @@ export interface DelayStats {
 export interface SlowReport {
   /** The server sent `event: overflow` and closed the stream. */
   readonly cutOff: boolean
-  /** Bytes the load process had taken from the socket while it read nothing (Node's own small buffer). */
+  /** Bytes the load process had taken from the socket before it stopped reading (the response head). */
   readonly bytesReadWhilePaused: number
   /** Events buffered for it before the cut-off (consecutive from `after + 1`). */
   readonly eventsBeforeCutOff: number
@@ -73,221 +84,106 @@ export interface LoadReport {
   /** Per log position, last receipt minus first receipt over the clients, ms. */
   readonly spread: DelayStats
   readonly connectMs: number
+  /** Messages the readers received, and the load process's CPU (all its processes, user + system) while they read. */
+  readonly messages: number
+  readonly cpu: { readonly userMs: number; readonly systemMs: number; readonly perMessageUs: number }
+  readonly processes: number
   readonly slow?: SlowReport
 }
 
 const spec = JSON.parse(process.argv[2] ?? "{}") as LoadSpec
 const timeoutMs = spec.timeoutMs ?? 30 * 60_000
-const TERMINAL = new Set(["JobCompleted", "JobFailed", "JobStopped"])
 const base = new URL("/api/sync/stream", spec.url)
-// One socket per stream; no pooling limit (the default agent would queue beyond Infinity anyway).
-const agent = new Agent({ keepAlive: false, maxSockets: Infinity })
+const path = `${base.pathname}?after=${spec.after}`
+const processes = Math.max(1, Math.min(spec.processes ?? 1, spec.clients))
 
-/** Millisecond histogram: delays are whole milliseconds (both clocks are). */
-class Histogram {
-  private readonly buckets = new Uint32Array(60_001)
-  count = 0
-  max = 0
-  add(ms: number) {
-    const v = ms < 0 ? 0 : ms > 60_000 ? 60_000 : ms
-    this.buckets[v]!++
-    this.count++
-    if (v > this.max) this.max = v
+/** Opens one stream whose messages are checked: consecutive ids from `from`, to a terminal event or the end. */
+const openChecked = async (from: number, headers: Record<string, string> = {}) => {
+  const result = {
+    events: 0,
+    gapFree: true,
+    last: null as number | null,
+    overflow: null as { lastEventId: number } | null,
+    terminal: false
   }
-  quantile(q: number) {
-    if (this.count === 0) return Number.NaN
-    const rank = Math.ceil(q * this.count)
-    let seen = 0
-    for (let i = 0; i < this.buckets.length; i++) {
-      seen += this.buckets[i]!
-      if (seen >= rank) return i
+  let expected = from
+  let stream: SseStream | undefined
+  const onMessage: OnMessage = (id, event, buf, start, end) => {
+    if (result.terminal) return
+    if (event === "overflow") {
+      result.overflow = JSON.parse(dataOf(buf, start, end)) as { lastEventId: number }
+      return
     }
-    return this.max
-  }
-  stats(): DelayStats {
-    return { count: this.count, p50: this.quantile(0.5), p99: this.quantile(0.99), max: this.max }
-  }
-}
-
-const all = new Histogram()
-const batch = new Histogram()
-const other = new Histogram()
-/** Per log position (index = position - after - 1): first and last receipt over the clients. */
-const firstSeen: Array<number> = []
-const lastSeen: Array<number> = []
-let bytes = 0
-
-/** One parsed SSE message: the fields the benchmark needs, read without JSON.parse. */
-interface Message {
-  readonly id: number | null
-  readonly event: string
-  readonly raw: string
-}
-
-/** Splits a text stream into SSE messages (blank-line separated); comments (heartbeats) are dropped. */
-const messageReader = (onMessage: (m: Message) => void) => {
-  let buffer = ""
-  return (chunk: string) => {
-    buffer += chunk
-    let start = 0
-    let end: number
-    while ((end = buffer.indexOf("\n\n", start)) >= 0) {
-      const raw = buffer.slice(start, end)
-      start = end + 2
-      if (raw.startsWith(":")) continue
-      let id: number | null = null
-      let event = "message"
-      if (raw.startsWith("id: ")) id = Number(raw.slice(4, raw.indexOf("\n")))
-      const e = raw.indexOf("event: ")
-      if (e >= 0) event = raw.slice(e + 7, raw.indexOf("\n", e))
-      onMessage({ id, event, raw })
+    if (id < 0) return
+    if (id !== expected) result.gapFree = false
+    expected = id + 1
+    result.last = id
+    result.events++
+    if (TERMINAL.has(event)) {
+      result.terminal = true
+      stream?.socket.destroy()
     }
-    buffer = buffer.slice(start)
   }
+  stream = await openSse({ host: base.hostname, port: Number(base.port), path, headers }, onMessage)
+  if (result.terminal) stream.socket.destroy()
+  return { stream, result }
 }
 
-const RECORDED_AT = "\"recordedAt\":\""
+interface Group {
+  readonly ready: Promise<number>
+  readonly report: Promise<GroupReport>
+}
 
-const open = (headers: Record<string, string> = {}): Promise<IncomingMessage> =>
-  new Promise((resolve, reject) => {
-    const req = request(
-      { agent, host: base.hostname, port: base.port, path: `${base.pathname}?after=${spec.after}`, headers: { accept: "text/event-stream", ...headers } },
-      (res) => {
-        if (res.statusCode !== 200) {
-          res.resume()
-          reject(new Error(`stream answered ${res.statusCode}`))
-        } else resolve(res)
-      }
-    )
-    req.on("error", reject)
-    req.end()
+/** Forks a group of `clients` readers (this process's Node flags, so `--import tsx` too). */
+const startGroup = (clients: number): Group => {
+  const groupSpec: GroupSpec = { url: spec.url, after: spec.after, clients, concurrency: Math.ceil(50 / processes), timeoutMs }
+  const child = fork(new URL("./sse-clients-group.ts", import.meta.url).pathname, [JSON.stringify(groupSpec)], {
+    stdio: ["ignore", "inherit", "inherit", "ipc"]
   })
-
-interface ClientState {
-  next: number
-  count: number
-  gap: boolean
-  done: boolean
-  until: number | null
-}
-
-/** A reading client: checks order, records delays, resolves at the terminal event. */
-const follow = (res: IncomingMessage, state: ClientState) =>
-  new Promise<void>((resolve) => {
-    res.setEncoding("utf8")
-    let now = 0
-    const read = messageReader((m) => {
-      if (m.id === null || state.done) return
-      if (m.id !== state.next) state.gap = true
-      state.next = m.id + 1
-      state.count++
-      const i = m.id - spec.after - 1
-      if (i >= 0) {
-        if (firstSeen[i] === undefined || now < firstSeen[i]!) firstSeen[i] = now
-        if (lastSeen[i] === undefined || now > lastSeen[i]!) lastSeen[i] = now
-      }
-      const at = m.raw.indexOf(RECORDED_AT)
-      if (at >= 0) {
-        const stamped = Date.parse(m.raw.slice(at + RECORDED_AT.length, at + RECORDED_AT.length + 24))
-        const delay = now - stamped
-        all.add(delay)
-        ;(m.event === "BatchCommitted" ? batch : other).add(delay)
-      }
-      if (TERMINAL.has(m.event)) {
-        state.done = true
-        state.until = m.id
-        res.destroy()
-        resolve()
-      }
-    })
-    res.on("data", (chunk: string) => {
-      // One clock reading per chunk: every message in it arrived together.
-      now = Date.now()
-      bytes += chunk.length
-      read(chunk)
-    })
-    res.on("close", () => resolve())
+  let ready: (n: number) => void = () => {}
+  let report: (r: GroupReport) => void = () => {}
+  const failed = new Promise<never>((_, reject) =>
+    child.once("exit", (code) => reject(new Error(`a group of the load process exited with ${code} before its report`)))
+  )
+  failed.catch(() => {})
+  child.on("message", (m: { type: string; clients?: number }) => {
+    if (m.type === "ready") ready(m.clients ?? 0)
+    else if (m.type === "report") report(m as GroupReport)
   })
-
-/** Opens `n` streams, `concurrency` handshakes at a time (a burst of 1,000 SYNs overflows the backlog). */
-const connectAll = async (n: number, concurrency = 50) => {
-  const out: Array<IncomingMessage> = new Array(n)
-  let next = 0
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, n) }, async () => {
-      while (next < n) {
-        const i = next++
-        out[i] = await open()
-      }
-    })
-  )
-  return out
+  return {
+    ready: Promise.race([new Promise<number>((resolve) => (ready = resolve)), failed]),
+    report: Promise.race([new Promise<GroupReport>((resolve) => (report = resolve)), failed])
+  }
 }
-
-/** Reads a stream to its end (or to a terminal event), checking consecutive ids from `from`. */
-const readChecked = (res: IncomingMessage, from: number) =>
-  new Promise<{ events: number; gapFree: boolean; last: number | null; overflow: { lastEventId: number } | null; terminal: boolean }>(
-    (resolve) => {
-      let expected = from
-      let events = 0
-      let gapFree = true
-      let last: number | null = null
-      let overflow: { lastEventId: number } | null = null
-      let terminal = false
-      const finish = () => resolve({ events, gapFree, last, overflow, terminal })
-      res.setEncoding("utf8")
-      const read = messageReader((m) => {
-        if (terminal) return
-        if (m.event === "overflow") {
-          overflow = JSON.parse(m.raw.slice(m.raw.indexOf("data: ") + 6)) as { lastEventId: number }
-          return
-        }
-        if (m.id === null) return
-        if (m.id !== expected) gapFree = false
-        expected = m.id + 1
-        last = m.id
-        events++
-        if (TERMINAL.has(m.event)) {
-          terminal = true
-          res.destroy()
-          finish()
-        }
-      })
-      res.on("data", read)
-      res.on("end", finish)
-      res.on("close", finish)
-    }
-  )
 
 const started = Date.now()
-const slowRes = spec.slow ? await open() : undefined
-// Read nothing: once Node's own small buffer is full it stops reading the socket, the kernel's
+// Read nothing: a paused `onread` socket stops reading at once (`readStop`), the kernel's
 // buffers fill, and the server can no longer write to this client.
-slowRes?.pause()
-const responses = await connectAll(spec.clients)
+const slowOpened = spec.slow ? await openChecked(spec.after + 1) : undefined
+slowOpened?.stream.socket.pause()
+const groups = Array.from({ length: processes }, (_, g) =>
+  startGroup(Math.floor(spec.clients / processes) + (g < spec.clients % processes ? 1 : 0))
+)
+const connected = (await Promise.all(groups.map((g) => g.ready))).reduce((a, b) => a + b, 0)
 const connectMs = Date.now() - started
-console.log(JSON.stringify({ ready: true, clients: responses.length, slow: slowRes !== undefined, connectMs }))
+const cpuAtReady = process.cpuUsage()
+console.log(JSON.stringify({ ready: true, clients: connected, slow: slowOpened !== undefined, connectMs }))
 
-const states: Array<ClientState> = responses.map(() => ({ next: spec.after + 1, count: 0, gap: false, done: false, until: null }))
-let timedOut = false
-const timer = setTimeout(() => {
-  timedOut = true
-  for (const res of responses) res.destroy()
-  slowRes?.destroy()
-}, timeoutMs)
-await Promise.all(responses.map((res, i) => follow(res, states[i]!)))
+const reports = await Promise.all(groups.map((g) => g.report))
+const timedOut = reports.some((r) => r.timedOut)
 
 let slow: SlowReport | undefined
-if (slowRes && !timedOut) {
+if (slowOpened && !timedOut) {
   // Everything the server managed to send before it cut this client off, then the stream's end.
-  const bytesReadWhilePaused = slowRes.socket.bytesRead
-  const buffered = readChecked(slowRes, spec.after + 1)
-  slowRes.resume()
-  const before = await buffered
+  const { stream, result: before } = slowOpened
+  const bytesReadWhilePaused = stream.socket.bytesRead
+  stream.socket.resume()
+  await stream.closed
   let resumed = { events: 0, gapFree: false, terminal: false }
   if (before.overflow !== null) {
-    const again = await open({ "last-event-id": String(before.overflow.lastEventId) })
-    resumed = await readChecked(again, before.overflow.lastEventId + 1)
+    const again = await openChecked(before.overflow.lastEventId + 1, { "last-event-id": String(before.overflow.lastEventId) })
+    await again.stream.closed
+    resumed = again.result
   }
   slow = {
     cutOff: before.overflow !== null,
@@ -300,27 +196,50 @@ if (slowRes && !timedOut) {
     resumedGapFree: resumed.gapFree,
     resumedToEnd: resumed.terminal
   }
-}
-clearTimeout(timer)
+} else slowOpened?.stream.socket.destroy()
+const ownCpu = process.cpuUsage(cpuAtReady)
 
+const merged = { all: new Histogram(), batch: new Histogram(), other: new Histogram() }
+const firstSeen: Array<number> = []
+const lastSeen: Array<number> = []
+for (const r of reports) {
+  merged.all.merge(r.delay)
+  merged.batch.merge(r.delayBatch)
+  merged.other.merge(r.delayOther)
+  r.firstSeen.forEach((t, i) => {
+    if (t !== null && (firstSeen[i] === undefined || t < firstSeen[i]!)) firstSeen[i] = t
+  })
+  r.lastSeen.forEach((t, i) => {
+    if (t !== null && (lastSeen[i] === undefined || t > lastSeen[i]!)) lastSeen[i] = t
+  })
+}
 const spreads = new Histogram()
 for (let i = 0; i < firstSeen.length; i++) {
   if (firstSeen[i] !== undefined) spreads.add(lastSeen[i]! - firstSeen[i]!)
 }
-const untils = new Set(states.map((s) => s.until))
-const counts = states.map((s) => s.count)
+const untils = new Set(reports.flatMap((r) => r.untils))
+const messages = reports.reduce((n, r) => n + r.messages, 0)
+const userUs = reports.reduce((n, r) => n + r.cpu.user, ownCpu.user)
+const systemUs = reports.reduce((n, r) => n + r.cpu.system, ownCpu.system)
 const report: LoadReport = {
-  clients: states.length,
-  complete: !timedOut && states.every((s) => s.done),
+  clients: reports.reduce((n, r) => n + r.clients, 0),
+  complete: !timedOut && reports.every((r) => r.done === r.clients),
   until: untils.size === 1 ? [...untils][0]! : null,
-  eventsPerClient: { min: Math.min(...counts), max: Math.max(...counts) },
-  clientsWithGaps: states.filter((s) => s.gap).length,
-  bytes,
-  delay: all.stats(),
-  delayBatch: batch.stats(),
-  delayOther: other.stats(),
+  eventsPerClient: { min: Math.min(...reports.map((r) => r.minEvents)), max: Math.max(...reports.map((r) => r.maxEvents)) },
+  clientsWithGaps: reports.reduce((n, r) => n + r.clientsWithGaps, 0),
+  bytes: reports.reduce((n, r) => n + r.bytes, 0),
+  delay: merged.all.stats(),
+  delayBatch: merged.batch.stats(),
+  delayOther: merged.other.stats(),
   spread: spreads.stats(),
   connectMs,
+  messages,
+  cpu: {
+    userMs: Math.round(userUs / 1000),
+    systemMs: Math.round(systemUs / 1000),
+    perMessageUs: messages === 0 ? 0 : Math.round(((userUs + systemUs) / messages) * 10) / 10
+  },
+  processes,
   ...(slow ? { slow } : {})
 }
 console.log(JSON.stringify(report))

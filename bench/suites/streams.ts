@@ -5,8 +5,8 @@
  * One simulator process serves a workspace of 100,000 work items over 20 projects (--quick:
  * 10,000). Each run starts a fresh synclog server (as `npm start` runs it, fresh database),
  * reads the log's position from its database, attaches the load process
- * (bench/load/sse-clients.ts, its own process) with every client starting after that
- * position, runs one full sync through the API and lets the load process report.
+ * (bench/load/sse-clients.ts: raw sockets, in a process of its own) with every client starting
+ * after that position, runs one full sync through the API and lets the load process report.
  *
  * - Fan-out (`fanOut`): a full sync (batchSize 1000, as the full-sync suite) with 1,000 clients
  *   (--quick: 100), beside the same sync with no client attached and the raw baseline
@@ -37,7 +37,7 @@ import { join } from "node:path"
 import type { LoadReport, LoadSpec } from "../load/sse-clients.js"
 import type { Context } from "../lib/context.js"
 import type { Child } from "../lib/proc.js"
-import { firstJsonLine, peakRssOf, rssOf, runJson, sleep, spawnNode, tsNode } from "../lib/proc.js"
+import { cpuMsOf, firstJsonLine, peakRssOf, rssOf, runJson, sleep, spawnNode, tsNode } from "../lib/proc.js"
 import type { Figure } from "../lib/report.js"
 import { figure, median } from "../lib/report.js"
 import type { Simulator } from "../lib/simulator.js"
@@ -100,6 +100,8 @@ interface SyncRun {
   readonly rssAttached: number
   /** The server's peak RSS (VmHWM) at the end of the sync, bytes. */
   readonly rssPeak: number
+  /** The server's CPU (user + system) from the job's creation to its end, ms. */
+  readonly serverCpuMs: number
   readonly load: LoadReport | undefined
   /** Events the log holds after the clients' start position, up to the job's last one. */
   readonly logEvents: number
@@ -135,12 +137,14 @@ const syncWithClients = async (
       await sleep(1000)
     }
     const rssAttached = rssOf(server.child.pid)
+    const cpuBefore = cpuMsOf(server.child.pid)
     const job = await waitForJob(
       server.url,
       await createJob(server.url, { integrationId: "bench", type: "full_sync", options: { batchSize: options.batchSize } }),
       100
     )
     const rssPeak = peakRssOf(server.child.pid)
+    const serverCpuMs = cpuMsOf(server.child.pid) - cpuBefore
     const result = report ? await report : undefined
     const until = result?.until ?? logPosition(server.dbPath)
     const logEvents = countEvents(server.dbPath, after, until)
@@ -150,11 +154,13 @@ const syncWithClients = async (
         (result
           ? `; ${result.clients} clients got ${result.eventsPerClient.min}-${result.eventsPerClient.max} of ${logEvents} events ` +
             `(${Math.round(result.bytes / Math.max(1, result.clients * result.eventsPerClient.max))} bytes each), ` +
-            `${result.clientsWithGaps} with gaps, delay p50 ${result.delay.p50} / p99 ${result.delay.p99} ms` +
+            `${result.clientsWithGaps} with gaps, delay p50 ${result.delay.p50} / p99 ${result.delay.p99} ms, ` +
+            `spread p99 ${result.spread.p99} ms, load process ${result.cpu.perMessageUs} µs CPU per message` +
             (result.slow ? `; slow client ${JSON.stringify(result.slow)}` : "")
           : "")
     )
-    return { job, rate, rssIdle, rssAttached, rssPeak, load: result, logEvents }
+    ctx.log(`  ${options.name}: server CPU during the sync ${Math.round(serverCpuMs)} ms`)
+    return { job, rate, rssIdle, rssAttached, rssPeak, serverCpuMs, load: result, logEvents }
   } finally {
     await server.stop()
     if (load) await load.exited
@@ -235,8 +241,8 @@ const fanOut = async (env: Env, sizes: { readonly workItems: number; readonly cl
     clients: n,
     rounds: sizes.rounds,
     noise,
-    withClients: withClients.map((r) => ({ ms: r.job.duration, rate: r.rate, rssIdle: r.rssIdle, rssAttached: r.rssAttached, rssPeak: r.rssPeak, logEvents: r.logEvents, load: r.load })),
-    without: without.map((r) => ({ ms: r.job.duration, rate: r.rate, rssIdle: r.rssIdle, rssPeak: r.rssPeak, logEvents: r.logEvents })),
+    withClients: withClients.map((r) => ({ ms: r.job.duration, rate: r.rate, rssIdle: r.rssIdle, rssAttached: r.rssAttached, rssPeak: r.rssPeak, serverCpuMs: r.serverCpuMs, logEvents: r.logEvents, load: r.load })),
+    without: without.map((r) => ({ ms: r.job.duration, rate: r.rate, rssIdle: r.rssIdle, rssPeak: r.rssPeak, serverCpuMs: r.serverCpuMs, logEvents: r.logEvents })),
     baseline
   }
   return [
@@ -289,6 +295,20 @@ const fanOut = async (env: Env, sizes: { readonly workItems: number; readonly cl
       name: `fan-out spread, p99: first to last of ${n} clients receiving an event`,
       unit: "ms",
       candidate: loads.map((l) => l.spread.p99),
+      target: "(reported)",
+      met: () => true
+    }),
+    figure({
+      name: `server CPU per event per client: the sync's CPU with ${n} clients minus the same round's without, over events x clients`,
+      unit: "µs",
+      candidate: withClients.map((r, i) => ((r.serverCpuMs - without[i]!.serverCpuMs) * 1000) / (r.logEvents * n)),
+      target: "(reported)",
+      met: () => true
+    }),
+    figure({
+      name: `load process CPU per message received (user + system, all its processes, ${n} clients)`,
+      unit: "µs",
+      candidate: loads.map((l) => l.cpu.perMessageUs),
       target: "(reported)",
       met: () => true
     }),

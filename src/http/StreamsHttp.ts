@@ -41,6 +41,27 @@ export const sseEvent = (e: StoredEvent) => {
   return text
 }
 
+/**
+ * The messages of a page of events, for clients that want every event: the last page's text is
+ * kept, so the thousand unfiltered followers handed the same page get the same string (and
+ * `sseConnection` then the same framed bytes) instead of building and comparing a copy each.
+ */
+let lastPage: { readonly first: StoredEvent; readonly last: StoredEvent; readonly length: number; readonly text: string } | undefined
+const sseEvents = (events: ReadonlyArray<StoredEvent>): string => {
+  if (events.length === 0) return ""
+  if (events.length === 1) return sseEvent(events[0]!)
+  const first = events[0]!
+  const last = events[events.length - 1]!
+  // A batch is in log order without repeats: the same first and last event and length are the same page.
+  if (lastPage !== undefined && lastPage.first === first && lastPage.last === last && lastPage.length === events.length) {
+    return lastPage.text
+  }
+  let text = ""
+  for (const e of events) text += sseEvent(e)
+  lastPage = { first, last, length: events.length, text }
+  return text
+}
+
 const sseOverflow = (lastPosition: number) =>
   `event: overflow\ndata: ${
     JSON.stringify({
@@ -170,6 +191,7 @@ export const StreamsHttpLive = HttpApiBuilder.group(SyncApi, "streams", (handler
           }
           const after = (yield* startAfter(headers["last-event-id"], urlParams.after)) ?? (yield* feed.position)
           const typeSet = types === undefined ? undefined : new Set(types)
+          const everything = typeSet === undefined && urlParams.jobId === undefined && urlParams.integrationId === undefined
           /** Whether the client wants the event; undefined while its integration is not known yet. */
           const wantedNow = (e: StoredEvent): boolean | undefined => {
             if (typeSet !== undefined && !typeSet.has(e.type)) return false
@@ -181,6 +203,7 @@ export const StreamsHttpLive = HttpApiBuilder.group(SyncApi, "streams", (handler
           }
           const render: SseRender = {
             now: (events) => {
+              if (everything) return sseEvents(events)
               let text = ""
               for (const e of events) {
                 const wanted = wantedNow(e)
