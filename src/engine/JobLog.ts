@@ -2,6 +2,7 @@ import { SqlClient } from "@effect/sql"
 import { Clock, Effect } from "effect"
 import type { LogLevel, LogLine } from "../domain/apiShapes.js"
 import { isoAt } from "../domain/time.js"
+import { committedReader, committedRows } from "../eventlog/ReadConnection.js"
 
 /**
  * A job's log lines: operational text, not state. They live in their own append-only table so
@@ -11,6 +12,7 @@ import { isoAt } from "../domain/time.js"
 export class JobLog extends Effect.Service<JobLog>()("synclog/JobLog", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const committed = yield* committedReader
 
     /**
      * `quiet` lines (one per batch) reach the process log at debug level only. `fields` go to the
@@ -39,13 +41,16 @@ export class JobLog extends Effect.Service<JobLog>()("synclog/JobLog", {
         total: Effect.map(sql<{ n: number }>`SELECT COUNT(*) AS n FROM job_logs WHERE job_id = ${jobId}`, (r) => r[0]?.n ?? 0)
       }).pipe(Effect.orDie)
 
-    /** The latest `n` lines, oldest first. */
+    /**
+     * The latest `n` lines, oldest first, as committed: the job detail's read, on the read
+     * connection when there is one (eventlog/ReadConnection.ts); never inside a transaction.
+     */
     const latest = (jobId: string, n: number) =>
-      Effect.map(
+      committedRows(
+        committed,
         sql<LogLine>`SELECT timestamp, level, message FROM
           (SELECT id, timestamp, level, message FROM job_logs WHERE job_id = ${jobId} ORDER BY id DESC LIMIT ${n}) AS latest
-          ORDER BY id`,
-        (rows) => rows
+          ORDER BY id`
       ).pipe(Effect.orDie)
 
     const erase = (jobId: string) => sql`DELETE FROM job_logs WHERE job_id = ${jobId}`.pipe(Effect.asVoid, Effect.orDie)

@@ -1,4 +1,4 @@
-import { SqlClient } from "@effect/sql"
+import { SqlClient, type SqlError } from "@effect/sql"
 import { Effect } from "effect"
 import { AppMode } from "../config/Settings.js"
 import { RateLimiter } from "../connectors/RateLimiter.js"
@@ -65,18 +65,23 @@ export class Queries extends Effect.Service<Queries>()("synclog/Queries", {
       return `${json.slice(0, -1)},"waiting":${JSON.stringify({ reason: wait.reason, until: isoAt(wait.until) })}}`
     }
 
-    /** Each job's API JSON: from the cache when its version was presented before. */
-    const presented = (rows: ReadonlyArray<JobVersion>) =>
-      Effect.gen(function*() {
-        const hits = rows.map((r) => jobJson.cached(r.id, r.version))
-        const docs = yield* views.jobDocs(rows.filter((_, i) => hits[i] === undefined).map((r) => r.id))
-        // A doc read after its version may be newer still: presenting it is as current as the read.
-        return rows.flatMap((r, i) => {
+    /**
+     * Each job's API JSON: from the cache when its version was presented before. These run on
+     * every list and detail request, so they are plain combinators (no generator) and read no
+     * doc when every job was presented before, as a polled list mostly finds.
+     */
+    const presented = (rows: ReadonlyArray<JobVersion>): Effect.Effect<ReadonlyArray<string>, SqlError.SqlError> => {
+      const hits = rows.map((r) => jobJson.cached(r.id, r.version))
+      const missing = rows.filter((_, i) => hits[i] === undefined)
+      if (missing.length === 0) return Effect.succeed(rows.map((r, i) => withWaiting(r.id, hits[i]!)))
+      // A doc read after its version may be newer still: presenting it is as current as the read.
+      return Effect.map(views.jobDocs(missing.map((r) => r.id)), (docs) =>
+        rows.flatMap((r, i) => {
           const doc = docs.get(r.id)
           const json = hits[i] ?? (doc !== undefined ? jobJson.present(doc) : undefined)
           return json === undefined ? [] : [withWaiting(r.id, json)]
-        })
-      })
+        }))
+    }
 
     /** A job, deleted ones included (their events and logs stay readable for audit). */
     const knownJob = (jobId: string) =>
@@ -84,28 +89,28 @@ export class Queries extends Effect.Service<Queries>()("synclog/Queries", {
 
     /** `{"jobs": [...], "total": n}` as JSON, newest first; `total` counts every match. */
     const jobList = (query: JobListQuery) =>
-      Effect.gen(function*() {
-        const { rows, total } = yield* views.jobVersions({
+      Effect.flatMap(
+        views.jobVersions({
           ...(query.statuses && query.statuses.length > 0 ? { statuses: query.statuses } : {}),
           ...(query.integrationId !== undefined ? { integrationId: query.integrationId } : {}),
           ...(query.type !== undefined ? { type: query.type } : {}),
           limit: query.limit,
           offset: query.offset
-        })
-        const json = yield* presented(rows)
-        return `{"jobs":[${json.join(",")}],"total":${total}}`
-      }).pipe(orDieOnStorage)
+        }),
+        ({ rows, total }) => Effect.map(presented(rows), (json) => `{"jobs":[${json.join(",")}],"total":${total}}`)
+      ).pipe(orDieOnStorage)
 
     /** One job's JSON with its latest log lines as `logs`, its last field. */
     const jobDetail = (jobId: string) =>
-      Effect.gen(function*() {
-        const row = yield* views.jobVersion(jobId)
-        if (row === undefined) return yield* Effect.fail(JobNotFound.of(jobId))
-        const [job] = yield* presented([row])
-        if (job === undefined) return yield* Effect.fail(JobNotFound.of(jobId))
-        const logs = yield* jobLog.latest(jobId, LATEST_LOGS)
-        return `${job.slice(0, -1)},"logs":${JSON.stringify(logs)}}`
-      }).pipe(orDieOnStorage)
+      Effect.flatMap(views.jobVersion(jobId), (row) =>
+        row === undefined
+          ? Effect.fail(JobNotFound.of(jobId))
+          : Effect.flatMap(presented([row]), ([job]) =>
+            job === undefined
+              ? Effect.fail(JobNotFound.of(jobId))
+              : Effect.map(jobLog.latest(jobId, LATEST_LOGS), (logs) => `${job.slice(0, -1)},"logs":${JSON.stringify(logs)}}`))).pipe(
+          orDieOnStorage
+        )
 
     const jobLogs = (jobId: string, limit: number, offset: number) =>
       Effect.gen(function*() {
@@ -139,10 +144,11 @@ export class Queries extends Effect.Service<Queries>()("synclog/Queries", {
 
     /** Every integration's status, with its current job and its request budget. */
     const integrationStatuses = Effect.gen(function*() {
-      const docs = yield* views.integrations
+      const docs = yield* views.committedIntegrations
       const current = yield* views.currentJobs
-      return yield* Effect.forEach(docs, (doc) =>
-        Effect.map(limiter.budget(doc.id), (budget) => presentIntegration(doc, current.get(doc.id), budget)))
+      // Every budget in one call (an integration without one has none: null).
+      const budgets = new Map(yield* limiter.budgets)
+      return docs.map((doc) => presentIntegration(doc, current.get(doc.id), budgets.get(doc.id) ?? null))
     }).pipe(orDieOnStorage)
 
     const integrationSettings = Effect.map(views.integrations, (docs) => docs.map(presentSettings)).pipe(orDieOnStorage)

@@ -13,6 +13,7 @@ import m0005 from "./migrations/0005_drop_mirror_by_project.js"
 import m0006 from "./migrations/0006_notification_outbox.js"
 import m0007 from "./migrations/0007_credentials.js"
 import * as Postgres from "./postgres.js"
+import * as ReadConnection from "./ReadConnection.js"
 import { describeStorageFailure, type StorageProblem } from "./storageErrors.js"
 
 /**
@@ -143,7 +144,7 @@ const unavailableAs = (name: string) => (cause: Cause.Cause<unknown>): Layer.Lay
 
 const postgresLayer = (url: string) => {
   const name = Postgres.describeUrl(url)
-  return Layer.merge(Postgres.layer(url), Layer.succeed(DatabaseFile, { path: name })).pipe(
+  return Layer.mergeAll(Postgres.layer(url), Layer.succeed(DatabaseFile, { path: name }), ReadConnection.none).pipe(
     // The pool fails with a SqlError whose cause is the driver's (a code such as ECONNREFUSED).
     Layer.catchAllCause(unavailableAs(name))
   )
@@ -161,7 +162,9 @@ const sqliteLayer = (filename: string, options: Options) => {
   const withCheckpoints = background
     ? Layer.scopedDiscard(backgroundCheckpoints(filename)).pipe(Layer.provideMerge(ready))
     : ready
-  return Layer.merge(withCheckpoints, Layer.succeed(DatabaseFile, { path: filename })).pipe(
+  // The API's hot reads on a connection of their own (ReadConnection.ts); not for a memory database.
+  const reads = inFile ? ReadConnection.layer(filename) : ReadConnection.none
+  return Layer.mergeAll(withCheckpoints, Layer.succeed(DatabaseFile, { path: filename }), reads).pipe(
     // Opening or migrating fails as a defect inside SqliteClient: one sentence for the operator.
     Layer.catchAllCause(unavailableAs(filename))
   )

@@ -14,7 +14,9 @@ export const IntegrationsHttpLive = HttpApiBuilder.group(SyncApi, "integrations"
         Effect.map(queries.integrationStatuses, (statuses) => {
           // Sent as it is (no re-encoding): typed as the contract's status, checked here.
           const integrations: ReadonlyArray<IntegrationStatusView> = statuses
-          return HttpServerResponse.unsafeJson({ integrations })
+          // The JSON as a string, written with the headers in one piece (see JobsHttp.ts).
+          const body = JSON.stringify({ integrations })
+          return HttpServerResponse.raw(body, { contentType: "application/json", contentLength: Buffer.byteLength(body) })
         }))
       .handle("start", ({ path, payload }) =>
         commands.start(

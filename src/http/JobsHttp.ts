@@ -10,7 +10,12 @@ import { type JobView, SyncApi } from "./Api.js"
 // path, cached by job version; see engine/jobJson.ts): it must be the contract's Job.
 presentJob satisfies (doc: never) => JobView
 
-const jsonResponse = (body: string) => HttpServerResponse.text(body, { contentType: "application/json" })
+/**
+ * The body as it is: Node writes a string body with the headers in one piece, where `text`
+ * would first encode it to bytes (a copy, and a second chunk to write).
+ */
+const jsonResponse = (body: string) =>
+  HttpServerResponse.raw(body, { contentType: "application/json", contentLength: Buffer.byteLength(body) })
 
 /** Handlers only translate HTTP to the engine's commands and queries. */
 export const JobsHttpLive = HttpApiBuilder.group(SyncApi, "jobs", (handlers) =>

@@ -96,30 +96,31 @@ export const observeRequests = (accessLog: boolean) => (app: HttpApp.Default): H
       const route = routeOf(request.method, request.url)
       const metrics = metricsOf(request.method, route, status)
       const fiberLabels = fiber.getFiberRef(FiberRef.currentMetricLabels)
-      const recorded = fiberLabels.length === 0
-        ? Effect.sync(() => {
-          httpRequests.unsafeUpdate(1, metrics.countLabels)
-          httpRequestDuration.unsafeUpdate(ms / 1000, metrics.durationLabels)
-        })
+      let recorded: Effect.Effect<void> = Effect.void
+      if (fiberLabels.length === 0) {
+        // Called as the request ends (in its exit hook): updated right away.
+        httpRequests.unsafeUpdate(1, metrics.countLabels)
+        httpRequestDuration.unsafeUpdate(ms / 1000, metrics.durationLabels)
+      } else {
         // Labels set around the server (by an embedding service) join ours: Effect's own path.
-        : Effect.zipRight(Metric.increment(metrics.count), Metric.update(metrics.duration, ms / 1000))
+        recorded = Effect.zipRight(Metric.increment(metrics.count), Metric.update(metrics.duration, ms / 1000))
+      }
       if (!accessLog) return recorded
       return Effect.zipRight(
         recorded,
         Effect.annotateLogs(Effect.logInfo("request"), { method: request.method, route, status, durationMs: ms })
       )
     }
-    return Effect.flatMap(app, (response: HttpServerResponse.HttpServerResponse) => Effect.as(record(response.status), response)).pipe(
-      // A client that hangs up first (a live stream ends that way) interrupts the request; the
-      // API turns that into a 499 response raised as a defect, which is counted (a plain
-      // interruption too, as 499, nginx's "client closed request"), for as long as it was open.
-      Effect.onExit((exit) => {
-        if (Exit.isSuccess(exit)) return Effect.void
-        const answered = Cause.squash(exit.cause)
-        if (HttpServerResponse.isServerResponse(answered)) return record(answered.status)
-        return Cause.isInterruptedOnly(exit.cause) ? record(CLIENT_CLOSED_REQUEST) : Effect.void
-      })
-    )
+    // One exit hook for every outcome (not a flatMap for answers plus a hook for the rest).
+    // A client that hangs up first (a live stream ends that way) interrupts the request; the
+    // API turns that into a 499 response raised as a defect, which is counted (a plain
+    // interruption too, as 499, nginx's "client closed request"), for as long as it was open.
+    return Effect.onExit(app, (exit) => {
+      if (Exit.isSuccess(exit)) return record(exit.value.status)
+      const answered = Cause.squash(exit.cause)
+      if (HttpServerResponse.isServerResponse(answered)) return record(answered.status)
+      return Cause.isInterruptedOnly(exit.cause) ? record(CLIENT_CLOSED_REQUEST) : Effect.void
+    })
   })
 
 const CLIENT_CLOSED_REQUEST = 499
