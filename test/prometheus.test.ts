@@ -1,6 +1,6 @@
 import { Effect, Metric, MetricBoundaries } from "effect"
 import { describe, expect, it } from "vitest"
-import { makePrometheusRenderer, renderPrometheus } from "../src/metrics/prometheus.js"
+import { type LabelledGauges, makePrometheusRenderer, renderPrometheus } from "../src/metrics/prometheus.js"
 
 /** The renderer's memory: a scrape re-renders what moved, and an idle one returns the same bytes. */
 describe("Prometheus renderer", () => {
@@ -33,5 +33,27 @@ describe("Prometheus renderer", () => {
     expect(text(render(snap()))).toContain('rendertest_level{integration="c"} 5\n')
     // The same text as a renderer without memory.
     expect(text(render(snap()))).toBe(renderPrometheus(snap(), "rendertest_"))
+  })
+
+  it("renders gauges kept outside the registry, again only when their version moves", () => {
+    const render = makePrometheusRenderer("rendertest_")
+    const snap = () => Metric.unsafeSnapshot()
+    Effect.runSync(Metric.set(tagged("a"), 1))
+    const values = new Map<string, number>()
+    const kept = (version: number): LabelledGauges => ({ name: "rendertest_budget", help: "Budget", label: "integration", values, version })
+    // No series yet: no block at all.
+    expect(text(render(snap(), [kept(0)]))).not.toContain("rendertest_budget")
+    values.set("a", 10).set('b"\\', 0)
+    const first = render(snap(), [kept(1)])
+    expect(text(first)).toContain("# HELP rendertest_budget Budget\n# TYPE rendertest_budget gauge\n" +
+      'rendertest_budget{integration="a"} 10\nrendertest_budget{integration="b\\"\\\\"} 0\n')
+    // Same version: the same bytes (the map is not read again).
+    values.set("a", 99)
+    expect(render(snap(), [kept(1)])).toBe(first)
+    const second = text(render(snap(), [kept(2)]))
+    expect(second).toContain('rendertest_budget{integration="a"} 99\n')
+    // Blocks stay sorted by name among the registry's.
+    expect(second.indexOf("# HELP rendertest_budget")).toBeLessThan(second.indexOf("# HELP rendertest_level"))
+    expect(second.indexOf("# HELP rendertest_budget")).toBeGreaterThan(-1)
   })
 })

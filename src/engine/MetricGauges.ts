@@ -2,6 +2,7 @@ import { SqlClient } from "@effect/sql"
 import { Effect, Metric } from "effect"
 import { RateLimiter } from "../connectors/RateLimiter.js"
 import * as M from "../metrics/metrics.js"
+import type { LabelledGauges } from "../metrics/prometheus.js"
 import { JobSupervisor } from "./JobSupervisor.js"
 
 const CIRCUIT_VALUE = { closed: 0, half_open: 1, open: 2 } as const
@@ -17,27 +18,23 @@ export class MetricGauges extends Effect.Service<MetricGauges>()("synclog/Metric
     const supervisor = yield* JobSupervisor
     const limiter = yield* RateLimiter
 
-    /** Each integration's labelled gauges, built once. */
-    const byIntegration = new Map<string, { readonly circuit: Metric.Metric.Gauge<number>; readonly remaining: Metric.Metric.Gauge<number> }>()
-    const gaugesOf = (integration: string) => {
-      let found = byIntegration.get(integration)
-      if (found === undefined) {
-        found = {
-          circuit: M.labelled(M.circuitState, { integration }),
-          remaining: M.labelled(M.rateLimitRemaining, { integration })
-        }
-        byIntegration.set(integration, found)
-      }
-      return found
+    /**
+     * Each integration's circuit state and request budget: kept here and rendered from these
+     * maps (see metrics.ts, `circuitState`); a version says when a map last changed.
+     */
+    type Kept = { -readonly [K in keyof LabelledGauges]: LabelledGauges[K] } & { readonly values: Map<string, number> }
+    const kept = (gauge: { readonly name: string; readonly help: string }): Kept =>
+      ({ ...gauge, label: "integration", values: new Map(), version: 0 })
+    const circuits = kept(M.circuitState)
+    const budgets = kept(M.rateLimitRemaining)
+    const setValue = (gauge: Kept, id: string, value: number) => {
+      if (gauge.values.get(id) === value) return
+      gauge.values.set(id, value)
+      gauge.version++
     }
 
     /** The circuit states last read, and the stamp of the integrations table they were read at. */
     let circuitsStamp: string | null = null
-    const lastCircuit = new Map<string, number>()
-    const lastRemaining = new Map<string, number>()
-    /** Sets a gauge only when its value moved (a set is an effect; a thousand unchanged ones add up). */
-    const setIfChanged = (last: Map<string, number>, id: string, gauge: Metric.Metric.Gauge<number>, value: number) =>
-      last.get(id) === value ? Effect.void : (last.set(id, value), Metric.set(gauge, value))
 
     // The database's size and the integration docs' fields, in each backend's words.
     const pg = sql.onDialectOrElse({ pg: () => true, orElse: () => false })
@@ -64,19 +61,17 @@ export class MetricGauges extends Effect.Service<MetricGauges>()("synclog/Metric
       // Every integration event raises its row's version, so an unchanged stamp means unchanged
       // circuits: most scrapes read no integration document at all.
       if (row !== undefined && row.stamp !== circuitsStamp) {
-        const circuits = yield* sql<{ id: string; state: keyof typeof CIRCUIT_VALUE }>`
+        const rows = yield* sql<{ id: string; state: keyof typeof CIRCUIT_VALUE }>`
           SELECT id, ${circuitState} AS state FROM integrations WHERE ${notRemoved}`
-        for (const { id, state } of circuits) {
-          yield* setIfChanged(lastCircuit, id, gaugesOf(id).circuit, CIRCUIT_VALUE[state] ?? 0)
-        }
+        for (const { id, state } of rows) setValue(circuits, id, CIRCUIT_VALUE[state] ?? 0)
         circuitsStamp = row.stamp
       }
-      for (const [id, budget] of yield* limiter.budgets) {
-        yield* setIfChanged(lastRemaining, id, gaugesOf(id).remaining, budget.remaining)
-      }
+      for (const [id, budget] of yield* limiter.budgets) setValue(budgets, id, budget.remaining)
+      const perIntegration: ReadonlyArray<LabelledGauges> = [circuits, budgets]
+      return perIntegration
     })
 
-
+    /** Brings every gauge up to date; returns the per-integration ones for the scrape to render. */
     return { refresh: Effect.orDie(refresh) } as const
   })
 }) {}

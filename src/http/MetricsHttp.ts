@@ -11,7 +11,7 @@ export const MetricsHttpLive = HttpApiBuilder.group(SyncApi, "metrics", (handler
     const render = makePrometheusRenderer()
     return handlers.handle("scrape", () =>
       Effect.gen(function*() {
-        yield* gauges.refresh
-        return HttpServerResponse.uint8Array(render(yield* Metric.snapshot), { contentType: "text/plain; version=0.0.4; charset=utf-8" })
+        const perIntegration = yield* gauges.refresh
+        return HttpServerResponse.uint8Array(render(yield* Metric.snapshot, perIntegration), { contentType: "text/plain; version=0.0.4; charset=utf-8" })
       }))
   }))

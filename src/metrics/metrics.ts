@@ -56,12 +56,20 @@ export const rateLimitWaitSeconds = counter(
   "synclog_rate_limit_wait_seconds_total",
   "Seconds spent waiting for the request budget or a Retry-After, by integration"
 )
-export const rateLimitRemaining = Metric.gauge("synclog_rate_limit_remaining", {
-  description: "Requests left in the integration's current budget window"
-})
-export const circuitState = Metric.gauge("synclog_circuit_state", {
-  description: "Circuit breaker per integration: 0 closed, 1 half open, 2 open"
-})
+/**
+ * The two gauges with a series per integration (a thousand integrations: two thousand series)
+ * are kept by MetricGauges and rendered by the scrape from its maps, outside Effect's registry:
+ * `Metric.snapshot` copies every registered series on every scrape, and these two made up most
+ * of what a scrape allocated (see prometheus.ts, `LabelledGauges`).
+ */
+export const rateLimitRemaining = {
+  name: "synclog_rate_limit_remaining",
+  help: "Requests left in the integration's current budget window"
+} as const
+export const circuitState = {
+  name: "synclog_circuit_state",
+  help: "Circuit breaker per integration: 0 closed, 1 half open, 2 open"
+} as const
 
 // ---- storage and the API ----------------------------------------------------------------------------
 export const eventLogPosition = Metric.gauge("synclog_event_log_position", { description: "Latest position of the event log" })

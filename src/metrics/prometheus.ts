@@ -29,6 +29,21 @@ interface Family {
   seen: number
   moved: boolean
   bytes: Uint8Array
+  /** For a block of `LabelledGauges`: the version its bytes were rendered at (else undefined). */
+  version?: number
+}
+
+/**
+ * A gauge with one series per value of one label, kept by its owner instead of Effect's
+ * registry (see metrics.ts, `circuitState`), with a version the owner raises whenever a value
+ * changes: the block is rendered again only when the version moved.
+ */
+export interface LabelledGauges {
+  readonly name: string
+  readonly help: string
+  readonly label: string
+  readonly values: ReadonlyMap<string, number>
+  readonly version: number
 }
 
 /**
@@ -49,9 +64,27 @@ export const makePrometheusRenderer = (prefix = "synclog_") => {
   let last: Uint8Array | undefined
   const encoder = new TextEncoder()
 
-  return (pairs: ReadonlyArray<MetricPair.MetricPair.Untyped>): Uint8Array => {
+  return (pairs: ReadonlyArray<MetricPair.MetricPair.Untyped>, gauges: ReadonlyArray<LabelledGauges> = []): Uint8Array => {
     for (const family of families.values()) family.seen = 0
     let added = false
+    let moved = false
+    for (const gauge of gauges) {
+      let family = families.get(gauge.name)
+      if (family === undefined) {
+        family = { head: headOf(gauge.name, gauge.help, "gauge"), members: [], seen: 0, moved: false, bytes: new Uint8Array() }
+        families.set(gauge.name, family)
+        added = true
+      }
+      // Left out of the text while it has no series, as an unused labelled metric is.
+      family.seen = gauge.values.size
+      if (family.version !== gauge.version) {
+        const lines: Array<string> = [family.head]
+        for (const [value, n] of gauge.values) lines.push(`${gauge.name}{${gauge.label}="${escapeLabel(value)}"} ${formatNumber(n)}\n`)
+        family.bytes = encoder.encode(lines.join(""))
+        family.version = gauge.version
+        moved = true
+      }
+    }
     for (const pair of pairs) {
       const key = pair.metricKey
       const name = key.name
@@ -70,7 +103,7 @@ export const makePrometheusRenderer = (prefix = "synclog_") => {
       let family = families.get(name)
       if (family === undefined) {
         const help = key.description._tag === "Some" ? key.description.value : name
-        family = { head: `# HELP ${name} ${escapeHelp(help)}\n# TYPE ${name} ${kind}\n`, members: [], seen: 0, moved: true, bytes: new Uint8Array() }
+        family = { head: headOf(name, help, kind), members: [], seen: 0, moved: true, bytes: new Uint8Array() }
         families.set(name, family)
         added = true
       }
@@ -91,8 +124,9 @@ export const makePrometheusRenderer = (prefix = "synclog_") => {
       }
       family.seen++
     }
-    let moved = added
+    if (added) moved = true
     for (const family of families.values()) {
+      if (family.version !== undefined) continue
       if (family.members.length !== family.seen) {
         family.members.length = family.seen
         family.moved = true
@@ -145,6 +179,8 @@ const labelsOf = (key: MetricKey.MetricKey.Untyped) => {
   }
   return labels
 }
+
+const headOf = (name: string, help: string, kind: Kind) => `# HELP ${name} ${escapeHelp(help)}\n# TYPE ${name} ${kind}\n`
 
 const braces = (labels: string, extra?: string) => {
   const all = extra === undefined ? labels : labels === "" ? extra : `${labels},${extra}`
