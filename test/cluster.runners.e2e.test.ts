@@ -238,4 +238,31 @@ describe("cluster of runners", () => {
     expect(gaveUp()).toBe(true)
     await expectExact(a.server.api, zombie.i, zombie.id, creates[zombie.i])
   })
+
+  it("hands a runner's jobs over on SIGTERM: they pause at a batch boundary and continue elsewhere from there", async () => {
+    if (b.server.hasExited()) b = await startRunner("runner B3")
+    holdEveryLane()
+    await awaitShardsSpread([a, b])
+    const creates = await Promise.all(Array.from({ length: INTEGRATIONS }, async (_, i) => (await mirrored(a.server.api, i)) ? "none" as const : "all" as const))
+    const ids = await startAll(a.server.api)
+    const placed = await awaitPinned(ids)
+    const onB = ids.flatMap((id, i) => (placed[i] === b.address ? [{ id, i }] : []))
+    expect(onB.length).toBeGreaterThan(0)
+
+    // SIGTERM: B asks its runs to pause; the pages in flight are answered and commit first.
+    const leaving = b.server.terminate()
+    await waitFor("B's runs asked to pause", async () =>
+      b.server.logLines().some((l) => String(l.message).startsWith("Shutting down: pausing")), 30_000, 50)
+    for (const { i } of onB) gate.lane(workspaceOf(i)).release(gate.lane(workspaceOf(i)).held()!)
+    expect((await leaving).code).toBe(0)
+    gate.resetAll()
+    for (const { id, i } of onB) {
+      await expectExact(a.server.api, i, id, creates[i])
+      const log = await logOf(a.server.api, id)
+      const paused = log.findIndex((m) => m.startsWith("Paused for server shutdown at "))
+      const resumed = log.findIndex((m) => m.startsWith(`Resumed on runner ${a.address} after runner ${b.address} left`))
+      expect(paused, log.join("\n")).toBeGreaterThan(-1)
+      expect(resumed).toBeGreaterThan(paused)
+    }
+  })
 })
