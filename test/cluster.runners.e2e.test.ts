@@ -7,6 +7,7 @@ import {
   freePort,
   type Gate,
   killAllChildren,
+  spawnOnce,
   startChild,
   startGate,
   takeChildOutputs,
@@ -237,6 +238,24 @@ describe("cluster of runners", () => {
       gaveUp() || (await a.server.api.get(`/api/sync/jobs/${zombie.id}`)).body.stats.processed !== completed, 30_000, 100)
     expect(gaveUp()).toBe(true)
     await expectExact(a.server.api, zombie.i, zombie.id, creates[zombie.i])
+  })
+
+  it("refuses a single server on the runners' database, and a runner without PostgreSQL, each with one line", async () => {
+    const [single, sqliteRunner] = await Promise.all([
+      spawnOnce({ dbPath: dir.dbPath, configPath, apiKey: sim.apiKey, label: "single server" }, await freePort()),
+      spawnOnce({
+        dbPath: join(dir.dir, "runner.db"),
+        configPath,
+        apiKey: sim.apiKey,
+        label: "runner on SQLite",
+        env: { SYNC_RUNNER_ADDRESS: `127.0.0.1:${await freePort()}` }
+      }, await freePort())
+    ])
+    expect((await single.exited).code).toBe(1)
+    expect(single.output()).toMatch(/is in use by the runners of a synclog cluster \(one is pid \d+, running since [^)]+\): start this server as a runner too \(set SYNC_RUNNER_ADDRESS=host:port\)/)
+    expect((await sqliteRunner.exited).code).toBe(1)
+    expect(sqliteRunner.output()).toContain("SYNC_RUNNER_ADDRESS is set without SYNC_DATABASE_URL")
+    for (const refused of [single, sqliteRunner]) expect(refused.output()).not.toMatch(/\n\s+at /)
   })
 
   it("hands a runner's jobs over on SIGTERM: they pause at a batch boundary and continue elsewhere from there", async () => {
