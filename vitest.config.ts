@@ -1,4 +1,4 @@
-import { defineConfig } from "vitest/config"
+import { configDefaults, defineConfig } from "vitest/config"
 
 /**
  * The suites that also run on PostgreSQL when SYNC_TEST_DATABASE_URL names a server whose user
@@ -11,15 +11,18 @@ const POSTGRES_SUITES = [
   "test/property.e2e.test.ts",
   "test/crash.e2e.test.ts"
 ]
+/** Suites that need PostgreSQL (several runner processes share one database): the "postgres" project only. */
+const CLUSTER_SUITES = ["test/cluster.e2e.test.ts"]
 const postgresUrl = process.env.SYNC_TEST_DATABASE_URL || undefined
 
 const ALL_SUITES = ["test/**/*.test.ts"]
+const SQLITE_EXCLUDE = [...configDefaults.exclude, ...CLUSTER_SUITES]
 
 export default defineConfig({
   test: {
     // Set per project when there are two: a project that extends this config adds its own
     // `include` to the root's instead of replacing it.
-    ...(postgresUrl === undefined ? { include: ALL_SUITES } : {}),
+    ...(postgresUrl === undefined ? { include: ALL_SUITES, exclude: SQLITE_EXCLUDE } : {}),
     setupFiles: ["./test/setup.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
@@ -29,12 +32,12 @@ export default defineConfig({
     // With a PostgreSQL server: every suite on SQLite first, then the listed ones on PostgreSQL.
     ...(postgresUrl === undefined ? {} : {
       projects: [
-        { extends: true, test: { name: "sqlite", include: ALL_SUITES, env: { SYNC_TEST_DATABASE_URL: "" }, sequence: { groupOrder: 0 } } },
+        { extends: true, test: { name: "sqlite", include: ALL_SUITES, exclude: SQLITE_EXCLUDE, env: { SYNC_TEST_DATABASE_URL: "" }, sequence: { groupOrder: 0 } } },
         {
           extends: true,
           test: {
             name: "postgres",
-            include: POSTGRES_SUITES,
+            include: [...POSTGRES_SUITES, ...CLUSTER_SUITES],
             // Half the property test's random runs: each statement is a round trip here, and
             // the first pass has run all ten on SQLite.
             env: { SYNC_TEST_DATABASE_URL: postgresUrl, SYNCLOG_PROPERTY_RUNS: process.env.SYNCLOG_PROPERTY_RUNS ?? "5" },
