@@ -2,8 +2,8 @@
  * `npm run cluster:demo`: a three-runner synclog cluster on this machine, to try failover by hand.
  *
  * Starts, on loopback and in a temp folder that is removed afterwards:
- *   1. a throwaway PostgreSQL (Debian's `postgresql` package: `initdb` + `pg_ctl`, as the
- *      `postgres` user when run as root, since the server refuses to run as root);
+ *   1. a throwaway PostgreSQL (scripts/postgres.ts: Debian's `postgresql` package, `initdb` +
+ *      `pg_ctl`, as the `postgres` user when run as root);
  *   2. the Plane simulator with the demo's workspaces (and four more, so that the integrations
  *      spread over the runners' shards);
  *   3. three runners (`npm start`'s bundle, built once), each with SYNC_DATABASE_URL on that
@@ -11,12 +11,13 @@
  * Prints the three API URLs and how to kill a runner; Ctrl-C stops everything.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { createInterface } from "node:readline"
 import { DEMO_RATE_LIMIT, demoIntegration } from "../src/demo.js"
+import { startThrowawayPostgres, type ThrowawayPostgres } from "./postgres.js"
 import { type RunningSimulator, startSimulator } from "../src/simulator/server.js"
 
 const ROOT = join(import.meta.dirname, "..")
@@ -51,47 +52,6 @@ const portNear = (preferred: number): Promise<number> =>
     })
     server.listen(preferred, "127.0.0.1", () => server.close(() => resolve(preferred)))
   })
-
-// ---- PostgreSQL -----------------------------------------------------------------------------------
-
-const postgresBin = (): string => {
-  const base = "/usr/lib/postgresql"
-  const versions = existsSync(base) ? readdirSync(base).filter((v) => existsSync(join(base, v, "bin", "initdb"))) : []
-  if (versions.length === 0) {
-    return fail("PostgreSQL is not installed: `apt-get install postgresql` (Debian/Ubuntu), then run `npm run cluster:demo` again")
-  }
-  return join(base, versions.sort((a, b) => Number(a) - Number(b)).at(-1)!, "bin")
-}
-
-const asRoot = process.getuid?.() === 0
-/**
- * Runs a PostgreSQL program, as the `postgres` user when this runs as root, in a session of its
- * own (setsid): Ctrl-C reaches this script's process group only, and this script stops the
- * server after the runners, not while they still write to it.
- */
-const pg = (bin: string, program: string, args: ReadonlyArray<string>) =>
-  asRoot
-    ? execFileSync("setsid", ["runuser", "-u", "postgres", "--", join(bin, program), ...args], { stdio: "pipe" })
-    : execFileSync("setsid", [join(bin, program), ...args], { stdio: "pipe" })
-
-const startPostgres = async (dir: string) => {
-  const bin = postgresBin()
-  if (asRoot) chownSync(dir, Number(execFileSync("id", ["-u", "postgres"]).toString().trim()), Number(execFileSync("id", ["-g", "postgres"]).toString().trim()))
-  const port = await portNear(55_433)
-  const data = join(dir, "data")
-  pg(bin, "initdb", ["-D", data, "-U", "synclog", "--auth=trust", "-E", "UTF8", "--no-sync"])
-  pg(bin, "pg_ctl", ["-D", data, "-l", join(dir, "postgres.log"), "-w", "start", "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=200`])
-  return {
-    url: `postgres://synclog@127.0.0.1:${port}/postgres`,
-    stop: () => {
-      try {
-        pg(bin, "pg_ctl", ["-D", data, "-m", "fast", "stop"])
-      } catch {
-        // already stopped
-      }
-    }
-  }
-}
 
 // ---- runners --------------------------------------------------------------------------------------
 
@@ -156,7 +116,7 @@ const awaitReady = async (runner: RunnerProcess) => {
 
 let stopping = false
 const dir = mkdtempSync(join(tmpdir(), "synclog-cluster-demo-"))
-let postgres: { readonly url: string; readonly stop: () => void } | undefined
+let postgres: ThrowawayPostgres | undefined
 let simulator: RunningSimulator | undefined
 const runners: Array<RunnerProcess> = []
 
@@ -189,7 +149,7 @@ process.once("exit", () => {
 })
 
 try {
-  postgres = await startPostgres(dir)
+  postgres = startThrowawayPostgres(dir, await portNear(55_433))
   say(`PostgreSQL at ${postgres.url} (data in ${dir}, removed on exit)`)
   simulator = await startSimulator({
     port: await portNear(3100),
