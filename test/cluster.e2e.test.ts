@@ -326,10 +326,12 @@ describe("a cluster of three runners on PostgreSQL", () => {
     const pausedAt = Date.now()
     const takeover = await awaitTakeover(victim, syncs, pinned, pausedAt, 90_000)
     console.log(`[cluster] SIGSTOP ${victim.label}: ${takeover.map((t) => `${t.workspace} on ${t.runner} after ${t.afterMs} ms`).join(", ")}`)
-    // The new owners commit pages of those jobs while the old one sleeps.
-    await waitFor("the new owners to commit", async () => {
+    // The new owners resume those jobs and commit pages of them while the old one sleeps.
+    await waitFor("the new owners to resume the jobs and commit", async () => {
       for (const [jobId, atPin] of pinned) {
-        if (batchesOf(await jobEvents(c.api(), jobId)).length <= batchesOf(atPin).length) return false
+        const later = (await jobEvents(c.api(), jobId)).slice(atPin.length)
+        const resumed = later.findIndex((e) => e.type === "JobResumed")
+        if (resumed < 0 || !later.slice(resumed).some((e) => e.type === "BatchCommitted" || e.type === "JobCompleted")) return false
       }
       return true
     }, 60_000, 100)
