@@ -31,8 +31,6 @@ const integrationOf = (workspace: string) => `cl-${workspace.slice(2)}`
 /** Small pages: a job makes about 50 requests, so a runner is always taken out mid-sync. */
 const BATCH = 10
 const JOB_TIMEOUT = 150_000
-/** Shard leases short enough for the partition test (the runner's own settings, `SHARD_LOCK_*`). */
-const LEASE_ENV = { SHARD_LOCK_EXPIRATION: "6 seconds", SHARD_LOCK_REFRESH_INTERVAL: "2 seconds" }
 
 interface Sync {
   readonly jobId: string
@@ -129,8 +127,7 @@ describe("a cluster of three runners on PostgreSQL", () => {
     cluster = await startCluster({
       runners: 3,
       integrations: WORKSPACES.map((ws) => planeIntegration(integrationOf(ws), sim, ws, { baseUrl: proxy.url })),
-      apiKey: sim.apiKey,
-      env: LEASE_ENV
+      apiKey: sim.apiKey
     })
     return cluster
   }
