@@ -11,12 +11,12 @@ const POSTGRES_SUITES = [
   "test/property.e2e.test.ts",
   "test/crash.e2e.test.ts"
 ]
-/** Suites that need PostgreSQL (several runner processes share one database): the "postgres" project only. */
-const CLUSTER_SUITES = ["test/cluster.e2e.test.ts"]
+/** Suites that need PostgreSQL (a cluster of runners shares one): only in the postgres project. */
+const POSTGRES_ONLY_SUITES = ["test/cluster.runners.e2e.test.ts", "test/cluster.e2e.test.ts"]
 const postgresUrl = process.env.SYNC_TEST_DATABASE_URL || undefined
 
 const ALL_SUITES = ["test/**/*.test.ts"]
-const SQLITE_EXCLUDE = [...configDefaults.exclude, ...CLUSTER_SUITES]
+const SQLITE_EXCLUDE = [...configDefaults.exclude, ...POSTGRES_ONLY_SUITES]
 
 export default defineConfig({
   test: {
@@ -37,7 +37,7 @@ export default defineConfig({
           extends: true,
           test: {
             name: "postgres",
-            include: [...POSTGRES_SUITES, ...CLUSTER_SUITES],
+            include: [...POSTGRES_SUITES, ...POSTGRES_ONLY_SUITES],
             // Half the property test's random runs: each statement is a round trip here, and
             // the first pass has run all ten on SQLite.
             env: { SYNC_TEST_DATABASE_URL: postgresUrl, SYNCLOG_PROPERTY_RUNS: process.env.SYNCLOG_PROPERTY_RUNS ?? "5" },

@@ -1,6 +1,8 @@
 import type { HttpClient } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { Effect, Either, Layer, Option, Redacted } from "effect"
+import type { RunnerEndpoint } from "./cluster/address.js"
+import { IDLE_TRANSACTION_TIMEOUT_MS } from "./cluster/settings.js"
 import { defaultEngineConfig, type EngineConfig } from "./config/ConfigFile.js"
 import { AppMode, EngineSettings, type IntegrationSource, Secrets } from "./config/Settings.js"
 import { ConnectorFactory } from "./connectors/ConnectorFactory.js"
@@ -26,6 +28,7 @@ import * as Database from "./eventlog/Database.js"
 import { EventFeed } from "./eventlog/EventFeed.js"
 import { EventStore } from "./eventlog/EventStore.js"
 import { Views } from "./eventlog/Views.js"
+import { isPostgresUrl } from "./eventlog/postgres.js"
 import * as WriterLock from "./eventlog/WriterLock.js"
 import { makeListenerLayer, makeServeLayer } from "./http/Server.js"
 import { Mirror } from "./mirror/Mirror.js"
@@ -59,6 +62,12 @@ export interface EngineOptions {
    * `PUT /api/sync/integrations/:id/credentials`. Without it that endpoint answers 409.
    */
   readonly masterKey?: Redacted.Redacted<string> | undefined
+  /**
+   * Run as one runner of a cluster (SYNC_RUNNER_ADDRESS; `dbPath` must be a PostgreSQL URL):
+   * the address other runners reach this one on, and where it listens when that differs. See
+   * README "Cluster". Unset: a single server, and no cluster code is loaded.
+   */
+  readonly cluster?: { readonly address: RunnerEndpoint; readonly listen?: RunnerEndpoint | undefined } | undefined
 }
 
 /** The master key, parsed; a malformed one stops the start with the reason (never the value). */
@@ -80,9 +89,38 @@ interface EngineSetup extends EngineOptions {
   readonly mode: "file" | "demo"
 }
 
-/** Holds the database's writer lock for the layer's lifetime (see WriterLock.ts). */
-const writerLock = (dbPath: string) =>
-  dbPath === ":memory:" ? Layer.empty : Layer.scopedDiscard(WriterLock.acquire(dbPath))
+/**
+ * Holds the database's writer lock for the layer's lifetime (see WriterLock.ts); the runners of
+ * a cluster share it, and refuse a single server on their database as it refuses them.
+ */
+const writerLock = (options: EngineOptions) =>
+  options.dbPath === ":memory:"
+    ? Layer.empty
+    : Layer.scopedDiscard(WriterLock.acquire(options.dbPath, undefined, { runner: options.cluster !== undefined }))
+
+/** The cluster's code, loaded only for a runner: a single server never imports @effect/cluster. */
+const clusterModule = Effect.promise(() => import("./cluster/index.js"))
+
+/** Cluster: where each integration's job actors live (and the cluster's sharding); else nothing. */
+const placementLayer = (options: EngineOptions) => {
+  const cluster = options.cluster
+  if (cluster === undefined) return Layer.empty
+  if (!isPostgresUrl(options.dbPath)) {
+    return Layer.die(new Error("A runner of a cluster needs a PostgreSQL database (SYNC_DATABASE_URL=postgres://...)"))
+  }
+  return Layer.unwrapEffect(Effect.map(clusterModule, (m) =>
+    m.placementLayer({ databaseUrl: options.dbPath, address: cluster.address, listen: cluster.listen })))
+}
+
+/**
+ * Cluster: the runner's part (entity, singletons, adoption), once the engine is built. Its
+ * Sharding is placementLayer's, built below the engine; the type says so, since the two layers
+ * come out of one `import()` that the types cannot follow.
+ */
+const runnerLayer = (options: EngineOptions): Layer.Layer<never, never, JobSupervisor | Scheduler | Notifier | EventStore> =>
+  options.cluster === undefined
+    ? Layer.empty
+    : Layer.unwrapEffect(Effect.map(clusterModule, (m) => m.runnerLayer)) as Layer.Layer<never, never, never>
 
 const engineServices = (options: EngineSetup) => {
   const transport = Layer.mergeAll(NodeHttpClient.layerUndici, RateLimiter.Default)
@@ -95,7 +133,8 @@ const engineServices = (options: EngineSetup) => {
     options.secrets,
     JobWaits.Default,
     JobOutcomes.Default,
-    (options.connectors ?? ConnectorFactory.Default).pipe(Layer.provide(transport))
+    (options.connectors ?? ConnectorFactory.Default).pipe(Layer.provide(transport)),
+    placementLayer(options)
   ).pipe(Layer.provideMerge(transport))
   const storage = Layer.mergeAll(
     EventFeed.Default.pipe(Layer.provideMerge(EventStore.Default)),
@@ -104,7 +143,11 @@ const engineServices = (options: EngineSetup) => {
     MirrorReader.Default,
     JobLog.Default,
     CredentialStore.Default
-  ).pipe(Layer.provideMerge(Database.layer(options.dbPath, { checkpointInBackground: true })))
+  ).pipe(Layer.provideMerge(Database.layer(options.dbPath, {
+    checkpointInBackground: true,
+    // A runner paused inside a write transaction must not hold the writers' lock for ever.
+    ...(options.cluster === undefined ? {} : { sessionSettings: { idle_in_transaction_session_timeout: IDLE_TRANSACTION_TIMEOUT_MS } })
+  })))
   // The front door (commands and queries) over the services it delegates to.
   return Layer.mergeAll(JobCommands.Default, IntegrationCommands.Default, Queries.Default, MetricGauges.Default).pipe(
     Layer.provideMerge(Layer.mergeAll(IntegrationControl.Default, IntegrationAdmin.Default, Notifier.Default)),
@@ -145,11 +188,11 @@ const startup = (autoInitialize: boolean) =>
  */
 export const makeEngineLayer = (options: EngineOptions) =>
   // One per database file: it holds the file's writer lock; a second engine or server is refused.
-  startedEngine(options).pipe(Layer.provideMerge(writerLock(options.dbPath)))
+  startedEngine(options).pipe(Layer.provideMerge(writerLock(options)))
 
 /** The engine's services, with the start-up work done once they are built. */
 const startedEngine = (options: EngineOptions) =>
-  Layer.effectDiscard(startup(options.autoInitialize ?? true)).pipe(
+  Layer.merge(Layer.effectDiscard(startup(options.autoInitialize ?? true)), runnerLayer(options)).pipe(
     Layer.provideMerge(engineServices({
       ...options,
       engine: options.engine ?? defaultEngineConfig,
@@ -177,6 +220,6 @@ export const makeAppLayer = (options: AppOptions) =>
   makeServeLayer(options).pipe(
     Layer.provideMerge(startedEngine(options)),
     Layer.provideMerge(makeListenerLayer(options)),
-    Layer.provideMerge(writerLock(options.dbPath)),
+    Layer.provideMerge(writerLock(options)),
     Layer.provide(Layer.setTracerEnabled(false))
   )

@@ -5,6 +5,7 @@ import { makeAppLayer } from "./app.js"
 import { defaultEngineConfig, readConfigFile } from "./config/ConfigFile.js"
 import { startDemo } from "./demo.js"
 import { Env } from "./config/Env.js"
+import { formatRunnerAddress } from "./cluster/address.js"
 import { describeUrl, isPostgresUrl } from "./eventlog/postgres.js"
 import { IntegrationSource, Secrets } from "./config/Settings.js"
 
@@ -29,7 +30,15 @@ const main = Effect.gen(function*() {
     readToken: env.readToken,
     accessLog: env.accessLog,
     autoInitialize: env.autoInitialize,
-    masterKey: Option.getOrUndefined(env.masterKey)
+    masterKey: Option.getOrUndefined(env.masterKey),
+    // A runner of a cluster (README "Cluster"); Env refuses it without a PostgreSQL URL.
+    cluster: Option.match(env.runnerAddress, {
+      onNone: () => undefined,
+      onSome: (address) => ({ address, listen: Option.getOrUndefined(env.runnerListen) })
+    })
+  }
+  if (common.cluster !== undefined) {
+    yield* Effect.logInfo(`Runner ${formatRunnerAddress(common.cluster.address)} of a cluster on ${describeUrl(dbPath)}`)
   }
   if (existsSync(env.configPath)) {
     const file = yield* readConfigFile(env.configPath)

@@ -1,9 +1,22 @@
 import { Config, ConfigError, Either, Option, Redacted } from "effect"
+import { parseRunnerAddress, type RunnerEndpoint } from "../cluster/address.js"
 import { parseMasterKey } from "../credentials/cipher.js"
 
 /** An empty token is no token: `SYNC_API_TOKEN=` must not make an empty header valid. */
 const token = (name: string) =>
   Config.option(Config.redacted(name)).pipe(Config.map(Option.filter((t) => Redacted.value(t).trim() !== "")))
+
+/** A runner address variable (`host:port`), checked here so that a bad one stops the start. */
+const runnerAddress = (name: string) =>
+  Config.option(Config.string(name)).pipe(
+    Config.map(Option.filter((v) => v.trim() !== "")),
+    Config.mapOrFail((value): Either.Either<Option.Option<RunnerEndpoint>, ConfigError.ConfigError> =>
+      Option.isNone(value) ? Either.right(Option.none()) : Either.match(parseRunnerAddress(value.value), {
+        onLeft: (message) => Either.left(ConfigError.InvalidData([name], message)),
+        onRight: (address) => Either.right(Option.some(address))
+      })
+    )
+  )
 
 /** Process environment (CONTRACT.md / README): every key optional. */
 export const Env = Config.all({
@@ -30,9 +43,21 @@ export const Env = Config.all({
         onRight: () => Either.right(key)
       })
   )),
+  // A runner of a cluster (src/cluster/): the address other runners reach it on, and where it
+  // listens when that differs.
+  runnerAddress: runnerAddress("SYNC_RUNNER_ADDRESS"),
+  runnerListen: runnerAddress("SYNC_RUNNER_LISTEN"),
   accessLog: Config.boolean("SYNC_ACCESS_LOG").pipe(Config.withDefault(false)),
   logFormat: Config.literal("pretty", "json", "logfmt")("SYNC_LOG_FORMAT").pipe(Config.withDefault("logfmt" as const))
 }).pipe(Config.validate({
+  // The runners of a cluster share one PostgreSQL database: its event log, views and shard locks.
+  message: "SYNC_RUNNER_ADDRESS is set without SYNC_DATABASE_URL: the runners of a cluster share one PostgreSQL database, " +
+    "so set SYNC_DATABASE_URL=postgres://... too, or unset SYNC_RUNNER_ADDRESS to run a single server",
+  validation: (env) => Option.isNone(env.runnerAddress) || Option.isSome(env.databaseUrl)
+}), Config.validate({
+  message: "SYNC_RUNNER_LISTEN is set without SYNC_RUNNER_ADDRESS: set SYNC_RUNNER_ADDRESS (the address other runners reach this one on) too",
+  validation: (env) => Option.isNone(env.runnerListen) || Option.isSome(env.runnerAddress)
+}), Config.validate({
   // A read-only token beside an open API would protect nothing: writes would need no token.
   message: "SYNC_READ_TOKEN is set without SYNC_API_TOKEN: set SYNC_API_TOKEN too (writes need it), or unset SYNC_READ_TOKEN",
   validation: (env) => !(Option.isSome(env.readToken) && Option.isNone(env.apiToken))

@@ -48,8 +48,16 @@ export class JobLog extends Effect.Service<JobLog>()("synclog/JobLog", {
         (rows) => rows
       ).pipe(Effect.orDie)
 
+    /** The latest line starting with `prefix`, if any (cluster: the runner a job last ran on). */
+    const latestWith = (jobId: string, prefix: string) =>
+      Effect.map(
+        sql<LogLine>`SELECT timestamp, level, message FROM job_logs WHERE job_id = ${jobId} AND message LIKE ${`${prefix}%`}
+          ORDER BY id DESC LIMIT 1`,
+        (rows) => rows[0]
+      ).pipe(Effect.orDie)
+
     const erase = (jobId: string) => sql`DELETE FROM job_logs WHERE job_id = ${jobId}`.pipe(Effect.asVoid, Effect.orDie)
 
-    return { write, page, latest, erase } as const
+    return { write, page, latest, latestWith, erase } as const
   })
 }) {}

@@ -9,6 +9,7 @@ import { DatabaseFile } from "../eventlog/Database.js"
 import { EventStore } from "../eventlog/EventStore.js"
 import type { IntegrationDoc } from "../eventlog/integrationProjection.js"
 import type { JobDoc } from "../eventlog/jobProjection.js"
+import { isRunSuperseded } from "../eventlog/runFence.js"
 import { describeStorageFailure } from "../eventlog/storageErrors.js"
 import { Views } from "../eventlog/Views.js"
 import { Mirror } from "../mirror/Mirror.js"
@@ -96,6 +97,8 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
           }
         }),
         Effect.catchAllDefect((defect) => {
+          // Another runner took the job over (eventlog/runFence.ts): this run ends without a trace.
+          if (isRunSuperseded(defect)) return superseded(jobId)
           // A COMMIT that fails (a full disk) dies inside @effect/sql: still a storage failure.
           const storage = storageFailure(jobId, defect)
           if (storage !== undefined) return fail(jobId, storage, true)
@@ -110,6 +113,13 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
         Effect.annotateLogs({ jobId })
       )
 
+    /** Ends a run whose job another run took over: nothing is appended, no outcome published. */
+    const superseded = (jobId: string) =>
+      Effect.logWarning("Another runner took this job over; this run stops and commits nothing more").pipe(
+        Effect.annotateLogs({ jobId }),
+        Effect.zipRight(Effect.interrupt)
+      )
+
     const fail = (jobId: string, message: string, retryable: boolean): Effect.Effect<Outcome> =>
       Effect.gen(function*() {
         const at = yield* nowIso
@@ -121,7 +131,7 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
         // When even the failure cannot be recorded (the disk is still full), the process log
         // still says why; the job is resumed from its checkpoint at the next start.
         Effect.catchAllDefect((defect) =>
-          Effect.logError(
+          isRunSuperseded(defect) ? superseded(jobId) : Effect.logError(
             `Job failed: ${message} (the failure could not be recorded: ${storageFailure(jobId, defect) ?? String(defect)})`
           ).pipe(Effect.annotateLogs({ jobId }), Effect.as("failed" as Outcome))
         )

@@ -1,15 +1,17 @@
-import { Effect, Exit, FiberMap, Option, Scope } from "effect"
+import { Effect, Either, Exit, FiberMap, Option, Scope } from "effect"
 import { EngineSettings } from "../config/Settings.js"
 import type { JobEvent } from "../domain/events.js"
 import type { JobStatus } from "../domain/job.js"
-import { decided, decidedOrNothing, type JobCommand } from "../domain/jobDecider.js"
+import { decided, decidedOrNothing, decideJob, type JobCommand } from "../domain/jobDecider.js"
 import { nowIso } from "../domain/time.js"
 import { EventStore } from "../eventlog/EventStore.js"
+import { CurrentRun } from "../eventlog/runFence.js"
 import { Views } from "../eventlog/Views.js"
 import { JobLog } from "./JobLog.js"
 import { JobOutcomes } from "./JobOutcomes.js"
 import { type JobReply, type JobRequest, Pause, Resume, Start, Stop } from "./jobProtocol.js"
 import { JobRunner } from "./JobRunner.js"
+import { Placement } from "./Placement.js"
 import { recoverInterrupted } from "./recovery.js"
 import { ask, makeRunControl, type RunControl } from "./run/control.js"
 
@@ -18,7 +20,13 @@ interface Actor {
   readonly control: RunControl
   /** Set by an immediate stop before it interrupts the run: the run's interruption appends `JobStopped`. */
   stopNow: boolean
+  /** Cluster: asked to pause because its integration moved to another runner. */
+  handingOver: boolean
 }
+
+/** The job log's line naming the runner of a run (cluster), and how to read the address back. */
+const RUNNING_ON = "Running on runner "
+const runnerOf = (line: string | undefined) => line?.slice(RUNNING_ON.length).split(" ")[0]
 
 const reply = (jobId: string, status: JobStatus, message: string): JobReply => ({ jobId, status, message })
 
@@ -42,6 +50,7 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
     const jobLog = yield* JobLog
     const engine = yield* EngineSettings
     const outcomes = yield* JobOutcomes
+    const placement = yield* Placement
     const fibers = yield* FiberMap.make<string>()
     // Jobs fork with the supervisor's context, never with the HTTP request's that started them.
     const runFork = yield* FiberMap.runtime(fibers)<never>()
@@ -73,9 +82,17 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
         const [doc] = yield* store.updateJob(jobId, decided({ _tag: "Start", jobId }, at))
         // The run's control lives in the actor's own scope: its timers and requests end with it.
         const scope = yield* Scope.make()
-        const actor: Actor = { integrationId: doc!.integrationId, control: yield* Scope.extend(makeRunControl, scope), stopNow: false }
+        const actor: Actor = {
+          integrationId: doc!.integrationId,
+          control: yield* Scope.extend(makeRunControl, scope),
+          stopNow: false,
+          handingOver: false
+        }
         actors.set(jobId, actor)
+        if (placement.runner !== null) yield* jobLog.write(jobId, "info", `${RUNNING_ON}${placement.runner} (run ${doc!.runs})`)
+        // The run appends only while it is the job's latest run (eventlog/runFence.ts).
         const run = runner.run(jobId, actor.control).pipe(
+          Effect.locally(CurrentRun, { jobId, run: doc!.runs }),
           // The run's end is in the log, and the outcome's subscribers (the circuit breaker) have
           // acted on it, before the slot is released: the log never shows the integration's next
           // job started while this one is still active.
@@ -91,17 +108,26 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
         return reply(jobId, doc!.status, "Job started")
       })
 
-    /** Starts queued jobs, oldest first, while permits and idle integrations allow. */
-    const dispatch: Effect.Effect<void> = dispatchLock.withPermits(1)(
+    /**
+     * Starts queued jobs, oldest first, while permits and idle integrations allow: the jobs of
+     * the integrations this process hosts (all of them on a single server); answers the
+     * integrations with queued jobs that another runner hosts.
+     */
+    const dispatchHere: Effect.Effect<ReadonlySet<string>> = dispatchLock.withPermits(1)(
       Effect.gen(function*() {
-        if (!accepting) return
+        const elsewhere = new Set<string>()
+        if (!accepting) return elsewhere
         const queued = yield* views.queued
         const running = new Map<string, number>()
         for (const actor of actors.values()) running.set(actor.integrationId, (running.get(actor.integrationId) ?? 0) + 1)
         // Each integration runs up to its own maxConcurrentJobs (default 1) at once.
         const limits = new Map<string, number>()
         for (const job of queued) {
-          if (actors.size >= engine.maxConcurrentJobs) break
+          if (!placement.owns(job.integrationId)) {
+            elsewhere.add(job.integrationId)
+            continue
+          }
+          if (actors.size >= engine.maxConcurrentJobs) continue
           let limit = limits.get(job.integrationId)
           if (limit === undefined) {
             limit = (yield* views.integration(job.integrationId))?.settings.maxConcurrentJobs ?? 1
@@ -109,15 +135,22 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
           }
           const busy = running.get(job.integrationId) ?? 0
           if (busy >= limit) continue
-          const started = yield* send(job.id, new Start()).pipe(
+          const started = yield* sendHere(job.id, new Start()).pipe(
             Effect.as(true),
             // Not queued any more (stopped or deleted meanwhile): nothing to start.
             Effect.catchTags({ InvalidTransition: () => Effect.succeed(false), JobNotFound: () => Effect.succeed(false) })
           )
           if (started) running.set(job.integrationId, busy + 1)
         }
+        return elsewhere
       })
     ).pipe(Effect.orDie)
+
+    /** Starts what can start here, and tells the runners hosting the other queued jobs (cluster). */
+    const dispatch: Effect.Effect<void> = Effect.flatMap(
+      dispatchHere,
+      (elsewhere) => Effect.forEach(elsewhere, placement.wake, { discard: true })
+    )
 
     const onStop = (jobId: string, graceful: boolean) =>
       Effect.gen(function*() {
@@ -188,8 +221,8 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
         return reply(jobId, status, status === "queued" ? "Job resumed; it waits for a free slot" : "Job resumed")
       })
 
-    /** The one entry of the job actor's protocol: the public methods below wrap it. */
-    const send = (jobId: string, request: JobRequest) => {
+    /** A request handled by this process's actors (the cluster delivers here on the owner). */
+    const sendHere = (jobId: string, request: JobRequest) => {
       switch (request._tag) {
         case "Start":
           return onStart(jobId)
@@ -202,11 +235,70 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
       }
     }
 
+    /**
+     * The one entry of the job actor's protocol: the public methods below wrap it. On a cluster
+     * the request goes to the runner hosting the job's integration.
+     */
+    const send = (jobId: string, request: JobRequest) => {
+      const deliver = placement.deliver
+      if (deliver === null) return sendHere(jobId, request)
+      return Effect.flatMap(views.job(jobId), (doc) =>
+        // Unknown here is unknown everywhere (the views are shared): the decider's 404.
+        doc === undefined ? sendHere(jobId, request) : deliver(doc.integrationId, jobId, request))
+    }
+
+    /**
+     * Cluster: the jobs of the integrations this runner hosts now that no actor here runs (their
+     * runner left: killed, cut off, or shut down) resume from their checkpoint, each saying in
+     * its log where it moved; the takeover's events come first, so a late batch of the runner
+     * that left is refused (runFence.ts). Local runs of integrations that moved elsewhere are
+     * asked to pause at their next batch boundary, for the new host to take them over.
+     */
+    const adoptOrphans = Effect.gen(function*() {
+      const here = placement.runner
+      if (here === null || !accepting) return
+      yield* dispatchLock.withPermits(1)(Effect.gen(function*() {
+        for (const job of yield* views.withStatus(["running", "stopping", "paused"])) {
+          const actor = actors.get(job.id)
+          if (actor !== undefined) {
+            if (!placement.owns(job.integrationId) && !actor.handingOver) {
+              actor.handingOver = true
+              yield* jobLog.write(job.id, "info", `Integration ${job.integrationId} moved to another runner: pausing on ${here} at the next batch boundary`)
+              yield* ask(actor.control, { _tag: "Pause", reason: "shutdown" }, engine.shutdownGracePeriod * 1000)
+            }
+            continue
+          }
+          if (!placement.owns(job.integrationId)) continue
+          const at = yield* nowIso
+          const command: JobCommand = { _tag: "Recover", jobId: job.id }
+          if (Either.isLeft(decideJob(command, job, at))) continue
+          const [, events] = yield* store.updateJob(job.id, decidedOrNothing(command, at))
+          const event = events[0]
+          if (event === undefined) continue
+          const before = runnerOf((yield* jobLog.latestWith(job.id, RUNNING_ON))?.message)
+          const left = before === undefined ? "the runner that ran it left" : `runner ${before} left`
+          const where = job.checkpoint ? `${job.checkpoint.stage}, page ${job.checkpoint.position.page + 1}` : "its start"
+          yield* jobLog.write(
+            job.id,
+            event._tag === "JobResumed" && event.reason === "recovery" ? "warn" : "info",
+            event._tag === "JobStopped"
+              ? `Stopped on runner ${here} after ${left}: its stop was requested before`
+              : event._tag === "JobPaused"
+              ? `Paused on runner ${here} after ${left}: its pause was requested before`
+              : `Resumed on runner ${here} after ${left}: from its last checkpoint (${where})`
+          )
+        }
+      }))
+      yield* dispatchHere
+    }).pipe(Effect.orDie)
+
     /** After a restart: continue what a crash or a shutdown interrupted, from its checkpoint. */
     let recovered = false
 
     const recover = Effect.gen(function*() {
-      yield* recoverInterrupted(store, views, jobLog)
+      // On a cluster the jobs of another runner are its own: each runner adopts those of the
+      // integrations it hosts once it holds their shards (adoptOrphans, run by src/cluster/).
+      if (placement.runner === null) yield* recoverInterrupted(store, views, jobLog)
       yield* dispatch
       recovered = true
     }).pipe(Effect.orDie)
@@ -246,6 +338,11 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
       resume: (jobId: string, reason: "request" | "window" | "retry" = "request", note?: string) =>
         send(jobId, new Resume({ reason, ...(note === undefined ? {} : { note }) })),
       dispatch,
+      /** What this process starts from the queue (cluster: its own integrations' jobs only). */
+      dispatchHere: Effect.asVoid(dispatchHere),
+      /** The request handled here, by this process's actors (the cluster's delivery on the owner). */
+      sendHere,
+      adoptOrphans,
       recover,
       isRunning: (jobId: string) => actors.has(jobId),
       running: Effect.sync(() => actors.size),

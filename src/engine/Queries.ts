@@ -17,6 +17,7 @@ import { makeJobJson } from "./jobJson.js"
 import { JobLog } from "./JobLog.js"
 import { JobSupervisor } from "./JobSupervisor.js"
 import { JobWaits } from "./JobWaits.js"
+import { Placement } from "./Placement.js"
 import { presentIntegration, presentSettings } from "./presenters.js"
 import { Scheduler } from "./Scheduler.js"
 
@@ -47,6 +48,7 @@ export class Queries extends Effect.Service<Queries>()("synclog/Queries", {
     const scheduler = yield* Scheduler
     const supervisor = yield* JobSupervisor
     const mode = yield* AppMode
+    const placement = yield* Placement
     const probe = Database.probe.pipe(
       Effect.provideService(SqlClient.SqlClient, yield* SqlClient.SqlClient),
       Effect.provideService(Database.DatabaseFile, yield* Database.DatabaseFile)
@@ -197,7 +199,10 @@ export class Queries extends Effect.Service<Queries>()("synclog/Queries", {
           : undefined
         if (message !== undefined) degraded.push({ check: "integration", integrationId: doc.id, message })
       }
-      return { status: degraded.length > 0 ? "degraded" as const : "ok" as const, reasons: degraded }
+      const status = degraded.length > 0 ? "degraded" as const : "ok" as const
+      // A runner of a cluster says which it is and how many shards it holds.
+      if (placement.runner === null) return { status, reasons: degraded }
+      return { status, reasons: degraded, runner: { address: placement.runner, shards: yield* placement.shards } }
     }).pipe(orDieOnStorage)
 
     /** Healthy: the database takes writes and has room (not only a read: see Database.probe). */

@@ -19,9 +19,16 @@ import { JobLog } from "./JobLog.js"
 import { JobOutcomes } from "./JobOutcomes.js"
 import { Jobs } from "./Jobs.js"
 import { JobSupervisor } from "./JobSupervisor.js"
+import { Placement } from "./Placement.js"
 import { isoAt } from "../domain/time.js"
 
 const HOUR = 3_600_000
+
+/**
+ * Cluster: the loop runs on one runner (a cluster Singleton) while schedules change through any
+ * runner, whose wake-up cannot reach it; it looks again at least this often.
+ */
+const CLUSTER_RECHECK = 2_000
 
 /** Full when there is no baseline or the full-sync schedule is due; else incremental. */
 const scheduledType = (doc: IntegrationDoc, now: number): { type: JobType; reason: string } => {
@@ -60,6 +67,9 @@ export class Scheduler extends Effect.Service<Scheduler>()("synclog/Scheduler", 
     const wakeUp = yield* Queue.sliding<void>(1)
     const loopFiber = yield* Ref.make<Fiber.RuntimeFiber<never> | null>(null)
     const scope = yield* Effect.scope
+    const placement = yield* Placement
+    const clustered = placement.runner !== null
+    let started = false
 
     const wake = Queue.offer(wakeUp, undefined).pipe(Effect.asVoid)
 
@@ -206,20 +216,30 @@ export class Scheduler extends Effect.Service<Scheduler>()("synclog/Scheduler", 
         )
         const now = yield* Clock.currentTimeMillis
         const delay = next < 0 ? 60_000 : Math.max(0, next - now)
-        yield* Effect.raceFirst(Effect.sleep(delay), Queue.take(wakeUp))
+        yield* Effect.raceFirst(Effect.sleep(clustered ? Math.min(delay, CLUSTER_RECHECK) : delay), Queue.take(wakeUp))
       }
     })
 
-    /** Starts the loop once; later calls wake it so it re-reads every schedule. */
+    /**
+     * Starts the loop once; later calls wake it so it re-reads every schedule. On a cluster the
+     * loop is the scheduler Singleton's (src/cluster/), wherever it runs: this only marks it started.
+     */
     const start = Effect.gen(function*() {
+      if (clustered) {
+        started = true
+        return yield* wake
+      }
       const fiber = yield* Ref.get(loopFiber)
       if (fiber !== null) return yield* wake
       const forked = yield* Effect.forkIn(loop as Effect.Effect<never>, scope)
       yield* Ref.set(loopFiber, forked)
     })
 
-    const status = Effect.map(Ref.get(loopFiber), (f) => (f === null ? "stopped" as const : "running" as const))
+    const status = Effect.map(Ref.get(loopFiber), (f) => (f === null && !started ? "stopped" as const : "running" as const))
 
-    return { start, wake, status, runDue } as const
+    /** The loop itself, for the cluster's scheduler Singleton (runs until interrupted). */
+    const run = loop as Effect.Effect<never>
+
+    return { start, wake, status, runDue, run } as const
   })
 }) {}

@@ -123,6 +123,8 @@ export const probe: Effect.Effect<StorageProblem | undefined, never, SqlClient.S
 export interface Options {
   /** Checkpoint the WAL from a worker thread (the server; see Checkpointer.ts). */
   readonly checkpointInBackground?: boolean
+  /** PostgreSQL: server settings for every session of the pool (a cluster's runners set one). */
+  readonly sessionSettings?: Readonly<Record<string, string | number>>
 }
 
 /**
@@ -131,7 +133,7 @@ export interface Options {
  * migrated. Build it once per database: two layers would be two connections.
  */
 export const layer = (location: string, options: Options = {}) =>
-  Postgres.isPostgresUrl(location) ? postgresLayer(location) : sqliteLayer(location, options)
+  Postgres.isPostgresUrl(location) ? postgresLayer(location, options.sessionSettings) : sqliteLayer(location, options)
 
 /** A start that cannot reach or migrate the database: one sentence for the operator. */
 const unavailableAs = (name: string) => (cause: Cause.Cause<unknown>): Layer.Layer<unknown, ConfigError.ConfigError | DatabaseUnavailable> => {
@@ -141,9 +143,9 @@ const unavailableAs = (name: string) => (cause: Cause.Cause<unknown>): Layer.Lay
     : Layer.fail(new DatabaseUnavailable({ message: problem.message }))
 }
 
-const postgresLayer = (url: string) => {
+const postgresLayer = (url: string, sessionSettings?: Readonly<Record<string, string | number>>) => {
   const name = Postgres.describeUrl(url)
-  return Layer.merge(Postgres.layer(url), Layer.succeed(DatabaseFile, { path: name })).pipe(
+  return Layer.merge(Postgres.layer(url, sessionSettings), Layer.succeed(DatabaseFile, { path: name })).pipe(
     // The pool fails with a SqlError whose cause is the driver's (a code such as ECONNREFUSED).
     Layer.catchAllCause(unavailableAs(name))
   )

@@ -1,5 +1,5 @@
 import { SqlClient, type SqlError } from "@effect/sql"
-import { Effect, Schema } from "effect"
+import { Effect, FiberRef, Schema } from "effect"
 import {
   DomainEvent,
   EVENT_VERSION,
@@ -10,6 +10,7 @@ import {
   SYSTEM_STREAM,
   type SystemEvent
 } from "../domain/events.js"
+import { isLive } from "../domain/job.js"
 import { affectsIntegration, evolveIntegration, type IntegrationDoc } from "./integrationProjection.js"
 import { durationOf, type JobDoc } from "./jobProjection.js"
 import { isConstraintViolation } from "./storageErrors.js"
@@ -23,6 +24,7 @@ import {
   pushJobRow,
   type SystemDoc
 } from "./projection.js"
+import { CurrentRun, RunSuperseded } from "./runFence.js"
 import { Views } from "./Views.js"
 
 export { evolveSystem, isIntegrationEvent, isJobEvent, type SystemDoc } from "./projection.js"
@@ -168,6 +170,12 @@ export class EventStore extends Effect.Service<EventStore>()("synclog/EventStore
     ) =>
       Effect.gen(function*() {
         const doc = yield* loadJob(jobId)
+        // A run's own appends: refused once another run of the job started (runFence.ts). A
+        // defect, not an error: no caller can act on it but the run, which ends without a trace.
+        const run = yield* FiberRef.get(CurrentRun)
+        if (run !== null && doc !== undefined && run.jobId === jobId && (doc.runs !== run.run || !isLive(doc.status))) {
+          return yield* Effect.die(new RunSuperseded({ jobId, run: run.run, currentRun: doc.runs }))
+        }
         const [events, result] = yield* decide(doc)
         const next = events.length === 0 ? doc : yield* writeJob(jobId, doc, events)
         return [next, result, events] as const

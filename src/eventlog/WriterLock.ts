@@ -53,10 +53,12 @@ const SERVER_ADVICE = "stop it first, or set SYNC_DB_PATH to another file (one s
 
 /**
  * Takes the lock of `dbPath` for the scope. Fails with DatabaseInUse naming the file, the
- * holder's pid and `advice` (what the refused process can do).
+ * holder's pid and `advice` (what the refused process can do). `runner`: a runner of a cluster
+ * (PostgreSQL only) shares the lock with the other runners, and is refused, as a single server
+ * is refused by them, when the other kind holds it.
  */
-export const acquire = (dbPath: string, advice?: string) =>
-  isPostgresUrl(dbPath) ? acquirePostgres(dbPath, advice) : acquireFile(dbPath, advice ?? SERVER_ADVICE)
+export const acquire = (dbPath: string, advice?: string, options: { readonly runner?: boolean } = {}) =>
+  isPostgresUrl(dbPath) ? acquirePostgres(dbPath, advice, options.runner === true) : acquireFile(dbPath, advice ?? SERVER_ADVICE)
 
 const acquireFile = (dbPath: string, advice: string) =>
   Effect.acquireRelease(
@@ -123,26 +125,47 @@ const SERVER_LOCK_KEY = 0x5379_6e64
  * Like SQLite's file lock, the server drops it when the connection ends, however the process
  * ends. The holder is found through pg_locks: its connection's application_name carries its pid.
  */
-const acquirePostgres = (url: string, advice = "stop it first, or set SYNC_DATABASE_URL to another database (one server per database)") => {
+const acquirePostgres = (
+  url: string,
+  advice = "stop it first, or set SYNC_DATABASE_URL to another database (one server per database)",
+  runner = false
+) => {
   const name = describeUrl(url)
   return Effect.gen(function*() {
     const sql = yield* PgClient.make({ url: Redacted.make(url), maxConnections: 1, applicationName: `synclog pid ${process.pid}` })
     const conn = yield* sql.reserve
-    const [taken] = yield* conn.executeUnprepared(`SELECT pg_try_advisory_lock(${SERVER_LOCK_KEY}) AS ok`, [], undefined) as Effect.Effect<
+    // Runners share it (a cluster's runners coordinate through shard locks); a single server
+    // takes it alone. Either kind is refused while the other holds it.
+    const take = runner ? "pg_try_advisory_lock_shared" : "pg_try_advisory_lock"
+    const [taken] = yield* conn.executeUnprepared(`SELECT ${take}(${SERVER_LOCK_KEY}) AS ok`, [], undefined) as Effect.Effect<
       ReadonlyArray<{ ok: boolean }>,
       SqlError.SqlError
     >
     if (taken?.ok === true) return
     // On the same connection: the pool has no other.
     const [holder] = yield* conn.executeUnprepared(
-      `SELECT a.application_name AS name, a.backend_start::text AS since
+      `SELECT a.application_name AS name, a.backend_start::text AS since, l.mode AS mode
        FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
        WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = ${SERVER_LOCK_KEY} AND l.objsubid = 1
          AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
       [],
       undefined
-    ) as Effect.Effect<ReadonlyArray<{ name: string; since: string }>, SqlError.SqlError>
+    ) as Effect.Effect<ReadonlyArray<{ name: string; since: string; mode: string }>, SqlError.SqlError>
     const pid = /synclog pid (\d+)/.exec(holder?.name ?? "")?.[1]
+    if (runner) {
+      return yield* new DatabaseInUse({
+        message: `${name} is in use by a single synclog server (${pid === undefined ? "" : `pid ${pid}, `}running since ${
+          holder?.since ?? "an unknown time"
+        }), not by runners of a cluster: stop it first (it can be restarted as a runner with SYNC_RUNNER_ADDRESS), or set SYNC_DATABASE_URL to another database`
+      })
+    }
+    if (runner === false && holder !== undefined && /ShareLock/.test(holder.mode)) {
+      return yield* new DatabaseInUse({
+        message: `${name} is in use by the runners of a synclog cluster (${pid === undefined ? "" : `one is pid ${pid}, `}running since ${
+          holder.since
+        }): start this server as a runner too (set SYNC_RUNNER_ADDRESS=host:port), or set SYNC_DATABASE_URL to another database`
+      })
+    }
     return yield* new DatabaseInUse({
       message: `${name} is in use by another synclog process (${pid === undefined ? "" : `pid ${pid}, `}running since ${
         holder?.since ?? "an unknown time"

@@ -79,10 +79,24 @@ const serializeTransactions = (sql: SqlClient.SqlClient) => {
   Object.assign(sql, { withTransaction })
 }
 
+/**
+ * The URL with a server setting for each of its sessions (libpq's `options`, `-c name=value`),
+ * e.g. `idle_in_transaction_session_timeout` for the runners of a cluster.
+ */
+const withSessionSettings = (url: string, settings: Readonly<Record<string, string | number>>) => {
+  const entries = Object.entries(settings)
+  if (entries.length === 0) return url
+  const parsed = new URL(url)
+  const current = parsed.searchParams.get("options")
+  const added = entries.map(([name, value]) => `-c ${name}=${value}`).join(" ")
+  parsed.searchParams.set("options", current === null ? added : `${current} ${added}`)
+  return parsed.toString()
+}
+
 /** The pool with the schema migrated. Connections: a few are plenty for one process. */
-export const layer = (url: string) => {
+export const layer = (url: string, sessionSettings: Readonly<Record<string, string | number>> = {}) => {
   const client = PgClient.layer({
-    url: Redacted.make(url),
+    url: Redacted.make(withSessionSettings(url, sessionSettings)),
     maxConnections: 8,
     applicationName: `synclog pid ${process.pid}`,
     types

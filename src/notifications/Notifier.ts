@@ -2,6 +2,7 @@ import type { HttpClient } from "@effect/platform"
 import { Clock, Duration, Effect, Option, Queue, Ref, Schedule, Stream, SubscriptionRef } from "effect"
 import { Secrets } from "../config/Settings.js"
 import { JobSupervisor } from "../engine/JobSupervisor.js"
+import { Placement } from "../engine/Placement.js"
 import { EventFeed } from "../eventlog/EventFeed.js"
 import { EventStore } from "../eventlog/EventStore.js"
 import { Views } from "../eventlog/Views.js"
@@ -181,7 +182,10 @@ export class Notifier extends Effect.Service<Notifier>()("synclog/Notifier", {
         Effect.annotateLogs({ webhook: endpointId(endpoint) })
       )
 
-    for (const endpoint of endpoints) yield* Effect.forkScoped(runEndpoint(endpoint))
+    /** Every endpoint's reader and deliverer, until interrupted. */
+    const deliver = Effect.forEach(endpoints, runEndpoint, { concurrency: "unbounded", discard: true })
+    // On a cluster one runner delivers (the webhooks Singleton, src/cluster/), never two.
+    if ((yield* Placement).runner === null) yield* Effect.forkScoped(deliver)
 
     const list = Effect.forEach(endpoints, (endpoint) =>
       Effect.map(Ref.get(states.get(endpointId(endpoint))!), (state): EndpointView => ({
@@ -211,6 +215,6 @@ export class Notifier extends Effect.Service<Notifier>()("synclog/Notifier", {
 
     const ids = endpoints.map(endpointId)
 
-    return { list, sendTest, ids } as const
+    return { list, sendTest, ids, deliver } as const
   })
 }) {}

@@ -56,7 +56,9 @@ export class SystemGroup extends HttpApiGroup.make("system")
       .addSuccess(
         Schema.Struct({
           status: Schema.Literal("ok", "degraded"),
-          reasons: Schema.Array(ReadinessReason)
+          reasons: Schema.Array(ReadinessReason),
+          /** Only on a runner of a cluster (SYNC_RUNNER_ADDRESS): its address and the shards it holds. */
+          runner: Schema.optional(Schema.Struct({ address: Schema.String, shards: Schema.Number }))
         })
       )
       .addError(NotReady)
