@@ -5,7 +5,7 @@ import { type ChildServer, type ExitInfo, freePort, spawnOnce, writeConfigFile }
 import { runCliAsync } from "./cli.js"
 import { backend, queryRows } from "./database.js"
 import type { Client } from "./http.js"
-import type { RunnerIdentity } from "./sourceProxy.js"
+import { groupPids, type RunnerIdentity } from "./sourceProxy.js"
 
 /**
  * A synclog cluster for tests: N runner processes (`tsx src/main.ts`, as `npm start` runs the
@@ -62,7 +62,10 @@ export interface Cluster {
   readonly byAddress: (address: string) => Runner | undefined
   /** SIGKILL to the runner's whole process group; resolves once every process of it is gone. */
   readonly kill: (runner: Runner) => Promise<ExitInfo>
-  /** SIGTERM, as a process manager sends it; resolves with the exit once it has exited. */
+  /**
+   * SIGTERM to the server process itself, as a process manager sends it to `npm start`'s node;
+   * resolves with the exit once the runner has exited (SIGKILL and an error after `timeoutMs`).
+   */
   readonly terminate: (runner: Runner, timeoutMs?: number) => Promise<ExitInfo>
   /** SIGSTOP to the runner's process group: it keeps its sockets and leases but runs nothing. */
   readonly pause: (runner: Runner) => void
@@ -188,7 +191,22 @@ export const startCluster = async (options: ClusterOptions): Promise<Cluster> =>
       r.paused = false
       return r.server.crash()
     },
-    terminate: (r, ms) => r.server.terminate(ms),
+    terminate: async (r, ms = 60_000) => {
+      // Not to tsx's launcher (support/child.ts does that): the launcher relays a signal and
+      // SIGKILLs the server unless it acknowledges within 30 ms, which a busy runner on a loaded
+      // machine does not always do (seen: exit 143 half a second after SIGTERM, nothing paused).
+      const server = groupPids(r.pgid).find((pid) => pid !== r.pgid) ?? r.pgid
+      process.kill(server, "SIGTERM")
+      let timer: NodeJS.Timeout | undefined
+      const exit = await Promise.race([r.server.exited, new Promise<undefined>((done) => (timer = setTimeout(() => done(undefined), ms)))])
+      clearTimeout(timer)
+      if (exit === undefined) {
+        await r.server.crash()
+        throw new Error(`${r.label} did not exit within ${ms} ms of SIGTERM (killed)`)
+      }
+      await r.server.crash() // the group is gone already; this waits for it and forgets the child
+      return exit
+    },
     pause: (r) => {
       signalGroup(r.pgid, "SIGSTOP")
       r.paused = true

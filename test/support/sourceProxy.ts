@@ -69,7 +69,7 @@ const socketInode = (localPort: number, remotePort: number): string | undefined 
 }
 
 /** The pids of a process group (tsx's launcher and the server it runs). */
-const groupPids = (pgid: number): Array<number> =>
+export const groupPids = (pgid: number): Array<number> =>
   readdirSync("/proc").flatMap((entry) => {
     if (!/^\d+$/.test(entry)) return []
     try {
