@@ -28,7 +28,7 @@ import { type SourceProxy, startSourceProxy } from "./support/sourceProxy.js"
 
 const WORKSPACES = ["c-alpha", "c-bravo", "c-charlie", "c-delta", "c-echo", "c-foxtrot"] as const
 const integrationOf = (workspace: string) => `cl-${workspace.slice(2)}`
-/** Small pages: a job makes about 50 requests, so a runner is always taken out mid-sync. */
+/** Small pages: a job makes about 30 requests; the victim is pinned after its jobs' third page. */
 const BATCH = 10
 const JOB_TIMEOUT = 150_000
 
@@ -94,7 +94,7 @@ describe("a cluster of three runners on PostgreSQL", () => {
 
   beforeAll(async () => {
     sim = await startSimulator({
-      workspaces: WORKSPACES.map((slug, i) => ({ slug, projects: 2, workItems: 300, seed: 501 + i })),
+      workspaces: WORKSPACES.map((slug, i) => ({ slug, projects: 2, workItems: 150, seed: 501 + i })),
       seed: 15
     })
     proxy = await startSourceProxy(sim.url, () => cluster?.runners ?? [])
@@ -123,12 +123,20 @@ describe("a cluster of three runners on PostgreSQL", () => {
 
   // ---- steps ------------------------------------------------------------------------------------
 
+  /** Seconds since the test began, per phase: printed with the outcome (the file's time budget is about 3 minutes). */
+  let began = 0
+  const marks: Array<string> = []
+  const mark = (what: string) => marks.push(`${what} ${((Date.now() - began) / 1000).toFixed(1)} s`)
+
   const startThree = async () => {
+    began = Date.now()
+    marks.length = 0
     cluster = await startCluster({
       runners: 3,
       integrations: WORKSPACES.map((ws) => planeIntegration(integrationOf(ws), sim, ws, { baseUrl: proxy.url })),
       apiKey: sim.apiKey
     })
+    mark("runners up")
     return cluster
   }
 
@@ -217,6 +225,7 @@ describe("a cluster of three runners on PostgreSQL", () => {
   /** The whole outcome: every job completed, exact, sound streams, mirror = source, replay clean. */
   const expectExact = async (c: Cluster, syncs: ReadonlyArray<Sync>) => {
     const jobs = await awaitJobsEnded(c, syncs.map((s) => s.jobId), JOB_TIMEOUT)
+    mark("jobs ended")
     const api = c.api()
     const created = new Map<string, number>()
     for (const [i, s] of syncs.entries()) {
@@ -243,6 +252,8 @@ describe("a cluster of three runners on PostgreSQL", () => {
     ])
     expect(verified.code, `replay --verify:\n${verified.stdout}\n${verified.stderr}`).toBe(0)
     expect(verified.stdout).toContain("OK:")
+    mark("checked")
+    console.log(`[cluster] ${marks.join(", ")}`)
   }
 
   /**
