@@ -169,7 +169,12 @@ const startup = (autoInitialize: boolean) =>
     if (autoInitialize) {
       const integrations = yield* Integrations
       const scheduler = yield* Scheduler
-      const result = yield* integrations.initialize.pipe(Effect.orDieWith((e) => new Error(e.message)))
+      const result = yield* integrations.initialize.pipe(
+        // Runners of a cluster starting together read the same file: one registers an
+        // integration, the others' append conflicts and, read again, finds it registered.
+        Effect.retry({ while: (e) => e._tag === "ConcurrencyConflict", times: 5 }),
+        Effect.orDieWith((e) => new Error(e.message))
+      )
       yield* Effect.logInfo(
         `Initialized: ${result.integrationsFound} integration(s) (${result.registered.length} new, ${result.updated.length} changed)`
       )

@@ -28,7 +28,7 @@ import { expectMirrorEqualsSource, sourceCounts, total } from "./support/source.
  * Only on PostgreSQL (the `postgres` vitest project): a cluster needs one.
  */
 
-const INTEGRATIONS = 10
+const INTEGRATIONS = 8
 const BATCH = 20
 const WORK_ITEMS = /\/work-items\//
 const workspaceOf = (i: number) => `ws${i}`
@@ -45,6 +45,10 @@ describe("cluster of runners", () => {
   let gate: Gate
   let dir: ReturnType<typeof tempDir>
   let configPath: string
+  // Runner A takes every command; B is the other runner (killed by the first test, started
+  // anew by the second). Starting runners is the slow part, so the tests share them.
+  let a: Runner
+  let b: Runner
 
   beforeAll(async () => {
     if (backend !== "postgres") throw new Error("the cluster suite needs PostgreSQL: run it in the postgres vitest project (SYNC_TEST_DATABASE_URL)")
@@ -52,19 +56,27 @@ describe("cluster of runners", () => {
       workspaces: Array.from({ length: INTEGRATIONS }, (_, i) => ({ slug: workspaceOf(i), projects: 1, workItems: 60, seed: i + 1 }))
     })
     gate = await startGate(sim.url)
-  })
+    dir = tempDir("synclog-cluster-")
+    configPath = writeConfigFile(
+      join(dir.dir, "synclog.config.json"),
+      Array.from({ length: INTEGRATIONS }, (_, i) =>
+        planeIntegration(integrationOf(i), sim, workspaceOf(i), { baseUrl: gate.url, initialSync: "scheduled" })),
+      { maxConcurrentJobs: INTEGRATIONS, shutdownGracePeriod: 5 }
+    )
+    ;[a, b] = await Promise.all([startRunner("runner A"), startRunner("runner B")])
+  }, 120_000)
 
   afterAll(async () => {
+    await killAllChildren()
     await gate?.close()
     await sim?.close()
+    dir?.remove()
   })
 
-  afterEach(async (ctx) => {
-    await killAllChildren()
+  afterEach((ctx) => {
     const outputs = takeChildOutputs()
     if (ctx.task.result?.state === "fail") console.log(`${gate.describe()}\n${outputs}`)
     gate.resetAll()
-    dir?.remove()
   })
 
   const startRunner = async (label: string): Promise<Runner> => {
@@ -102,20 +114,27 @@ describe("cluster of runners", () => {
   const startAll = async (api: Client) => {
     const ids: Array<string> = []
     for (let i = 0; i < INTEGRATIONS; i++) {
-      const r = await api.post("/api/sync/jobs", { integrationId: integrationOf(i), type: "full_sync", options: { batchSize: BATCH } })
+      const r = await api.post("/api/sync/jobs", { integrationId: integrationOf(i), type: "full_sync", options: { batchSize: BATCH, force: true } })
       expect(r.status).toBe(200)
       ids.push(r.body.jobId)
     }
     return ids
   }
 
-  /** A completed job whose counters equal the source, and whose mirror is the source record for record. */
-  const expectExact = async (api: Client, i: number, jobId: string) => {
+  /** Whether the integration's mirror holds records already (a full sync then creates none). */
+  const mirrored = async (api: Client, i: number) =>
+    (await api.get(`/api/sync/integrations/${integrationOf(i)}/records?entity=projects&limit=1`)).body.total > 0
+
+  /**
+   * A completed job whose counters equal the source (every record created once, or none on a
+   * mirror a full sync filled before), and whose mirror is the source record for record.
+   */
+  const expectExact = async (api: Client, i: number, jobId: string, creates: "all" | "none" = "all") => {
     const job = await waitForStatus(api, jobId, ["completed", "failed", "stopped"], 60_000)
     expect(job.status, JSON.stringify(job.error)).toBe("completed")
     const counts = await sourceCounts(sim, workspaceOf(i))
     expect(job.stats.processed).toBe(total(counts))
-    expect(job.stats.created).toBe(total(counts))
+    expect(job.stats.created).toBe(creates === "all" ? total(counts) : 0)
     expect(job.stats.updated).toBe(0)
     expect(job.stats.errors).toBe(0)
     await expectMirrorEqualsSource(api, integrationOf(i), sim, workspaceOf(i))
@@ -124,32 +143,27 @@ describe("cluster of runners", () => {
     expect(events.map((e) => e.version)).toEqual(events.map((_, k) => k + 1))
   }
 
-  const setUp = (engine: Readonly<Record<string, unknown>> = {}) => {
-    dir = tempDir("synclog-cluster-")
-    configPath = writeConfigFile(
-      join(dir.dir, "synclog.config.json"),
-      Array.from({ length: INTEGRATIONS }, (_, i) =>
-        planeIntegration(integrationOf(i), sim, workspaceOf(i), { baseUrl: gate.url, initialSync: "scheduled" })),
-      { maxConcurrentJobs: INTEGRATIONS, shutdownGracePeriod: 5, ...engine }
-    )
-    // Every job stops at its second work-items page, with what came before committed.
+  /** Every job stops at its second work-items page, with what came before committed. */
+  const holdEveryLane = () => {
     for (let i = 0; i < INTEGRATIONS; i++) gate.lane(workspaceOf(i)).holdAt({ match: WORK_ITEMS, nth: 2 })
   }
 
+  /** Until every job ran up to the gate; answers the runner each one runs on. */
+  const awaitPinned = (ids: ReadonlyArray<string>) =>
+    waitFor("every job running and pinned at the gate", async () => {
+      const where = await Promise.all(ids.map((id) => runnerOfJob(a.server.api, id)))
+      const held = ids.every((_, i) => gate.lane(workspaceOf(i)).held() !== undefined)
+      return held && where.every((w) => w !== undefined) ? where as Array<string> : undefined
+    }, 45_000, 200)
+
   it("runs a job where its integration lives, takes commands through any runner, and moves a killed runner's jobs", async () => {
-    setUp()
-    const a = await startRunner("runner A")
-    const b = await startRunner("runner B")
+    holdEveryLane()
     await awaitShardsSpread([a, b])
     expect((await readyz(a.server.api)).runner?.address).toBe(a.address)
 
     // Every job is queued through A; each runs on the runner holding its integration's shard.
     const ids = await startAll(a.server.api)
-    const placed = await waitFor("every job running and pinned at the gate", async () => {
-      const where = await Promise.all(ids.map((id) => runnerOfJob(a.server.api, id)))
-      const held = ids.every((_, i) => gate.lane(workspaceOf(i)).held() !== undefined)
-      return held && where.every((w) => w !== undefined) ? where : undefined
-    }, 45_000, 200)
+    const placed = await awaitPinned(ids)
     expect(new Set(placed)).toEqual(new Set([a.address, b.address]))
     const onB = ids.flatMap((id, i) => (placed[i] === b.address ? [{ id, i }] : []))
     const onA = ids.flatMap((id, i) => (placed[i] === a.address ? [{ id, i }] : []))
@@ -189,16 +203,13 @@ describe("cluster of runners", () => {
   })
 
   it("refuses the late batch of a runner paused past its shard lease: nothing is counted twice", async () => {
-    setUp()
-    const a = await startRunner("runner A")
-    const b = await startRunner("runner B")
+    // B anew if the first test killed it (on a new address: a new runner).
+    if (b.server.hasExited()) b = await startRunner("runner B2")
+    holdEveryLane()
     await awaitShardsSpread([a, b])
+    const creates = await Promise.all(Array.from({ length: INTEGRATIONS }, async (_, i) => (await mirrored(a.server.api, i)) ? "none" as const : "all" as const))
     const ids = await startAll(a.server.api)
-    const placed = await waitFor("every job running and pinned at the gate", async () => {
-      const where = await Promise.all(ids.map((id) => runnerOfJob(a.server.api, id)))
-      const held = ids.every((_, i) => gate.lane(workspaceOf(i)).held() !== undefined)
-      return held && where.every((w) => w !== undefined) ? where : undefined
-    }, 45_000, 200)
+    const placed = await awaitPinned(ids)
     const onB = ids.flatMap((id, i) => (placed[i] === b.address ? [{ id, i }] : []))
     expect(onB.length).toBeGreaterThan(0)
     const zombie = onB[0]!
@@ -214,13 +225,44 @@ describe("cluster of runners", () => {
       // A's run walks the rest of the job.
       lane.release(heldPage)
       gate.resetAll()
-      await expectExact(a.server.api, zombie.i, zombie.id)
+      await expectExact(a.server.api, zombie.i, zombie.id, creates[zombie.i])
     } finally {
       process.kill(-b.server.pid, "SIGCONT")
     }
-    // B wakes up, reads its page and tries to commit it: refused, its run ends without a trace.
-    await waitFor("B to give the job up", async () =>
-      b.server.logLines().some((l) => String(l.message).includes("Another runner took this job over")), 30_000, 100)
-    await expectExact(a.server.api, zombie.i, zombie.id)
+    // B wakes up, reads its page and tries to commit it: refused, its run ends without a trace
+    // (had it been committed, the completed job's counters would have moved).
+    const completed = (await a.server.api.get(`/api/sync/jobs/${zombie.id}`)).body.stats.processed
+    const gaveUp = () => b.server.logLines().some((l) => String(l.message).includes("Another runner took this job over"))
+    await waitFor("B to give the job up, or its late batch to count", async () =>
+      gaveUp() || (await a.server.api.get(`/api/sync/jobs/${zombie.id}`)).body.stats.processed !== completed, 30_000, 100)
+    expect(gaveUp()).toBe(true)
+    await expectExact(a.server.api, zombie.i, zombie.id, creates[zombie.i])
+  })
+
+  it("hands a runner's jobs over on SIGTERM: they pause at a batch boundary and continue elsewhere from there", async () => {
+    if (b.server.hasExited()) b = await startRunner("runner B3")
+    holdEveryLane()
+    await awaitShardsSpread([a, b])
+    const creates = await Promise.all(Array.from({ length: INTEGRATIONS }, async (_, i) => (await mirrored(a.server.api, i)) ? "none" as const : "all" as const))
+    const ids = await startAll(a.server.api)
+    const placed = await awaitPinned(ids)
+    const onB = ids.flatMap((id, i) => (placed[i] === b.address ? [{ id, i }] : []))
+    expect(onB.length).toBeGreaterThan(0)
+
+    // SIGTERM: B asks its runs to pause; the pages in flight are answered and commit first.
+    const leaving = b.server.terminate()
+    await waitFor("B's runs asked to pause", async () =>
+      b.server.logLines().some((l) => String(l.message).startsWith("Shutting down: pausing")), 30_000, 50)
+    for (const { i } of onB) gate.lane(workspaceOf(i)).release(gate.lane(workspaceOf(i)).held()!)
+    expect((await leaving).code).toBe(0)
+    gate.resetAll()
+    for (const { id, i } of onB) {
+      await expectExact(a.server.api, i, id, creates[i])
+      const log = await logOf(a.server.api, id)
+      const paused = log.findIndex((m) => m.startsWith("Paused for server shutdown at "))
+      const resumed = log.findIndex((m) => m.startsWith(`Resumed on runner ${a.address} after runner ${b.address} left`))
+      expect(paused, log.join("\n")).toBeGreaterThan(-1)
+      expect(resumed).toBeGreaterThan(paused)
+    }
   })
 })

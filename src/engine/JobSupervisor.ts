@@ -11,7 +11,7 @@ import { JobLog } from "./JobLog.js"
 import { JobOutcomes } from "./JobOutcomes.js"
 import { type JobReply, type JobRequest, Pause, Resume, Start, Stop } from "./jobProtocol.js"
 import { JobRunner } from "./JobRunner.js"
-import { Placement } from "./Placement.js"
+import { adoptionOf, Placement } from "./Placement.js"
 import { recoverInterrupted } from "./recovery.js"
 import { ask, makeRunControl, type RunControl } from "./run/control.js"
 
@@ -260,15 +260,17 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
       yield* dispatchLock.withPermits(1)(Effect.gen(function*() {
         for (const job of yield* views.withStatus(["running", "stopping", "paused"])) {
           const actor = actors.get(job.id)
-          if (actor !== undefined) {
-            if (!placement.owns(job.integrationId) && !actor.handingOver) {
-              actor.handingOver = true
-              yield* jobLog.write(job.id, "info", `Integration ${job.integrationId} moved to another runner: pausing on ${here} at the next batch boundary`)
-              yield* ask(actor.control, { _tag: "Pause", reason: "shutdown" }, engine.shutdownGracePeriod * 1000)
-            }
-            continue
+          const action = adoptionOf({
+            hostedHere: placement.owns(job.integrationId),
+            actorHere: actor !== undefined,
+            handingOver: actor?.handingOver ?? false
+          })
+          if (action === "hand-over") {
+            actor!.handingOver = true
+            yield* jobLog.write(job.id, "info", `Integration ${job.integrationId} moved to another runner: pausing on ${here} at the next batch boundary`)
+            yield* ask(actor!.control, { _tag: "Pause", reason: "shutdown" }, engine.shutdownGracePeriod * 1000)
           }
-          if (!placement.owns(job.integrationId)) continue
+          if (action !== "adopt") continue
           const at = yield* nowIso
           const command: JobCommand = { _tag: "Recover", jobId: job.id }
           if (Either.isLeft(decideJob(command, job, at))) continue

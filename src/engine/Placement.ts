@@ -37,3 +37,19 @@ export const singleServer: PlacementShape = {
 export class Placement extends Context.Reference<Placement>()("synclog/Placement", {
   defaultValue: () => singleServer
 }) {}
+
+/**
+ * What a runner does about a job that is running, stopping or paused (adoptOrphans, cluster):
+ * `adopt` a job of an integration it hosts that no actor here runs (its runner left; the job
+ * decider's `Recover` then says whether it resumes, stops or stays paused), `hand-over` a run
+ * here whose integration moved to another runner (it pauses at its next batch boundary, once),
+ * else nothing.
+ */
+export const adoptionOf = (job: {
+  readonly hostedHere: boolean
+  readonly actorHere: boolean
+  readonly handingOver: boolean
+}): "adopt" | "hand-over" | "none" => {
+  if (job.actorHere) return !job.hostedHere && !job.handingOver ? "hand-over" : "none"
+  return job.hostedHere ? "adopt" : "none"
+}
