@@ -23,7 +23,8 @@
  *
  * Sizes: 600 integrations, 3 rounds (--quick: 60 integrations, 1 round).
  * BENCH_MAX_CONCURRENT (default 16) is each server's engine.maxConcurrentJobs, as in
- * many-integrations.
+ * many-integrations. BENCH_PG_SETTINGS ("fsync=off,synchronous_commit=off", default none) adds
+ * `-c` settings to the throwaway PostgreSQL, to see how much of its time is the disk's.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -40,6 +41,9 @@ import { allJobs, buildBundle, startServer } from "../lib/synclog.js"
 const INTERVAL_MS = 30_000
 const MAX_CONCURRENT_JOBS = Number(process.env.BENCH_MAX_CONCURRENT ?? 16)
 const RUNNER_COUNTS = [1, 2, 3] as const
+const PG_SETTINGS = Object.fromEntries(
+  (process.env.BENCH_PG_SETTINGS ?? "").split(",").filter((kv) => kv.includes("=")).map((kv) => kv.split("=", 2) as [string, string])
+)
 
 /** Busy and total jiffies of the whole machine, from /proc/stat's first line. */
 const machineCpu = () => {
@@ -60,7 +64,8 @@ interface Outcome {
   readonly jobs: number
   readonly notCompleted: number
   readonly overlaps: number
-  readonly rounds: ReadonlyArray<{ readonly jobs: number; readonly drainMs: number; readonly jobsPerSecond: number }>
+  /** Per tick: its jobs, first creation to last completion, and first to last creation (how long queueing them took). */
+  readonly rounds: ReadonlyArray<{ readonly jobs: number; readonly drainMs: number; readonly createdOverMs: number; readonly jobsPerSecond: number }>
   readonly jobsPerSecond: number
   readonly startP50Ms: number
   readonly startP99Ms: number
@@ -89,10 +94,11 @@ const measure = (name: string, jobs: ReadonlyArray<JobView>, windowMs: number, b
       return at >= k * INTERVAL_MS - 5_000 && at < (k + 1) * INTERVAL_MS - 5_000
     })
     if (round.length === 0) return []
-    const first = Math.min(...round.map((j) => Date.parse(j.createdAt)))
+    const created = round.map((j) => Date.parse(j.createdAt))
+    const first = Math.min(...created)
     const last = Math.max(...round.map((j) => Date.parse(j.completedAt ?? j.createdAt)))
     const drainMs = Math.max(1, last - first)
-    return [{ jobs: round.length, drainMs, jobsPerSecond: (round.length * 1000) / drainMs }]
+    return [{ jobs: round.length, drainMs, createdOverMs: Math.max(...created) - first, jobsPerSecond: (round.length * 1000) / drainMs }]
   })
   const waits = inWindow.filter((j) => j.startedAt !== undefined).map((j) => Date.parse(j.startedAt!) - Date.parse(j.createdAt))
   const notCompleted = inWindow.filter((j) => j.status !== "completed")
@@ -119,7 +125,7 @@ export const cluster = async (ctx: Context): Promise<ReadonlyArray<Figure>> => {
   const sim = await startSimulatorProcess({ many: { count, prefix: "cw", projects: 1, workItems: 20 } })
   // Not under ctx.dir: the postgres user must be able to enter its folder when this runs as root.
   const pgDir = mkdtempSync(join(tmpdir(), "synclog-bench-postgres-"))
-  const pg = startThrowawayPostgres(pgDir, await freePort())
+  const pg = startThrowawayPostgres(pgDir, await freePort(), PG_SETTINGS)
   const integrations = sim.workspaces.map((slug, i) => ({
     id: `int-${i}`,
     baseUrl: sim.url,
@@ -150,7 +156,7 @@ export const cluster = async (ctx: Context): Promise<ReadonlyArray<Figure>> => {
       }
       const outcome = measure(name, jobs, windowMs, busy)
       ctx.log(
-        `  ${name}: ${outcome.jobs} jobs, ${outcome.jobsPerSecond.toFixed(1)} jobs/s (rounds ${outcome.rounds.map((r) => `${r.jobs} in ${r.drainMs} ms`).join(", ")}), ` +
+        `  ${name}: ${outcome.jobs} jobs, ${outcome.jobsPerSecond.toFixed(1)} jobs/s (rounds ${outcome.rounds.map((r) => `${r.jobs} in ${r.drainMs} ms, queued over ${r.createdOverMs} ms`).join("; ")}), ` +
           `time to start p50 ${outcome.startP50Ms} / p99 ${outcome.startP99Ms} ms, machine ${busy.toFixed(0)}% busy, ${outcome.notCompleted} not completed`
       )
       return outcome
@@ -193,7 +199,7 @@ export const cluster = async (ctx: Context): Promise<ReadonlyArray<Figure>> => {
     await sim.stop()
   }
 
-  ctx.details.cluster = { integrations: count, windowMs, maxConcurrentJobs: MAX_CONCURRENT_JOBS, outcomes }
+  ctx.details.cluster = { integrations: count, windowMs, maxConcurrentJobs: MAX_CONCURRENT_JOBS, postgresSettings: PG_SETTINGS, outcomes }
   const sqlite = outcomes[0]!
   const pgRuns = outcomes.slice(1)
   return [
