@@ -344,11 +344,21 @@ describe("a cluster of three runners on PostgreSQL", () => {
       return true
     }, 60_000, 100)
     // The stale runner wakes up with its pages in flight answered: whatever it commits must fail.
+    const stale = proxy.held(victim.label)
     proxy.thaw(victim.label)
     c.resume(victim)
     await expectExact(c, syncs)
     await expectMoved(c, victim, pinned)
-    // It did get its stale pages (or gave them up): nothing of it is left held at the source.
-    expect(proxy.held(victim.label)).toEqual([])
+    // It was handed its stale pages, and for each job it found that it had lost it (refused
+    // at its commit, or told by its lease) instead of committing: the checks above found no
+    // page twice and exact counters.
+    expect(stale.map((r) => r.status), "the stale runner's pages in flight were answered").toEqual(stale.map(() => "served"))
+    const gaveUp = (jobId: string) =>
+      victim.server.logLines().some((l) =>
+        l.annotations?.jobId === jobId &&
+        typeof l.message === "string" &&
+        (l.message.startsWith("Another runner took this job over") || l.message.includes("moved to another runner"))
+      )
+    await waitFor("the stale runner to give up each of its jobs", async () => [...pinned.keys()].every(gaveUp), 30_000, 100)
   }, 240_000)
 })
