@@ -3,6 +3,7 @@ import { NodeHttpClient } from "@effect/platform-node"
 import { Effect, Either, Layer, Option, Redacted } from "effect"
 import type { RunnerEndpoint } from "./cluster/address.js"
 import { IDLE_TRANSACTION_TIMEOUT_MS } from "./cluster/settings.js"
+import * as StartupTurn from "./cluster/startupTurn.js"
 import { defaultEngineConfig, type EngineConfig } from "./config/ConfigFile.js"
 import { AppMode, EngineSettings, type IntegrationSource, Secrets } from "./config/Settings.js"
 import { ConnectorFactory } from "./connectors/ConnectorFactory.js"
@@ -101,6 +102,10 @@ const writerLock = (options: EngineOptions) =>
 /** The cluster's code, loaded only for a runner: a single server never imports @effect/cluster. */
 const clusterModule = Effect.promise(() => import("./cluster/index.js"))
 
+/** Cluster: this runner's turn to start, taken before the database is migrated; else nothing. */
+const startupTurnLayer = (options: EngineOptions) =>
+  options.cluster === undefined || !isPostgresUrl(options.dbPath) ? Layer.empty : StartupTurn.layer(options.dbPath)
+
 /** Cluster: where each integration's job actors live (and the cluster's sharding); else nothing. */
 const placementLayer = (options: EngineOptions) => {
   const cluster = options.cluster
@@ -181,6 +186,9 @@ const startup = (autoInitialize: boolean) =>
       yield* scheduler.start
     }
     yield* supervisor.recover
+    // A runner of a cluster lets the next one start (cluster/startupTurn.ts).
+    const turn = yield* Effect.serviceOption(StartupTurn.StartupTurn)
+    if (turn._tag === "Some") yield* turn.value.done
   }).pipe(Effect.orDie)
 
 /**
@@ -193,7 +201,7 @@ const startup = (autoInitialize: boolean) =>
  */
 export const makeEngineLayer = (options: EngineOptions) =>
   // One per database file: it holds the file's writer lock; a second engine or server is refused.
-  startedEngine(options).pipe(Layer.provideMerge(writerLock(options)))
+  startedEngine(options).pipe(Layer.provideMerge(startupTurnLayer(options)), Layer.provideMerge(writerLock(options)))
 
 /** The engine's services, with the start-up work done once they are built. */
 const startedEngine = (options: EngineOptions) =>
@@ -224,6 +232,7 @@ export const makeAppLayer = (options: AppOptions) =>
   // overhead; an embedding service that exports traces builds from makeEngineLayer instead.
   makeServeLayer(options).pipe(
     Layer.provideMerge(startedEngine(options)),
+    Layer.provideMerge(startupTurnLayer(options)),
     Layer.provideMerge(makeListenerLayer(options)),
     Layer.provideMerge(writerLock(options)),
     Layer.provide(Layer.setTracerEnabled(false))

@@ -7,6 +7,7 @@ import {
   freePort,
   type Gate,
   killAllChildren,
+  spawnOnce,
   startChild,
   startGate,
   takeChildOutputs,
@@ -237,6 +238,14 @@ describe("cluster of runners", () => {
       gaveUp() || (await a.server.api.get(`/api/sync/jobs/${zombie.id}`)).body.stats.processed !== completed, 30_000, 100)
     expect(gaveUp()).toBe(true)
     await expectExact(a.server.api, zombie.i, zombie.id, creates[zombie.i])
+  })
+
+  it("refuses a single server on the runners' database, with one line", async () => {
+    // (A runner without PostgreSQL is refused by the environment's check: clusterPlacement.test.ts.)
+    const single = await spawnOnce({ dbPath: dir.dbPath, configPath, apiKey: sim.apiKey, label: "single server" }, await freePort())
+    expect((await single.exited).code).toBe(1)
+    expect(single.output()).toMatch(/is in use by the runners of a synclog cluster \(one is pid \d+, running since [^)]+\): start this server as a runner too \(set SYNC_RUNNER_ADDRESS=host:port\)/)
+    expect(single.output()).not.toMatch(/\n\s+at /)
   })
 
   it("hands a runner's jobs over on SIGTERM: they pause at a batch boundary and continue elsewhere from there", async () => {

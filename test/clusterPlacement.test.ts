@@ -1,6 +1,7 @@
-import { Either } from "effect"
+import { ConfigProvider, Effect, Either, Option } from "effect"
 import { describe, expect, it } from "vitest"
 import { formatRunnerAddress, parseRunnerAddress } from "../src/cluster/address.js"
+import { Env } from "../src/config/Env.js"
 import { adoptionOf } from "../src/engine/Placement.js"
 
 describe("runner addresses (SYNC_RUNNER_ADDRESS, SYNC_RUNNER_LISTEN)", () => {
@@ -41,5 +42,37 @@ describe("what a runner does about a live or paused job", () => {
   it("leaves alone its own runs of integrations it hosts, and jobs hosted elsewhere", () => {
     expect(adoptionOf({ hostedHere: true, actorHere: true, handingOver: false })).toBe("none")
     expect(adoptionOf({ hostedHere: false, actorHere: false, handingOver: false })).toBe("none")
+  })
+})
+
+describe("a runner's environment", () => {
+  const read = (vars: Record<string, string>) =>
+    Effect.runSync(Effect.either(Effect.withConfigProvider(Env, ConfigProvider.fromMap(new Map(Object.entries(vars))))))
+
+  it("takes SYNC_RUNNER_ADDRESS and SYNC_RUNNER_LISTEN beside a PostgreSQL URL", () => {
+    const env = read({
+      SYNC_DATABASE_URL: "postgres://synclog@localhost:5432/synclog",
+      SYNC_RUNNER_ADDRESS: "10.0.0.12:7101",
+      SYNC_RUNNER_LISTEN: "0.0.0.0:7101"
+    })
+    expect(Either.isRight(env)).toBe(true)
+    const value = Either.getOrThrow(env)
+    expect(Option.getOrUndefined(value.runnerAddress)).toEqual({ host: "10.0.0.12", port: 7101 })
+    expect(Option.getOrUndefined(value.runnerListen)).toEqual({ host: "0.0.0.0", port: 7101 })
+  })
+
+  it("refuses a runner without PostgreSQL, a listen address without a runner address, and a malformed address", () => {
+    const message = (vars: Record<string, string>) => {
+      const env = read(vars)
+      return Either.isLeft(env) ? String(env.left) : "accepted"
+    }
+    expect(message({ SYNC_RUNNER_ADDRESS: "127.0.0.1:7101" })).toContain(
+      "SYNC_RUNNER_ADDRESS is set without SYNC_DATABASE_URL: the runners of a cluster share one PostgreSQL database"
+    )
+    expect(message({ SYNC_DATABASE_URL: "postgres://h/db", SYNC_RUNNER_LISTEN: "0.0.0.0:7101" })).toContain(
+      "SYNC_RUNNER_LISTEN is set without SYNC_RUNNER_ADDRESS"
+    )
+    expect(message({ SYNC_DATABASE_URL: "postgres://h/db", SYNC_RUNNER_ADDRESS: "7101" })).toContain("expected host:port")
+    expect(message({})).toBe("accepted")
   })
 })
