@@ -165,14 +165,15 @@ export const startCluster = async (options: ClusterOptions): Promise<Cluster> =>
     throw new Error(`${label} exited before it was ready:\n${lastOutput.split("\n").slice(-200).join("\n")}`)
   }
 
-  try {
-    // The first runner alone (it migrates the fresh database), then the others side by side.
-    runners.push(await startRunner(1))
-    runners.push(...(await Promise.all(Array.from({ length: options.runners - 1 }, (_, i) => startRunner(i + 2)))))
-  } catch (e) {
+  // Side by side: runners take turns for the start-up itself (the first migrates the fresh
+  // database), and loading the sources, the slow part here, overlaps.
+  const starts = await Promise.allSettled(Array.from({ length: options.runners }, (_, i) => startRunner(i + 1)))
+  for (const s of starts) if (s.status === "fulfilled") runners.push(s.value)
+  const failed = starts.find((s): s is PromiseRejectedResult => s.status === "rejected")
+  if (failed !== undefined) {
     await Promise.all(runners.map((r) => r.server.crash()))
     tmp.remove()
-    throw e
+    throw failed.reason
   }
 
   const live = () => runners.filter((r) => !r.server.hasExited())
