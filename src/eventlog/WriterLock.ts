@@ -159,7 +159,7 @@ const acquirePostgres = (
         }), not by runners of a cluster: stop it first (it can be restarted as a runner with SYNC_RUNNER_ADDRESS), or set SYNC_DATABASE_URL to another database`
       })
     }
-    if (runner === false && holder !== undefined && /ShareLock/.test(holder.mode)) {
+    if (holder !== undefined && /ShareLock/.test(holder.mode)) {
       return yield* new DatabaseInUse({
         message: `${name} is in use by the runners of a synclog cluster (${pid === undefined ? "" : `one is pid ${pid}, `}running since ${
           holder.since
