@@ -12,7 +12,7 @@ const POSTGRES_SUITES = [
   "test/crash.e2e.test.ts"
 ]
 /** Suites that need PostgreSQL (a cluster of runners shares one): only in the postgres project. */
-const POSTGRES_ONLY_SUITES = ["test/cluster.runners.e2e.test.ts"]
+const POSTGRES_ONLY_SUITES = ["test/cluster.runners.e2e.test.ts", "test/cluster.e2e.test.ts"]
 const postgresUrl = process.env.SYNC_TEST_DATABASE_URL || undefined
 
 const ALL_SUITES = ["test/**/*.test.ts"]

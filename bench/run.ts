@@ -3,12 +3,13 @@
  *
  *   npm run bench                    every suite at full size (about 15 minutes), with CPU profiles
  *   npm run bench -- --quick         small sizes, one round, no profiles: under two minutes
- *   npm run bench -- --only replay,api   some suites (full-sync, memory, replay, api, many-integrations, streams);
+ *   npm run bench -- --only replay,api   some suites (full-sync, memory, replay, api, many-integrations, streams, cluster);
  *                                    the other suites' figures of the previous run are kept in latest.json
  *   npm run bench -- --no-profile    skip the extra profiled runs
  *   npm run bench -- --keep          keep the scratch folder in $TMPDIR (databases, logs, raw profiles; ~6 GB at full size)
  *
- * BENCH_MAX_CONCURRENT (default 16) sets engine.maxConcurrentJobs of the many-integrations suite.
+ * BENCH_MAX_CONCURRENT (default 16) sets engine.maxConcurrentJobs of the many-integrations and cluster suites.
+ * The cluster suite needs Debian's `postgresql` package (it starts a throwaway server, scripts/postgres.ts).
  * BENCH_STREAMS_PARTS (default "fan-out,slow-client,webhooks,metrics") runs only some parts of the streams suite.
  *
  * Every suite starts what it needs on loopback in separate processes (simulator, synclog
@@ -28,6 +29,7 @@ import { stopAll } from "./lib/proc.js"
 import type { Figure } from "./lib/report.js"
 import { consoleTable, machine, markdownTable, RESULTS_DIR, writeResults } from "./lib/report.js"
 import { api } from "./suites/api.js"
+import { cluster } from "./suites/cluster.js"
 import { fullSync } from "./suites/full-sync.js"
 import { manyIntegrations } from "./suites/many-integrations.js"
 import { memory } from "./suites/memory.js"
@@ -40,7 +42,8 @@ const SUITES: ReadonlyArray<readonly [string, Suite]> = [
   ["replay", replay],
   ["api", api],
   ["many-integrations", manyIntegrations],
-  ["streams", streams]
+  ["streams", streams],
+  ["cluster", cluster]
 ]
 
 const args = process.argv.slice(2)

@@ -53,6 +53,8 @@ export interface ServerOptions {
    * "bundle": what `npm start` runs after its build (package.json's `start`, e.g. `node dist/main.js`; see `buildBundle`).
    */
   readonly mode?: "tsx" | "bundle"
+  /** More environment (e.g. SYNC_DATABASE_URL and SYNC_RUNNER_ADDRESS of a cluster runner). */
+  readonly env?: Readonly<Record<string, string>>
 }
 
 export interface Server {
@@ -105,7 +107,8 @@ export const startServer = async (options: ServerOptions): Promise<Server> => {
       SYNC_LOG_FORMAT: "json",
       SYNC_SECRETS_FILE: join(options.dir, "no-secrets.json"),
       [KEY_ENV]: options.apiKey,
-      ...(options.cpuProfile ? { SYNCLOG_BENCH_SQL_TIMING: join(profileDir, "sql-timing.json") } : {})
+      ...(options.cpuProfile ? { SYNCLOG_BENCH_SQL_TIMING: join(profileDir, "sql-timing.json") } : {}),
+      ...options.env
     },
     logFile: join(options.dir, "server.log")
   })
