@@ -120,6 +120,16 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
         const queued = yield* views.queued
         const running = new Map<string, number>()
         for (const actor of actors.values()) running.set(actor.integrationId, (running.get(actor.integrationId) ?? 0) + 1)
+        // Cluster: a job that no actor here runs but that a runner's departure interrupted holds
+        // its integration's slot too (running or stopping on a runner that left, or paused for
+        // its shutdown), until adoptOrphans resumes it here: a job queued after it must not start
+        // first, or beside it. (Its resume keeps its place in the queue: jobProjection.ts.)
+        if (placement.runner !== null) {
+          for (const job of yield* views.withStatus(["running", "stopping", "paused"])) {
+            if (actors.has(job.id) || (job.status === "paused" && job.pauseReason !== "shutdown")) continue
+            running.set(job.integrationId, (running.get(job.integrationId) ?? 0) + 1)
+          }
+        }
         // Each integration runs up to its own maxConcurrentJobs (default 1) at once.
         const limits = new Map<string, number>()
         for (const job of queued) {

@@ -161,7 +161,10 @@ const applyJobEvent = (d: JobDraft, event: Exclude<JobEvent, { _tag: "JobQueued"
       return
     case "JobResumed":
       d.status = "queued"
-      d.queuedAt = event.at
+      // A run that a crash, a shutdown or a runner's departure interrupted keeps its place in the
+      // queue (it was admitted first: a job of its integration queued later must not overtake it);
+      // a resume asked for (request, window, retry) queues the job again at the back.
+      if (event.reason !== "recovery" && event.reason !== "restart") d.queuedAt = event.at
       d.completedAt = null
       d.error = null
       d.retryable = false
