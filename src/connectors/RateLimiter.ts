@@ -221,9 +221,13 @@ export class RateLimiter extends Effect.Service<RateLimiter>()("synclog/RateLimi
       })
 
     /** Every paced integration's budget in one call (for `/metrics`: no effect per integration). */
-    const budgets: Effect.Effect<ReadonlyArray<readonly [string, RateBudget]>> = Effect.flatMap(
-      Effect.forEach([...windows.keys()], (key) => Effect.map(budget(key), (b) => [key, b] as const)),
-      (all) => Effect.succeed(all.filter((entry): entry is readonly [string, RateBudget] => entry[1] !== null))
+    // Suspended: the windows are listed when the effect runs, not when it is built (at start-up,
+    // when there are none yet).
+    const budgets: Effect.Effect<ReadonlyArray<readonly [string, RateBudget]>> = Effect.suspend(() =>
+      Effect.map(
+        Effect.forEach([...windows.keys()], (key) => Effect.map(budget(key), (b) => [key, b] as const)),
+        (all) => all.filter((entry): entry is readonly [string, RateBudget] => entry[1] !== null)
+      )
     )
 
     return { acquire, done, observe, block, budget, budgets } as const

@@ -6,6 +6,7 @@ import { join } from "node:path"
 import type { IntegrationConfig } from "../../src/config/ConfigFile.js"
 import { KEY_ENV } from "./app.js"
 import { type Client, client } from "./http.js"
+import { groupPids } from "./sourceProxy.js"
 
 /**
  * The real server as a child process (`tsx src/main.ts`, as `npm start` runs it), so a test can
@@ -13,8 +14,8 @@ import { type Client, client } from "./http.js"
  *
  * tsx runs the server in a process of its own under the tsx CLI process, so each child gets a
  * process group of its own: a crash kills the whole group (a SIGKILL to the tsx process alone
- * would leave the server running, holding the database), a SIGTERM goes to the tsx process,
- * which relays it once to the server, as a process manager would send it.
+ * would leave the server running, holding the database), a SIGTERM goes to the server process
+ * itself (see terminate), as a process manager would send it.
  */
 
 const root = join(import.meta.dirname, "..", "..")
@@ -236,7 +237,14 @@ export const spawnOnce = async (options: ChildOptions, port: number): Promise<Ch
       return info
     },
     terminate: async (timeoutMs = 30_000) => {
-      if (exitInfo === undefined) child.kill("SIGTERM")
+      // To the server itself, not to tsx's launcher: the launcher relays a signal but SIGKILLs
+      // the server unless it acknowledges within ~60 ms, which a busy server on a loaded machine
+      // does not always do (seen in CI: nothing paused, the job found running after the restart).
+      if (exitInfo === undefined) {
+        const server = groupPids(pid).find((p) => p !== pid)
+        if (server !== undefined) process.kill(server, "SIGTERM")
+        else child.kill("SIGTERM")
+      }
       let timer: NodeJS.Timeout | undefined
       const info = await Promise.race([
         exited,
