@@ -270,4 +270,31 @@ describe("job lifecycle", () => {
       sim.setFaults({})
     }
   })
+  it("counts each record once when a full sync ran while another was paused", async () => {
+    sim.setFaults({ latencyMs: 50 })
+    try {
+      const first = await api.post("/api/sync/jobs", {
+        integrationId: "plane-slow",
+        type: "full_sync",
+        options: { batchSize: 10, force: true }
+      })
+      const paused = first.body.jobId as string
+      await waitFor("the first full sync past its first pages", async () =>
+        ((await api.get(`/api/sync/jobs/${paused}`)).body.stats?.processed ?? 0) > 200)
+      await api.post(`/api/sync/jobs/${paused}/pause`)
+      await waitForStatus(api, paused, ["paused"])
+      sim.setFaults({})
+      // A paused job does not hold the integration: a second full sync runs to the end meanwhile
+      // and marks every record as seen by itself, those the paused one had walked included.
+      const second = await api.post("/api/sync/jobs", { integrationId: "plane-slow", type: "full_sync", options: { force: true } })
+      expect((await waitForStatus(api, second.body.jobId, ["completed", "failed"])).status).toBe("completed")
+      await api.post(`/api/sync/jobs/${paused}/resume`)
+      const done = await waitForStatus(api, paused, ["completed", "failed"])
+      // Its sweep does not take the records the other job saw for unseen: no lookup, no second count.
+      expect(done.result).toMatchObject({ processed: total(await sourceCounts(sim, "slow")), deleted: 0, errors: 0 })
+      await expectMirrorEqualsSource(api, "plane-slow", sim, "slow")
+    } finally {
+      sim.setFaults({})
+    }
+  })
 })

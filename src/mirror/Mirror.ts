@@ -218,12 +218,17 @@ export class Mirror extends Effect.Service<Mirror>()("synclog/Mirror", {
 
     /**
      * Records a full or selective walk did not see: candidates for deletion, to be confirmed
-     * at the source before anything is tombstoned (offset pagination can skip rows).
+     * at the source before anything is tombstoned (offset pagination can skip rows). A record
+     * another job saw after this job first started (a job that ran while this one was paused,
+     * or beside it) was in the source then too, as those this walk saw before its pause: it is
+     * not a candidate, or the sweep would look it up and count it a second time.
      */
     const unseen = (input: {
       readonly integrationId: string
       readonly entity: EntityType
       readonly jobId: string
+      /** When the job first started (its marks, and other jobs' later ones, count as seen). */
+      readonly startedAt: string
       readonly projects?: ReadonlyArray<string> | undefined
       readonly excludeProjects?: ReadonlyArray<string> | undefined
       readonly includeArchived: boolean
@@ -233,7 +238,7 @@ export class Mirror extends Effect.Service<Mirror>()("synclog/Mirror", {
         sql<{ source_id: string; project_id: string | null }>`
           SELECT source_id, project_id FROM mirror_records
           WHERE integration_id = ${input.integrationId} AND entity = ${input.entity}
-            AND deleted_at IS NULL AND last_seen_job != ${input.jobId}
+            AND deleted_at IS NULL AND last_seen_job != ${input.jobId} AND last_seen_at < ${input.startedAt}
             ${input.includeArchived ? sql`` : sql`AND archived_at IS NULL`}
             ${input.projects === undefined ? sql`` : sql`AND ${sql.in("project_id", input.projects)}`}
             ${input.excludeProjects === undefined || input.excludeProjects.length === 0 ? sql`` : sql`AND project_id NOT IN ${sql.in(input.excludeProjects)}`}

@@ -27,6 +27,7 @@ const sweepBatch = (ctx: RunContext, pool: RequestPool, stream: EntityStream<Ent
     integrationId: integration.id,
     entity,
     jobId,
+    startedAt: ctx.state.doc.startedAt ?? initial.startedAt ?? new Date(ctx.runStartedAt).toISOString(),
     projects: initial.options.projects,
     excludeProjects: initial.options.excludeProjects,
     includeArchived: ctx.includeArchived,
