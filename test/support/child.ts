@@ -1,12 +1,12 @@
 import { type ChildProcess, spawn } from "node:child_process"
-import { readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { writeFileSync } from "node:fs"
 import { Agent, createServer as createHttpServer, type IncomingMessage, request, type Server, type ServerResponse } from "node:http"
 import { createServer, type Socket } from "node:net"
 import { join } from "node:path"
 import type { IntegrationConfig } from "../../src/config/ConfigFile.js"
 import { KEY_ENV } from "./app.js"
 import { type Client, client } from "./http.js"
-import { groupPids } from "./sourceProxy.js"
+import { groupMembers, groupPids } from "./processGroup.js"
 
 /**
  * The real server as a child process (`tsx src/main.ts`, as `npm start` runs it), so a test can
@@ -109,21 +109,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
  * it, but a zombie holds no file, lock or port any more.
  */
 const groupAlive = (pgid: number): boolean => {
-  if (process.platform === "linux") {
-    for (const entry of readdirSync("/proc")) {
-      if (!/^\d+$/.test(entry)) continue
-      let stat: string
-      try {
-        stat = readFileSync(`/proc/${entry}/stat`, "utf8")
-      } catch {
-        continue // exited meanwhile
-      }
-      // pid (comm) state ppid pgrp ...; comm may contain spaces and parentheses.
-      const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-      if (Number(pgrp) === pgid && state !== "Z" && state !== "X") return true
-    }
-    return false
-  }
+  if (process.platform === "linux") return groupMembers(pgid).some((m) => m.state !== "Z" && m.state !== "X")
   try {
     process.kill(-pgid, 0)
     return true

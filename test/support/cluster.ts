@@ -5,7 +5,8 @@ import { type ChildServer, type ExitInfo, freePort, spawnOnce, writeConfigFile }
 import { runCliAsync } from "./cli.js"
 import { backend, queryRows } from "./database.js"
 import type { Client } from "./http.js"
-import { groupPids, type RunnerIdentity } from "./sourceProxy.js"
+import { groupPids } from "./processGroup.js"
+import type { RunnerIdentity } from "./sourceProxy.js"
 
 /**
  * A synclog cluster for tests: N runner processes (`tsx src/main.ts`, as `npm start` runs the

@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync, readlinkSync } from "node:fs"
+import { groupPids } from "./processGroup.js"
 import { Agent, createServer, type IncomingMessage, request, type ServerResponse } from "node:http"
 import type { Socket } from "node:net"
 
@@ -67,19 +68,6 @@ const socketInode = (localPort: number, remotePort: number): string | undefined 
   }
   return undefined
 }
-
-/** The pids of a process group (tsx's launcher and the server it runs). */
-export const groupPids = (pgid: number): Array<number> =>
-  readdirSync("/proc").flatMap((entry) => {
-    if (!/^\d+$/.test(entry)) return []
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8")
-      const pgrp = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2])
-      return pgrp === pgid ? [Number(entry)] : []
-    } catch {
-      return [] // exited meanwhile
-    }
-  })
 
 const holdsSocket = (pid: number, inode: string): boolean => {
   const target = `socket:[${inode}]`
