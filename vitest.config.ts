@@ -24,6 +24,8 @@ export default defineConfig({
     // `include` to the root's instead of replacing it.
     ...(postgresUrl === undefined ? { include: ALL_SUITES, exclude: SQLITE_EXCLUDE } : {}),
     setupFiles: ["./test/setup.ts"],
+    // The server's and the CLI's bundles, which child processes run (test/support/bundle.ts).
+    globalSetup: ["./test/globalSetup.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Each test file starts its own server, simulator and database; two cores here.

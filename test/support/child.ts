@@ -6,20 +6,17 @@ import { join } from "node:path"
 import type { IntegrationConfig } from "../../src/config/ConfigFile.js"
 import { KEY_ENV } from "./app.js"
 import { type Client, client } from "./http.js"
-import { groupMembers, groupPids } from "./processGroup.js"
+import { root, serverBundle, startFlags } from "./bundle.js"
+import { groupMembers } from "./processGroup.js"
 
 /**
- * The real server as a child process (`tsx src/main.ts`, as `npm start` runs it), so a test can
- * crash it with SIGKILL, shut it down with SIGTERM and start it again on the same database.
- *
- * tsx runs the server in a process of its own under the tsx CLI process, so each child gets a
- * process group of its own: a crash kills the whole group (a SIGKILL to the tsx process alone
- * would leave the server running, holding the database), a SIGTERM goes to the server process
- * itself (see terminate), as a process manager would send it.
+ * The real server as a child process (the bundle, with `npm start`'s node flags: see
+ * support/bundle.ts), so a test can crash it with SIGKILL, shut it down with SIGTERM and start
+ * it again on the same database. Each child gets a process group of its own: a crash kills the
+ * whole group, with anything the server started; a SIGTERM goes to the server, as a process
+ * manager would send it.
  */
 
-const root = join(import.meta.dirname, "..", "..")
-const TSX_CLI = join(root, "node_modules/tsx/dist/cli.mjs")
 const MAX_OUTPUT_CHARS = 2_000_000
 
 /** A free TCP port on 127.0.0.1 (listen on 0, read it, close). */
@@ -151,7 +148,7 @@ export const spawnOnce = async (options: ChildOptions, port: number): Promise<Ch
 
   const inherited = { ...process.env }
   delete inherited.SYNC_API_TOKEN // the tests' client sends no token
-  const child: ChildProcess = spawn(process.execPath, [TSX_CLI, "src/main.ts"], {
+  const child: ChildProcess = spawn(process.execPath, [...startFlags(), serverBundle], {
     cwd: root,
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
@@ -223,14 +220,7 @@ export const spawnOnce = async (options: ChildOptions, port: number): Promise<Ch
       return info
     },
     terminate: async (timeoutMs = 30_000) => {
-      // To the server itself, not to tsx's launcher: the launcher relays a signal but SIGKILLs
-      // the server unless it acknowledges within ~60 ms, which a busy server on a loaded machine
-      // does not always do (seen in CI: nothing paused, the job found running after the restart).
-      if (exitInfo === undefined) {
-        const server = groupPids(pid).find((p) => p !== pid)
-        if (server !== undefined) process.kill(server, "SIGTERM")
-        else child.kill("SIGTERM")
-      }
+      if (exitInfo === undefined) child.kill("SIGTERM")
       let timer: NodeJS.Timeout | undefined
       const info = await Promise.race([
         exited,

@@ -1,11 +1,16 @@
 import { spawn, spawnSync } from "node:child_process"
 import { join } from "node:path"
+import { cliBundle, root } from "./bundle.js"
 
-const root = join(import.meta.dirname, "..", "..")
+/**
+ * The CLI's commands run from the test run's bundle of src/cli.ts (support/bundle.ts): the same
+ * code as `npm run cli` and the `synclog` launcher run through tsx, without ~3 s of loading per
+ * command. `runSynclogInTerminal` runs the launcher itself (bin/synclog.js).
+ */
 
-/** Runs `npm run replay -- …` the way a user does (tsx src/cli.ts), returning exit code and output. */
+/** Runs `synclog …` (e.g. `replay`), returning exit code and output. */
 export const runCli = (args: ReadonlyArray<string>) => {
-  const result = spawnSync(process.execPath, [join(root, "node_modules/tsx/dist/cli.mjs"), join(root, "src/cli.ts"), ...args], {
+  const result = spawnSync(process.execPath, [cliBundle, ...args], {
     cwd: root,
     encoding: "utf8",
     timeout: 60_000
@@ -69,18 +74,19 @@ const runProcess = (
 
 /** `runCli` without blocking the event loop (the simulator and other servers of the test keep serving). */
 export const runCliAsync = (args: ReadonlyArray<string>, timeoutMs = 60_000) =>
-  runProcess(process.execPath, [join(root, "node_modules/tsx/dist/cli.mjs"), join(root, "src/cli.ts"), ...args], { timeoutMs })
+  runProcess(process.execPath, [cliBundle, ...args], { timeoutMs })
 
 const synclogBin = join(root, "bin/synclog.js")
 
-/** The `synclog` command as `npx synclog` runs it (the package's bin launcher), stdout not a terminal. */
-export const runSynclog = (args: ReadonlyArray<string>, options: RunOptions = {}) => runProcess(process.execPath, [synclogBin, ...args], { timeoutMs: 90_000, ...options })
+/** The `synclog` command (the CLI's bundle), stdout not a terminal. */
+export const runSynclog = (args: ReadonlyArray<string>, options: RunOptions = {}) => runProcess(process.execPath, [cliBundle, ...args], { timeoutMs: 90_000, ...options })
 
 const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`
 
 /**
- * `synclog` on a pseudo-terminal `columns` wide, through util-linux `script` (always on Debian):
- * stdout is a TTY, so the CLI draws what a user sees. Returns the raw terminal output.
+ * `synclog` as `npx synclog` runs it (the package's bin launcher, through tsx) on a
+ * pseudo-terminal `columns` wide, through util-linux `script` (always on Debian): stdout is a
+ * TTY, so the CLI draws what a user sees. Returns the raw terminal output.
  */
 export const runSynclogInTerminal = (
   args: ReadonlyArray<string>,

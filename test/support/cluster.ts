@@ -5,12 +5,11 @@ import { type ChildServer, type ExitInfo, freePort, spawnOnce, writeConfigFile }
 import { runCliAsync } from "./cli.js"
 import { backend, queryRows } from "./database.js"
 import type { Client } from "./http.js"
-import { groupPids } from "./processGroup.js"
 import type { RunnerIdentity } from "./sourceProxy.js"
 
 /**
- * A synclog cluster for tests: N runner processes (`tsx src/main.ts`, as `npm start` runs the
- * server) on one fresh PostgreSQL database, each with its own HTTP port and runner address
+ * A synclog cluster for tests: N runner processes (the server's bundle, as `npm start` runs
+ * it: support/bundle.ts) on one fresh PostgreSQL database, each with its own HTTP port and runner address
  * (`SYNC_RUNNER_ADDRESS`, the socket other runners reach it on), all reading one config file.
  * Runners are child processes in process groups of their own (support/child.ts), so a test can
  * SIGKILL one (a crash), SIGTERM it (a rolling restart) or SIGSTOP/SIGCONT it (a stand-in for
@@ -194,11 +193,8 @@ export const startCluster = async (options: ClusterOptions): Promise<Cluster> =>
       return r.server.crash()
     },
     terminate: async (r, ms = 60_000) => {
-      // Not to tsx's launcher (support/child.ts does that): the launcher relays a signal and
-      // SIGKILLs the server unless it acknowledges within 30 ms, which a busy runner on a loaded
-      // machine does not always do (seen: exit 143 half a second after SIGTERM, nothing paused).
-      const server = groupPids(r.pgid).find((pid) => pid !== r.pgid) ?? r.pgid
-      process.kill(server, "SIGTERM")
+      // The runner is its group's leader (the bundle runs in the process spawned).
+      process.kill(r.pgid, "SIGTERM")
       let timer: NodeJS.Timeout | undefined
       const exit = await Promise.race([r.server.exited, new Promise<undefined>((done) => (timer = setTimeout(() => done(undefined), ms)))])
       clearTimeout(timer)

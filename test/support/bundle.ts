@@ -1,0 +1,21 @@
+import { readFileSync } from "node:fs"
+import { join } from "node:path"
+
+/**
+ * Where the test run's bundles of the server and the CLI are (built once per run by
+ * test/globalSetup.ts). Child servers and CLI commands run from them: `npm start` runs the
+ * server's bundle too, and a process started through tsx spends seconds of CPU transforming
+ * and loading the sources first (about 3.5 s per CLI command on these machines, against
+ * ~0.5 s for the bundle), which dominated the crash and CLI suites.
+ */
+export const root = join(import.meta.dirname, "..", "..")
+export const bundleDir = join(root, "node_modules", ".cache", "synclog-tests")
+export const serverBundle = join(bundleDir, "main.js")
+export const cliBundle = join(bundleDir, "cli.js")
+
+/** Node's flags from package.json's `start` script (`node <flags> dist/main.js`), so children run as `npm start` does. */
+export const startFlags = (): Array<string> => {
+  const scripts = (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts
+  const words = scripts.start!.split(/\s+/)
+  return words.slice(1).filter((w) => w.startsWith("--"))
+}
