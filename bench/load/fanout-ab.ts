@@ -105,7 +105,7 @@ const run = async (name: string, n: number): Promise<Run> => {
       `${name}: ${job.duration} ms, server CPU ${serverUserMs} + ${serverSystemMs} ms (user + system), ${events} events` +
         (l
           ? `; clients got ${l.eventsPerClient.min}-${l.eventsPerClient.max}, gaps ${l.clientsWithGaps}, complete ${l.complete}, ` +
-            `delay p50/p99 ${l.delay.p50}/${l.delay.p99} ms, spread p50/p99 ${l.spread.p50}/${l.spread.p99} ms, ` +
+            `delay p50/p99 ${l.delay.p50}/${l.delay.p99} ms (BatchCommitted ${l.delayBatch.p50}/${l.delayBatch.p99}, others ${l.delayOther.p50}/${l.delayOther.p99}), spread p50/p99 ${l.spread.p50}/${l.spread.p99} ms, ` +
             `load CPU ${l.cpu ? `${l.cpu.userMs}+${l.cpu.systemMs} ms, ${l.cpu.perMessageUs} µs/message` : "?"}`
           : "")
     )

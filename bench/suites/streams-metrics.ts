@@ -9,28 +9,15 @@
  * carries per-integration counters and histograms, not only the per-integration gauges (circuit
  * state; the budget gauge shows once an integration has sent a request). The scrapes are
  * sequential on one keep-alive connection, as Prometheus scrapes, /metrics and /healthz
- * alternating, timed from the request to the last byte of the body with `performance.now()`.
+ * alternating, timed from the request to the last byte of the body with `performance.now()`,
+ * by a client that allocates nothing per read (bench/load/timed-get.ts).
  */
-import { Agent, request } from "node:http"
 import { join } from "node:path"
+import { openTimedGetter } from "../load/timed-get.js"
 import type { Figure } from "../lib/report.js"
 import { figure } from "../lib/report.js"
 import { createJob, startServer, waitForJob } from "../lib/synclog.js"
 import type { Env } from "./streams.js"
-
-/** One GET to its last byte: milliseconds and body bytes. */
-const timedGet = (agent: Agent, url: string): Promise<{ ms: number; bytes: number; status: number }> =>
-  new Promise((resolve, reject) => {
-    const started = performance.now()
-    const req = request(url, { agent }, (res) => {
-      let bytes = 0
-      res.on("data", (chunk: Buffer) => (bytes += chunk.length))
-      res.on("end", () => resolve({ ms: performance.now() - started, bytes, status: res.statusCode ?? 0 }))
-      res.on("error", reject)
-    })
-    req.on("error", reject)
-    req.end()
-  })
 
 const percentile = (xs: ReadonlyArray<number>, p: number) => {
   const s = [...xs].sort((a, b) => a - b)
@@ -56,10 +43,13 @@ export const metrics = async (
       const jobId = await createJob(server.url, { integrationId: `int-${i}`, type: "selective_sync", options: { entities: ["states", "labels"] } })
       await waitForJob(server.url, jobId, 20)
     }
-    const agent = new Agent({ keepAlive: true, maxSockets: 1 })
-    const get = (url: string) => timedGet(agent, url)
-    const scrape = `${server.url}/metrics`
-    const health = `${server.url}/healthz`
+    // One keep-alive connection read into one buffer (bench/load/timed-get.ts): this process's
+    // own garbage collections stay out of the timed requests.
+    const address = new URL(server.url)
+    const getter = await openTimedGetter(address.hostname, Number(address.port))
+    const get = getter.get
+    const scrape = "/metrics"
+    const health = "/healthz"
     // Warm-up: the first scrapes build the labelled metrics' series and JIT the renderer.
     for (let i = 0; i < 50; i++) {
       await get(scrape)
@@ -77,8 +67,8 @@ export const metrics = async (
       if (h.status !== 200) throw new Error(`GET /healthz answered ${h.status}`)
       healthz.push(h.ms)
     }
-    agent.destroy()
-    const text = await fetch(scrape).then((r) => r.text())
+    getter.close()
+    const text = await fetch(`${server.url}${scrape}`).then((r) => r.text())
     const samples = text.split("\n").filter((line) => line !== "" && !line.startsWith("#")).length
     const circuitSeries = text.split("\n").filter((line) => line.startsWith("synclog_circuit_state{")).length
     const round2 = (x: number) => Math.round(x * 100) / 100

@@ -284,8 +284,18 @@ const fanOut = async (env: Env, sizes: { readonly workItems: number; readonly cl
       target: "(reported)",
       met: () => true
     }),
+    // Every event is stamped as it is appended, in its commit's transaction (a BatchCommitted
+    // after its page's mirror write): the delay is from the commit to the client's receipt.
+    // Batches and the job's other events apart: a batch commit is followed by the next page's.
     figure({
-      name: `delay recordedAt -> receipt, p99, events stamped at their commit (not BatchCommitted)`,
+      name: `delay recordedAt -> receipt, p99, BatchCommitted only`,
+      unit: "ms",
+      candidate: loads.map((l) => l.delayBatch.p99),
+      target: "(reported)",
+      met: () => true
+    }),
+    figure({
+      name: `delay recordedAt -> receipt, p99, events other than BatchCommitted`,
       unit: "ms",
       candidate: loads.map((l) => l.delayOther.p99),
       target: "(reported)",

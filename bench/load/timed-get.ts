@@ -1,0 +1,190 @@
+/**
+ * Timed keep-alive GETs on one raw `net` socket, for the `/metrics` part of the streams suite
+ * (bench/suites/streams-metrics.ts): a load generator that stays out of the figure it takes, as
+ * wrk does. Every read lands in one buffer allocated here once (`onread`), the request bytes are
+ * encoded once per path, and the response is parsed in place: the status digits, the head's end,
+ * `Content-Length` or the chunk framing; the body's bytes are counted, never copied or decoded.
+ *
+ * Why: with `node:http`'s client every read of a 70-134 KB `/metrics` body became Buffers (64 KB
+ * each, memory outside V8's heap), and that churn made this process run garbage collections,
+ * full ones included (7-15 ms), inside timed requests: they landed as often on the `/healthz`
+ * request after a scrape as on the scrape itself, and were counted as the server's tail.
+ * The clock is read in the read callback that completes the response, before any promise runs.
+ */
+import { connect, type Socket } from "node:net"
+
+export interface TimedResponse {
+  /** Request written → last byte of the body read, in milliseconds (`performance.now()`). */
+  readonly ms: number
+  readonly status: number
+  /** Body bytes (without the chunk framing). */
+  readonly bytes: number
+}
+
+export interface TimedGetter {
+  /** One GET; one at a time (the next request is written after this one's answer). */
+  readonly get: (path: string) => Promise<TimedResponse>
+  readonly close: () => void
+}
+
+const CR = 13
+const LF = 10
+const HEAD_MAX = 16 * 1024
+
+/** Opens the connection; every `get` reuses it (HTTP/1.1 keep-alive, as a Prometheus scraper). */
+export const openTimedGetter = (host: string, port: number): Promise<TimedGetter> =>
+  new Promise((resolve, reject) => {
+    const requests = new Map<string, Buffer>()
+    const readBuffer = Buffer.allocUnsafe(256 * 1024)
+    const head = Buffer.allocUnsafe(HEAD_MAX)
+
+    // The response being read: its head (copied until its blank line), then its body.
+    let headLength = 0
+    let phase: "idle" | "head" | "length" | "chunk-size" | "chunk-data" | "chunk-crlf" | "trailer" = "idle"
+    let status = 0
+    let remaining = 0
+    let bytes = 0
+    let chunkSize = 0
+    let sizeEnded = false
+    let trailerCrlf = 0
+    let started = 0
+    let pending: { resolve: (r: TimedResponse) => void; reject: (e: Error) => void } | undefined
+
+    const fail = (error: Error) => {
+      const p = pending
+      pending = undefined
+      phase = "idle"
+      p?.reject(error)
+    }
+    const finish = () => {
+      const ms = performance.now() - started
+      const p = pending
+      pending = undefined
+      phase = "idle"
+      p?.resolve({ ms, status, bytes })
+    }
+
+    /** The head is complete in `head[0, headLength)`: status, then how the body is framed. */
+    const startBody = (): boolean => {
+      const text = head.toString("latin1", 0, headLength)
+      status = Number(text.slice(9, 12))
+      const length = /\r\ncontent-length:\s*(\d+)/i.exec(text)
+      bytes = 0
+      if (length !== null) {
+        remaining = Number(length[1])
+        phase = "length"
+        if (remaining === 0) finish()
+        return true
+      }
+      if (/\r\ntransfer-encoding:\s*chunked/i.test(text)) {
+        phase = "chunk-size"
+        chunkSize = 0
+        sizeEnded = false
+        return true
+      }
+      fail(new Error(`response without Content-Length or chunked framing: ${text.slice(0, 200)}`))
+      return false
+    }
+
+    const onRead = (n: number, buf: Buffer): boolean => {
+      let i = 0
+      while (i < n) {
+        switch (phase) {
+          case "idle":
+            fail(new Error("bytes from the server with no request pending"))
+            return true
+          case "head": {
+            // Copy byte by byte up to the blank line (heads are a few hundred bytes).
+            while (i < n && phase === "head") {
+              if (headLength === HEAD_MAX) return (fail(new Error("response head too long")), true)
+              head[headLength++] = buf[i++]!
+              if (
+                headLength >= 4 && head[headLength - 1] === LF && head[headLength - 2] === CR &&
+                head[headLength - 3] === LF && head[headLength - 4] === CR
+              ) {
+                if (!startBody()) return true
+              }
+            }
+            break
+          }
+          case "length": {
+            const take = Math.min(remaining, n - i)
+            i += take
+            bytes += take
+            remaining -= take
+            if (remaining === 0) finish()
+            break
+          }
+          case "chunk-size": {
+            const c = buf[i++]!
+            if (c === LF) {
+              if (chunkSize === 0) {
+                phase = "trailer"
+                trailerCrlf = 0
+              } else {
+                remaining = chunkSize
+                phase = "chunk-data"
+              }
+            } else if (!sizeEnded) {
+              const digit = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1
+              // The size ends at the first byte that is not a hex digit (CR, or an extension's `;`).
+              if (digit === -1) sizeEnded = true
+              else chunkSize = chunkSize * 16 + digit
+            }
+            break
+          }
+          case "chunk-data": {
+            const take = Math.min(remaining, n - i)
+            i += take
+            bytes += take
+            remaining -= take
+            if (remaining === 0) {
+              phase = "chunk-crlf"
+              remaining = 2
+            }
+            break
+          }
+          case "chunk-crlf": {
+            i++
+            if (--remaining === 0) {
+              phase = "chunk-size"
+              chunkSize = 0
+              sizeEnded = false
+            }
+            break
+          }
+          case "trailer": {
+            // No trailers are sent: the last chunk's size line is followed by one CRLF.
+            i++
+            if (++trailerCrlf === 2) finish()
+            break
+          }
+        }
+      }
+      return true
+    }
+
+    const socket: Socket = connect({ host, port, noDelay: true, onread: { buffer: readBuffer, callback: onRead } })
+    socket.once("connect", () => {
+      socket.on("error", (e) => fail(e))
+      socket.on("close", () => fail(new Error("connection closed")))
+      resolve({
+        get: (path) =>
+          new Promise<TimedResponse>((res, rej) => {
+            if (pending !== undefined) return rej(new Error("one request at a time"))
+            let request = requests.get(path)
+            if (request === undefined) {
+              request = Buffer.from(`GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\n\r\n`, "latin1")
+              requests.set(path, request)
+            }
+            pending = { resolve: res, reject: rej }
+            phase = "head"
+            headLength = 0
+            started = performance.now()
+            socket.write(request)
+          }),
+        close: () => socket.destroy()
+      })
+    })
+    socket.once("error", reject)
+  })
