@@ -15,9 +15,10 @@ import {
 } from "./projection.js"
 
 /**
- * Rows per read. Small chunks are read fastest: the row arrays die young (a scavenge is cheap)
+ * Positions per read. Small chunks are read fastest: the rows die young (a scavenge is cheap)
  * and SQLite's step loop stays in one native call per chunk. 50,000-row chunks read the log
- * at half the speed (measured: 1.47 s against 0.77 s for 1M rows with raw better-sqlite3).
+ * at half the speed (measured: 1.47 s against 0.77 s for 1M rows with raw better-sqlite3);
+ * 2,000 and 10,000 read as fast as 5,000.
  */
 const CHUNK = 5_000
 
