@@ -1,5 +1,6 @@
 import { SqlClient } from "@effect/sql"
 import { Effect, Layer } from "effect"
+import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import {
   BatchCommitted,
@@ -141,4 +142,29 @@ describe("replay", () => {
       ])
     })
   }
+
+  it("reads past a gap of more than one read's positions, and hands a row of an older schema version to the upcasters", async () => {
+    // The SQLite file reader (PostgreSQL is read through its client, by position as before).
+    const dbPath = join(tmp.dir, "gap.db")
+    const run = <A, E>(effect: Effect.Effect<A, E, SqlClient.SqlClient | EventStore>) =>
+      effect.pipe(Effect.provide(EventStore.Default.pipe(Layer.provideMerge(Database.layer(dbPath)))), Effect.runPromise)
+    const { live, replayed, result } = await run(Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      yield* history
+      const live = yield* snapshot
+      // The last 8 events 20,000 positions further on (replay reads 5,000 positions at a time).
+      yield* sql`UPDATE events SET position = position + 20000 WHERE position > 20`
+      const result = yield* rebuild
+      return { live, result, replayed: yield* snapshot }
+    }))
+    expect(result).toEqual({ events: 28, jobs: 4, integrations: 1 })
+    expect(compare(live, replayed)).toEqual([])
+    // Stored at schema version 0, which has no upcaster: the fold must not read it as version 1.
+    const failure = await run(Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`UPDATE events SET schema_version = 0 WHERE position = (SELECT max(position) FROM events)`
+      return yield* rebuild
+    }).pipe(Effect.catchAllDefect((defect) => Effect.succeed(String(defect)))))
+    expect(failure).toMatch(/No upcaster for JobCompleted from schema version 0/)
+  })
 })

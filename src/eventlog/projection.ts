@@ -53,15 +53,7 @@ export const emptyViews = (): ProjectedViews => ({ jobs: new Map(), integrations
  */
 export const projectEvent = (views: ProjectedViews, event: DomainEvent, inPlace: boolean): void => {
   if (isJobEvent(event)) {
-    const before = views.jobs.get(event.jobId)
-    const job = evolveJob(before, event, inPlace)
-    if (job !== before) views.jobs.set(event.jobId, job)
-    if (affectsIntegration(event)) {
-      const integration = views.integrations.get(job.integrationId)
-      if (integration === undefined) return
-      const next = evolveIntegration(integration, event, inPlace, job)
-      if (next !== integration) views.integrations.set(job.integrationId, next)
-    }
+    projectJobEvent(views, event, views.jobs.get(event.jobId), inPlace)
   } else if (isIntegrationEvent(event)) {
     const before = views.integrations.get(event.integrationId)
     const next = evolveIntegration(before, event, inPlace)
@@ -71,7 +63,24 @@ export const projectEvent = (views: ProjectedViews, event: DomainEvent, inPlace:
   }
 }
 
-/** `INSERT INTO jobs` of `rows` rows; `jobRow` gives each row's parameters, in this order. */
+/**
+ * `projectEvent` of a job event whose job view (`before`, undefined before its JobQueued) the
+ * caller has looked up already; returns the job view after it. Replay uses it to look each
+ * job up once per event.
+ */
+export const projectJobEvent = (views: ProjectedViews, event: JobEvent, before: JobDoc | undefined, inPlace: boolean): JobDoc => {
+  const job = evolveJob(before, event, inPlace)
+  if (job !== before) views.jobs.set(event.jobId, job)
+  if (affectsIntegration(event)) {
+    const integration = views.integrations.get(job.integrationId)
+    if (integration === undefined) return job
+    const next = evolveIntegration(integration, event, inPlace, job)
+    if (next !== integration) views.integrations.set(job.integrationId, next)
+  }
+  return job
+}
+
+/** `INSERT INTO jobs` of `rows` rows; `pushJobRow` gives each row's parameters, in this order. */
 export const insertJobsSql = (rows: number): string =>
   `INSERT INTO jobs (id, integration_id, type, status, queued_at, deleted, version, doc) VALUES ${
     Array(rows).fill("(?, ?, ?, ?, ?, ?, ?, ?)").join(", ")
@@ -80,33 +89,4 @@ export const insertJobsSql = (rows: number): string =>
 /** Appends a job view's row parameters (see `insertJobsSql`) to `params`. */
 export const pushJobRow = (params: Array<unknown>, doc: JobDoc): void => {
   params.push(doc.id, doc.integrationId, doc.type, doc.status, doc.queuedAt, doc.deleted ? 1 : 0, doc.version, JSON.stringify(doc))
-}
-
-/** A job view as its table's row, its doc already serialised (replay keeps ended jobs so). */
-export interface JobRow {
-  readonly id: string
-  readonly integrationId: string
-  readonly type: string
-  readonly status: string
-  readonly queuedAt: string
-  readonly deleted: boolean
-  readonly version: number
-  /** `JSON.stringify` of the doc, as `pushJobRow` writes it. */
-  readonly json: string
-}
-
-export const jobRowOf = (doc: JobDoc): JobRow => ({
-  id: doc.id,
-  integrationId: doc.integrationId,
-  type: doc.type,
-  status: doc.status,
-  queuedAt: doc.queuedAt,
-  deleted: doc.deleted,
-  version: doc.version,
-  json: JSON.stringify(doc)
-})
-
-/** `pushJobRow` for a row whose doc is already serialised. */
-export const pushJobRowOf = (params: Array<unknown>, row: JobRow): void => {
-  params.push(row.id, row.integrationId, row.type, row.status, row.queuedAt, row.deleted ? 1 : 0, row.version, row.json)
 }
