@@ -5,6 +5,7 @@ import type { JobStatus } from "../domain/job.js"
 import { decided, decidedOrNothing, decideJob, type JobCommand } from "../domain/jobDecider.js"
 import { nowIso } from "../domain/time.js"
 import { EventStore } from "../eventlog/EventStore.js"
+import type { JobDoc } from "../eventlog/jobProjection.js"
 import { CurrentRun } from "../eventlog/runFence.js"
 import { Views } from "../eventlog/Views.js"
 import { JobLog } from "./JobLog.js"
@@ -27,6 +28,9 @@ interface Actor {
 /** The job log's line naming the runner of a run (cluster), and how to read the address back. */
 const RUNNING_ON = "Running on runner "
 const runnerOf = (line: string | undefined) => line?.slice(RUNNING_ON.length).split(" ")[0]
+
+/** A job an actor may hold, or a runner's departure left holding its integration's slot. */
+const LIVE_STATUSES: ReadonlyArray<JobStatus> = ["running", "stopping", "paused"]
 
 const reply = (jobId: string, status: JobStatus, message: string): JobReply => ({ jobId, status, message })
 
@@ -100,7 +104,8 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
           Effect.onInterrupt(() => (actor.stopNow ? stoppedImmediately(jobId) : Effect.void)),
           Effect.ensuring(Effect.suspend(() => {
             actors.delete(jobId)
-            return Effect.zipRight(Scope.close(scope, Exit.void), dispatch)
+            // Its slot is this runner's: only this runner's queue can start in it.
+            return Effect.zipRight(Scope.close(scope, Exit.void), dispatchHere)
           })),
           Effect.withSpan("job", { root: true, attributes: { jobId } })
         )
@@ -110,13 +115,13 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
 
     /**
      * Starts queued jobs, oldest first, while permits and idle integrations allow: the jobs of
-     * the integrations this process hosts (all of them on a single server); answers the
-     * integrations with queued jobs that another runner hosts.
+     * the integrations this process hosts (all of them on a single server). Call it holding
+     * `dispatchLock`. `live` is the running, stopping and paused jobs when the caller has just
+     * read them (adoptOrphans), so they are not read twice.
      */
-    const dispatchHere: Effect.Effect<ReadonlySet<string>> = dispatchLock.withPermits(1)(
+    const startQueued = (live?: ReadonlyArray<JobDoc>) =>
       Effect.gen(function*() {
-        const elsewhere = new Set<string>()
-        if (!accepting) return elsewhere
+        if (!accepting) return
         const queued = yield* views.queued
         const running = new Map<string, number>()
         for (const actor of actors.values()) running.set(actor.integrationId, (running.get(actor.integrationId) ?? 0) + 1)
@@ -125,7 +130,8 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
         // its shutdown), until adoptOrphans resumes it here: a job queued after it must not start
         // first, or beside it. (Its resume keeps its place in the queue: jobProjection.ts.)
         if (placement.runner !== null) {
-          for (const job of yield* views.withStatus(["running", "stopping", "paused"])) {
+          for (const job of live ?? (yield* views.withStatus(LIVE_STATUSES))) {
+            if (!LIVE_STATUSES.includes(job.status)) continue
             if (actors.has(job.id) || (job.status === "paused" && job.pauseReason !== "shutdown")) continue
             running.set(job.integrationId, (running.get(job.integrationId) ?? 0) + 1)
           }
@@ -133,11 +139,10 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
         // Each integration runs up to its own maxConcurrentJobs (default 1) at once.
         const limits = new Map<string, number>()
         for (const job of queued) {
-          if (!placement.owns(job.integrationId)) {
-            elsewhere.add(job.integrationId)
-            continue
-          }
-          if (actors.size >= engine.maxConcurrentJobs) continue
+          // Another runner's: its owner starts it (woken when it was queued, and on its own job
+          // ends and adoption pass).
+          if (!placement.owns(job.integrationId)) continue
+          if (actors.size >= engine.maxConcurrentJobs) break
           let limit = limits.get(job.integrationId)
           if (limit === undefined) {
             limit = (yield* views.integration(job.integrationId))?.settings.maxConcurrentJobs ?? 1
@@ -152,15 +157,30 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
           )
           if (started) running.set(job.integrationId, busy + 1)
         }
-        return elsewhere
       })
-    ).pipe(Effect.orDie)
 
-    /** Starts what can start here, and tells the runners hosting the other queued jobs (cluster). */
-    const dispatch: Effect.Effect<void> = Effect.flatMap(
-      dispatchHere,
-      (elsewhere) => Effect.forEach(elsewhere, placement.wake, { discard: true })
-    )
+    /** Starts what can start here: the queue of the integrations this process hosts. */
+    const dispatchHere: Effect.Effect<void> = dispatchLock.withPermits(1)(Effect.suspend(() => startQueued())).pipe(Effect.orDie)
+
+    /**
+     * After jobs of these integrations were queued (or resumed): starts what can start here when
+     * this process hosts one of them, and wakes the owner of each of the others, once. Only
+     * their owners: slots are per runner, so no other runner's queue changed (and each runner
+     * starts its own queue on its job ends and in its adoption pass every second).
+     */
+    const dispatchFor = (integrationIds: Iterable<string>): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        const elsewhere = new Set<string>()
+        let here = false
+        for (const id of integrationIds) {
+          if (placement.owns(id)) here = true
+          else elsewhere.add(id)
+        }
+        return Effect.zipRight(
+          here ? dispatchHere : Effect.void,
+          Effect.forEach(elsewhere, placement.wake, { discard: true })
+        )
+      })
 
     const onStop = (jobId: string, graceful: boolean) =>
       Effect.gen(function*() {
@@ -218,7 +238,7 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
     const onResume = (jobId: string, reason: "request" | "window" | "retry", note: string | undefined) =>
       Effect.gen(function*() {
         const at = yield* nowIso
-        yield* store.updateJob(jobId, decided({ _tag: "Resume", jobId, reason }, at))
+        const [resumed] = yield* store.updateJob(jobId, decided({ _tag: "Resume", jobId, reason }, at))
         yield* jobLog.write(
           jobId,
           "info",
@@ -226,7 +246,7 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
             ? "The sync window opened: resuming from the last checkpoint"
             : "Resume requested: it continues from its last checkpoint")
         )
-        yield* dispatch
+        yield* dispatchFor([resumed!.integrationId])
         const status = (yield* views.job(jobId))?.status ?? "queued"
         return reply(jobId, status, status === "queued" ? "Job resumed; it waits for a free slot" : "Job resumed")
       })
@@ -268,7 +288,9 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
       const here = placement.runner
       if (here === null || !accepting) return
       yield* dispatchLock.withPermits(1)(Effect.gen(function*() {
-        for (const job of yield* views.withStatus(["running", "stopping", "paused"])) {
+        // Read once: what adoption changes is written back here, and the dispatch below reads it.
+        const live = [...(yield* views.withStatus(LIVE_STATUSES))]
+        for (const [i, job] of live.entries()) {
           const actor = actors.get(job.id)
           const action = adoptionOf({
             hostedHere: placement.owns(job.integrationId),
@@ -284,7 +306,8 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
           const at = yield* nowIso
           const command: JobCommand = { _tag: "Recover", jobId: job.id }
           if (Either.isLeft(decideJob(command, job, at))) continue
-          const [, events] = yield* store.updateJob(job.id, decidedOrNothing(command, at))
+          const [after, events] = yield* store.updateJob(job.id, decidedOrNothing(command, at))
+          if (after !== undefined) live[i] = after
           const event = events[0]
           if (event === undefined) continue
           const before = runnerOf((yield* jobLog.latestWith(job.id, RUNNING_ON))?.message)
@@ -300,8 +323,9 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
               : `Resumed on runner ${here} after ${left}: from its last checkpoint (${where})`
           )
         }
+        // The queue of the integrations hosted here, adopted jobs first (they kept their place).
+        yield* startQueued(live)
       }))
-      yield* dispatchHere
     }).pipe(Effect.orDie)
 
     /** After a restart: continue what a crash or a shutdown interrupted, from its checkpoint. */
@@ -311,7 +335,7 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
       // On a cluster the jobs of another runner are its own: each runner adopts those of the
       // integrations it hosts once it holds their shards (adoptOrphans, run by src/cluster/).
       if (placement.runner === null) yield* recoverInterrupted(store, views, jobLog)
-      yield* dispatch
+      yield* dispatchHere
       recovered = true
     }).pipe(Effect.orDie)
 
@@ -349,9 +373,14 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
        */
       resume: (jobId: string, reason: "request" | "window" | "retry" = "request", note?: string) =>
         send(jobId, new Resume({ reason, ...(note === undefined ? {} : { note }) })),
-      dispatch,
-      /** What this process starts from the queue (cluster: its own integrations' jobs only). */
-      dispatchHere: Effect.asVoid(dispatchHere),
+      /**
+       * Starts what can start here from the queue (cluster: the jobs of the integrations this
+       * runner hosts; the other runners start theirs themselves).
+       */
+      dispatch: dispatchHere,
+      /** The same: the cluster's `Wake` on the owner. */
+      dispatchHere,
+      dispatchFor,
       /** The request handled here, by this process's actors (the cluster's delivery on the owner). */
       sendHere,
       adoptOrphans,

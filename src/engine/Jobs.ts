@@ -29,6 +29,11 @@ interface CreateJob {
   readonly type: JobType
   readonly options: RequestedOptions
   readonly trigger: JobTrigger
+  /**
+   * false: only queue it; the caller starts it afterwards (`JobSupervisor.dispatchFor`), as the
+   * scheduler does once for all the jobs of its pass. Default true.
+   */
+  readonly dispatch?: boolean | undefined
 }
 
 export interface Created {
@@ -134,7 +139,8 @@ export class Jobs extends Effect.Service<Jobs>()("synclog/Jobs", {
       })
 
     /**
-     * Queues a job (CONTRACT.md's checks first) and wakes the dispatcher. Scheduled and
+     * Queues a job (CONTRACT.md's checks first) and starts it if it can (on a cluster: wakes the
+     * runner hosting its integration, when that is another one). Scheduled and
      * integration-start jobs skip the manual-request guards: the scheduler chose them.
      */
     const create = (input: CreateJob) =>
@@ -167,7 +173,7 @@ export class Jobs extends Effect.Service<Jobs>()("synclog/Jobs", {
         if (chosen.from === "integration") {
           yield* jobLog.write(jobId, "info", `Selection from the integration's settings: ${describeSelection(chosen.selection)}`)
         }
-        yield* supervisor.dispatch
+        if (input.dispatch !== false) yield* supervisor.dispatchFor([integration.id])
         return { jobId, status: "queued", estimatedDuration, type: input.type } satisfies Created
       })
 

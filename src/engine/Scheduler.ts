@@ -1,4 +1,4 @@
-import { Clock, Effect, Fiber, Queue, Ref } from "effect"
+import { type Cause, Clock, Effect, Fiber, Queue, Ref } from "effect"
 import { EngineSettings } from "../config/Settings.js"
 import { CircuitHalfOpened, ScheduledRun } from "../domain/events.js"
 import type { JobType } from "../domain/job.js"
@@ -29,6 +29,13 @@ const HOUR = 3_600_000
  * runner, whose wake-up cannot reach it; it looks again at least this often.
  */
 const CLUSTER_RECHECK = 2_000
+
+/**
+ * A pass queues its due ticks this many to a write transaction: one wait for the writers' lock
+ * per chunk instead of two per job (on PostgreSQL each wait queues behind the running jobs'
+ * commits), while one chunk holds that lock only briefly.
+ */
+const TICKS_PER_TRANSACTION = 50
 
 /** Full when there is no baseline or the full-sync schedule is due; else incremental. */
 const scheduledType = (doc: IntegrationDoc, now: number): { type: JobType; reason: string } => {
@@ -77,7 +84,10 @@ export class Scheduler extends Effect.Service<Scheduler>()("synclog/Scheduler", 
     // breaker's decision on the same outcome, see runDue).
     yield* outcomes.subscribe(({ outcome }) => (outcome === "failed" ? wake : Effect.void))
 
-    /** The interval tick of one integration: queue a job, or skip when one is still active. */
+    /**
+     * The interval tick of one integration: queue a job, or skip when one is still active.
+     * Returns the integration when it queued one; the pass starts its jobs once they committed.
+     */
     const tick = (doc: IntegrationDoc, now: number) =>
       Effect.gen(function*() {
         const nextRunAt = isoAt(nextOccurrence(effectiveSchedule(doc), now))
@@ -95,14 +105,15 @@ export class Scheduler extends Effect.Service<Scheduler>()("synclog/Scheduler", 
           ])
           yield* Effect.logInfo(`Scheduled sync of ${doc.id} skipped: job ${current.id} is still ${current.status}`)
           yield* jobLog.write(current.id, "info", `Scheduled sync skipped: this job is still ${current.status}`)
-          return
+          return null
         }
         const { reason, type } = scheduledType(doc, now)
-        const created = yield* jobs.create({ integrationId: doc.id, type, options: {}, trigger: "schedule" })
+        const created = yield* jobs.create({ integrationId: doc.id, type, options: {}, trigger: "schedule", dispatch: false })
         const latest = yield* views.integration(doc.id)
         yield* store.appendIntegration(doc.id, latest!.version, [
           new ScheduledRun({ integrationId: doc.id, outcome: "queued", jobId: created.jobId, reason, nextRunAt, at: isoAt(now) })
         ])
+        return doc.id
       })
 
     /** After the cool-down: one probe job, the circuit half-open while it runs. */
@@ -159,7 +170,10 @@ export class Scheduler extends Effect.Service<Scheduler>()("synclog/Scheduler", 
         return inside ? nextWindowEnd(window, now) : nextWindowStart(window, now)
       })
 
-    /** One integration's due work; returns when it is due next. */
+    /**
+     * One integration's due work but its interval tick; returns when it is due next, and whether
+     * its tick is due (the pass runs the due ticks together, see runDue).
+     */
     const runIntegration = (doc: IntegrationDoc, now: number, windowPaused: ReadonlySet<string>) =>
       Effect.gen(function*() {
         let next = now + HOUR
@@ -175,20 +189,58 @@ export class Scheduler extends Effect.Service<Scheduler>()("synclog/Scheduler", 
           const probeAt = deferToWindow(window, Date.parse(doc.circuit.probeAt!))
           if (probeAt <= now) yield* probe(doc, now)
           else next = Math.min(next, probeAt)
-          return next
+          return { next, tickDue: false }
         }
-        if (doc.circuit.state === "half_open" || doc.nextRunAt === null) return next
+        if (doc.circuit.state === "half_open" || doc.nextRunAt === null) return { next, tickDue: false }
         // A due time outside the window waits for the window's next start.
         const due = deferToWindow(window, Date.parse(doc.nextRunAt))
-        if (due > now) return Math.min(next, due)
-        yield* tick(doc, now)
-        return Math.min(next, deferToWindow(window, nextOccurrence(effectiveSchedule(doc), now)))
+        if (due > now) return { next: Math.min(next, due), tickDue: false }
+        return { next: Math.min(next, deferToWindow(window, nextOccurrence(effectiveSchedule(doc), now))), tickDue: true }
       }).pipe(
         // One integration's trouble never stops the others' schedules.
-        Effect.catchAllCause((cause) =>
-          Effect.as(Effect.logError(`Scheduling ${doc.id} failed; trying again in a minute`, cause), now + 60_000)
-        )
+        Effect.catchAllCause((cause) => Effect.as(schedulingFailed(doc.id, cause), { next: now + 60_000, tickDue: false }))
       )
+
+    const schedulingFailed = (integrationId: string, cause: Cause.Cause<unknown>) =>
+      Effect.logError(`Scheduling ${integrationId} failed; trying again in a minute`, cause)
+
+    /**
+     * The due ticks of a pass, a chunk per write transaction: each tick in a savepoint of its own
+     * (one integration's failure rolls back its tick only, and it is tried again in a minute),
+     * then the chunk's new jobs start, or their runners are woken, once it committed: beside the
+     * next chunk's transaction, and before the pass ends. Returns the integrations whose tick failed.
+     */
+    const runTicks = (due: ReadonlyArray<IntegrationDoc>, now: number) =>
+      Effect.gen(function*() {
+        const failed = new Set<string>()
+        const starting: Array<Fiber.RuntimeFiber<void>> = []
+        for (let i = 0; i < due.length; i += TICKS_PER_TRANSACTION) {
+          const chunk = due.slice(i, i + TICKS_PER_TRANSACTION)
+          const queued: ReadonlyArray<string | null> = yield* store.inOneTransaction(Effect.forEach(chunk, (doc) =>
+            store.inOneTransaction(tick(doc, now)).pipe(
+              Effect.catchAllCause((cause) => {
+                failed.add(doc.id)
+                return Effect.as(schedulingFailed(doc.id, cause), null)
+              })
+            ))).pipe(
+              Effect.catchAllCause((cause) => {
+                // The commit itself failed: none of the chunk's ticks happened.
+                for (const doc of chunk) failed.add(doc.id)
+                return Effect.as(
+                  Effect.logError(`Scheduling ${chunk.map((d) => d.id).join(", ")} failed; trying again in a minute`, cause),
+                  []
+                )
+              })
+            )
+          const start = supervisor.dispatchFor(queued.filter((id): id is string => id !== null)).pipe(
+            Effect.catchAllCause((cause) => Effect.logWarning("Starting the scheduled jobs failed; they start at the next dispatch", cause))
+          )
+          // In the service's scope: a pass interrupted (the Singleton moving) leaves a start it began alone.
+          starting.push(yield* Effect.forkIn(start, scope))
+        }
+        yield* Fiber.joinAll(starting)
+        return failed
+      })
 
     /** Runs whatever is due; returns when to look again. */
     const runDue = Effect.gen(function*() {
@@ -200,10 +252,16 @@ export class Scheduler extends Effect.Service<Scheduler>()("synclog/Scheduler", 
       const windowPaused = new Set(
         (yield* views.withStatus(["paused"])).flatMap((j) => isPausedByWindow(j) ? [j.integrationId] : [])
       )
+      const due: Array<IntegrationDoc> = []
+      const nextOf = new Map<string, number>()
       for (const doc of yield* views.integrations) {
         if (!doc.active || !doc.settings.enabled) continue
-        next = Math.min(next, yield* runIntegration(doc, now, windowPaused))
+        const result = yield* runIntegration(doc, now, windowPaused)
+        nextOf.set(doc.id, result.next)
+        if (result.tickDue) due.push(doc)
       }
+      for (const id of yield* runTicks(due, now)) nextOf.set(id, now + 60_000)
+      for (const at of nextOf.values()) next = Math.min(next, at)
       return next
     })
 

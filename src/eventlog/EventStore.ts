@@ -210,6 +210,14 @@ export class EventStore extends Effect.Service<EventStore>()("synclog/EventStore
         return doc!
       }).pipe(sql.withTransaction, Effect.tap(() => appended.unsafeOpen()))
 
+    /**
+     * Several appends in one write transaction (each append inside it is a savepoint): one wait
+     * for the writers' lock instead of one per append. The live feed is woken once it committed.
+     * Only appends and reads belong inside: nothing that waits for another transaction.
+     */
+    const inOneTransaction = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      effect.pipe(sql.withTransaction, Effect.tap(() => appended.unsafeOpen()))
+
     const toStored = (row: StoredRow): StoredEvent => ({
       position: row.position,
       streamId: row.stream_id,
@@ -253,6 +261,7 @@ export class EventStore extends Effect.Service<EventStore>()("synclog/EventStore
       updateJob,
       appendIntegration,
       appendSystem,
+      inOneTransaction,
       readStream,
       readAfter,
       readTypesBetween,
