@@ -235,7 +235,9 @@ export class JobRunner extends Effect.Service<JobRunner>()("synclog/JobRunner", 
           jobId,
           "info",
           outcome === "paused"
-            ? command._tag === "Pause" && command.reason === "shutdown"
+            ? command._tag === "Pause" && command.handOver === true
+              ? `Paused for the hand-over to another runner${where}; the runner that hosts its integration now resumes it from this checkpoint`
+              : command._tag === "Pause" && command.reason === "shutdown"
               ? `Paused for server shutdown${where}; it resumes from this checkpoint at the next start`
               : command._tag === "Pause" && command.reason === "window"
               ? `Paused at the end of the sync window${where}; it resumes from this checkpoint when the window opens again`

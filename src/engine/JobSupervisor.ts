@@ -300,7 +300,7 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
           if (action === "hand-over") {
             actor!.handingOver = true
             yield* jobLog.write(job.id, "info", `Integration ${job.integrationId} moved to another runner: pausing on ${here} at the next batch boundary`)
-            yield* ask(actor!.control, { _tag: "Pause", reason: "shutdown" }, engine.shutdownGracePeriod * 1000)
+            yield* ask(actor!.control, { _tag: "Pause", reason: "shutdown", handOver: true }, engine.shutdownGracePeriod * 1000)
           }
           if (action !== "adopt") continue
           const at = yield* nowIso

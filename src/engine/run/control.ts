@@ -3,7 +3,12 @@ import type { PauseReason } from "../../domain/job.js"
 
 /** What a running job is asked to do at its next batch boundary. */
 export type RunCommand =
-  | { readonly _tag: "Pause"; readonly reason: PauseReason }
+  | {
+    readonly _tag: "Pause"
+    readonly reason: PauseReason
+    /** Cluster: a shutdown-like pause because the job's integration moved to another runner. */
+    readonly handOver?: boolean
+  }
   | { readonly _tag: "Stop" }
 
 /**
