@@ -75,7 +75,7 @@ export class IntegrationCommands extends Effect.Service<IntegrationCommands>()("
           Effect.fail(new ValidationError({ message: `The config file could not be used: ${e.message}` })))
       )
       yield* scheduler.start
-      yield* supervisor.dispatch
+      yield* supervisor.dispatchHere
       return {
         schedulerStatus: yield* scheduler.status,
         integrationsFound: result.integrationsFound,

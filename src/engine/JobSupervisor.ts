@@ -375,10 +375,9 @@ export class JobSupervisor extends Effect.Service<JobSupervisor>()("synclog/JobS
         send(jobId, new Resume({ reason, ...(note === undefined ? {} : { note }) })),
       /**
        * Starts what can start here from the queue (cluster: the jobs of the integrations this
-       * runner hosts; the other runners start theirs themselves).
+       * runner hosts; the other runners start theirs themselves). The cluster's `Wake` runs it on
+       * the owner.
        */
-      dispatch: dispatchHere,
-      /** The same: the cluster's `Wake` on the owner. */
       dispatchHere,
       dispatchFor,
       /** The request handled here, by this process's actors (the cluster's delivery on the owner). */

@@ -1,8 +1,9 @@
-import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
+import { HttpApiBuilder } from "@effect/platform"
 import { Effect } from "effect"
 import { IntegrationCommands } from "../engine/IntegrationCommands.js"
 import { Queries } from "../engine/Queries.js"
 import { type IntegrationStatusView, SyncApi } from "./Api.js"
+import { jsonText } from "./jsonText.js"
 
 export const IntegrationsHttpLive = HttpApiBuilder.group(SyncApi, "integrations", (handlers) =>
   Effect.gen(function*() {
@@ -14,9 +15,7 @@ export const IntegrationsHttpLive = HttpApiBuilder.group(SyncApi, "integrations"
         Effect.map(queries.integrationStatuses, (statuses) => {
           // Sent as it is (no re-encoding): typed as the contract's status, checked here.
           const integrations: ReadonlyArray<IntegrationStatusView> = statuses
-          // The JSON as a string, written with the headers in one piece (see JobsHttp.ts).
-          const body = JSON.stringify({ integrations })
-          return HttpServerResponse.raw(body, { contentType: "application/json", contentLength: Buffer.byteLength(body) })
+          return jsonText(JSON.stringify({ integrations }))
         }))
       .handle("start", ({ path, payload }) =>
         commands.start(

@@ -1,21 +1,15 @@
-import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
+import { HttpApiBuilder } from "@effect/platform"
 import { Effect } from "effect"
 import { IntegrationCommands } from "../engine/IntegrationCommands.js"
 import { JobCommands } from "../engine/JobCommands.js"
 import { presentJob } from "../engine/presenters.js"
 import { Queries } from "../engine/Queries.js"
 import { type JobView, SyncApi } from "./Api.js"
+import { jsonText } from "./jsonText.js"
 
 // The list and detail bodies are JSON strings built from the engine's presentation (the hot
 // path, cached by job version; see engine/jobJson.ts): it must be the contract's Job.
 presentJob satisfies (doc: never) => JobView
-
-/**
- * The body as it is: Node writes a string body with the headers in one piece, where `text`
- * would first encode it to bytes (a copy, and a second chunk to write).
- */
-const jsonResponse = (body: string) =>
-  HttpServerResponse.raw(body, { contentType: "application/json", contentLength: Buffer.byteLength(body) })
 
 /** Handlers only translate HTTP to the engine's commands and queries. */
 export const JobsHttpLive = HttpApiBuilder.group(SyncApi, "jobs", (handlers) =>
@@ -34,7 +28,7 @@ export const JobsHttpLive = HttpApiBuilder.group(SyncApi, "jobs", (handlers) =>
             limit: urlParams.limit ?? 20,
             offset: urlParams.offset ?? 0
           }),
-          jsonResponse
+          jsonText
         ))
       .handle("create", ({ payload }) =>
         commands.create({ integrationId: payload.integrationId, type: payload.type, options: payload.options ?? {} }).pipe(
@@ -42,7 +36,7 @@ export const JobsHttpLive = HttpApiBuilder.group(SyncApi, "jobs", (handlers) =>
         ))
       .handle("stopAll", ({ payload }) =>
         Effect.map(commands.stopAll(payload.integrationId), (ids) => ({ success: true as const, stoppedJobs: ids.length, jobs: ids })))
-      .handle("get", ({ path }) => Effect.map(queries.jobDetail(path.jobId), jsonResponse))
+      .handle("get", ({ path }) => Effect.map(queries.jobDetail(path.jobId), jsonText))
       .handle("logs", ({ path, urlParams }) => queries.jobLogs(path.jobId, urlParams.limit ?? 100, urlParams.offset ?? 0))
       .handle("events", ({ path }) => queries.jobEvents(path.jobId))
       .handle("resume", ({ path }) => Effect.map(commands.resume(path.jobId), (r) => ({ success: true as const, ...r })))

@@ -14,8 +14,7 @@ export const serverBundle = join(bundleDir, "main.js")
 export const cliBundle = join(bundleDir, "cli.js")
 
 /** Node's flags from package.json's `start` script (`node <flags> dist/main.js`), so children run as `npm start` does. */
-export const startFlags = (): Array<string> => {
-  const scripts = (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts
-  const words = scripts.start!.split(/\s+/)
-  return words.slice(1).filter((w) => w.startsWith("--"))
-}
+const START_FLAGS: ReadonlyArray<string> = (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
+  scripts: Record<string, string>
+}).scripts.start!.split(/\s+/).slice(1).filter((w) => w.startsWith("--"))
+export const startFlags = (): Array<string> => [...START_FLAGS]
