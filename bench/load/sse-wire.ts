@@ -10,6 +10,7 @@
  * chunks exactly as it does for browsers; an unframed (HTTP/1.0 style) body is read too.
  */
 import { connect, type Socket } from "node:net"
+import { ChunkedBody } from "./chunked.js"
 
 export const TERMINAL = new Set(["JobCompleted", "JobFailed", "JobStopped"])
 
@@ -137,65 +138,6 @@ class SseScanner {
   }
 }
 
-const hexDigit = (c: number) => {
-  if (c >= 0x30 && c <= 0x39) return c - 0x30
-  if (c >= 0x61 && c <= 0x66) return c - 0x57
-  if (c >= 0x41 && c <= 0x46) return c - 0x37
-  return -1
-}
-
-/** Removes HTTP/1.1 chunk framing (RFC 9112 §7.1) from a body, read by read; the payload goes to `sse`. */
-class ChunkedBody {
-  /** Payload bytes left in the current chunk; -1 while reading a size line. */
-  private remaining = -1
-  private size = 0
-  private inExtension = false
-  /** The CR LF after a chunk's payload: bytes still to check. */
-  private trailer = 0
-  ended = false
-  constructor(private readonly sse: SseScanner) {}
-
-  /** Consumes `buf[from..]`; throws on bytes that are not valid framing. */
-  push(buf: Buffer, from: number) {
-    let i = from
-    const n = buf.length
-    while (i < n && !this.ended) {
-      if (this.trailer > 0) {
-        const expected = this.trailer === 2 ? 0x0d : 0x0a
-        if (buf[i] !== expected) throw new Error("chunked body: no CR LF after a chunk")
-        this.trailer--
-        i++
-      } else if (this.remaining > 0) {
-        const take = Math.min(this.remaining, n - i)
-        this.sse.push(buf, i, i + take)
-        this.remaining -= take
-        i += take
-        if (this.remaining === 0) {
-          this.trailer = 2
-          this.remaining = -1
-        }
-      } else {
-        const c = buf[i++]!
-        if (c === 0x0a) {
-          // The end of a size line: a zero size is the last chunk (its trailer section is not read).
-          if (this.size === 0) this.ended = true
-          else this.remaining = this.size
-          this.size = 0
-          this.inExtension = false
-        } else if (c === 0x0d || this.inExtension) {
-          // the CR of the size line, or a chunk extension (ignored)
-        } else if (c === 0x3b) {
-          this.inExtension = true
-        } else {
-          const d = hexDigit(c)
-          if (d < 0) throw new Error(`chunked body: bad size byte ${c}`)
-          this.size = this.size * 16 + d
-        }
-      }
-    }
-  }
-}
-
 export interface SseStream {
   readonly socket: Socket
   /** The body ended (the last chunk, or the server closed an unframed body), or the socket closed. */
@@ -262,7 +204,7 @@ export const openSse = (options: OpenOptions, onMessage: OnMessage): Promise<Sse
           head = undefined
           const status = Number(text.slice(9, 12))
           if (status !== 200) return fail(new Error(`stream answered ${status}`))
-          if (/\r\ntransfer-encoding:[ \t]*chunked/.test(text)) body = new ChunkedBody(scanner)
+          if (/\r\ntransfer-encoding:[ \t]*chunked/.test(text)) body = new ChunkedBody((b, from, to) => scanner.push(b, from, to))
           else unframed = true
           settled = true
           resolve({ socket, closed })

@@ -12,6 +12,7 @@
  * The clock is read in the read callback that completes the response, before any promise runs.
  */
 import { connect, type Socket } from "node:net"
+import { ChunkedBody } from "./chunked.js"
 
 export interface TimedResponse {
   /** Request written → last byte of the body read, in milliseconds (`performance.now()`). */
@@ -40,13 +41,14 @@ export const openTimedGetter = (host: string, port: number): Promise<TimedGetter
 
     // The response being read: its head (copied until its blank line), then its body.
     let headLength = 0
-    let phase: "idle" | "head" | "length" | "chunk-size" | "chunk-data" | "chunk-crlf" | "trailer" = "idle"
+    let phase: "idle" | "head" | "length" | "chunked" = "idle"
     let status = 0
     let remaining = 0
     let bytes = 0
-    let chunkSize = 0
-    let sizeEnded = false
-    let trailerCrlf = 0
+    let chunked: ChunkedBody | undefined
+    const countBytes = (_: Buffer, start: number, end: number) => {
+      bytes += end - start
+    }
     let started = 0
     let pending: { resolve: (r: TimedResponse) => void; reject: (e: Error) => void } | undefined
 
@@ -77,9 +79,8 @@ export const openTimedGetter = (host: string, port: number): Promise<TimedGetter
         return true
       }
       if (/\r\ntransfer-encoding:\s*chunked/i.test(text)) {
-        phase = "chunk-size"
-        chunkSize = 0
-        sizeEnded = false
+        phase = "chunked"
+        chunked = new ChunkedBody(countBytes)
         return true
       }
       fail(new Error(`response without Content-Length or chunked framing: ${text.slice(0, 200)}`))
@@ -115,48 +116,14 @@ export const openTimedGetter = (host: string, port: number): Promise<TimedGetter
             if (remaining === 0) finish()
             break
           }
-          case "chunk-size": {
-            const c = buf[i++]!
-            if (c === LF) {
-              if (chunkSize === 0) {
-                phase = "trailer"
-                trailerCrlf = 0
-              } else {
-                remaining = chunkSize
-                phase = "chunk-data"
-              }
-            } else if (!sizeEnded) {
-              const digit = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1
-              // The size ends at the first byte that is not a hex digit (CR, or an extension's `;`).
-              if (digit === -1) sizeEnded = true
-              else chunkSize = chunkSize * 16 + digit
+          case "chunked": {
+            try {
+              i = chunked!.push(buf, i, n)
+            } catch (error) {
+              fail(error as Error)
+              return true
             }
-            break
-          }
-          case "chunk-data": {
-            const take = Math.min(remaining, n - i)
-            i += take
-            bytes += take
-            remaining -= take
-            if (remaining === 0) {
-              phase = "chunk-crlf"
-              remaining = 2
-            }
-            break
-          }
-          case "chunk-crlf": {
-            i++
-            if (--remaining === 0) {
-              phase = "chunk-size"
-              chunkSize = 0
-              sizeEnded = false
-            }
-            break
-          }
-          case "trailer": {
-            // No trailers are sent: the last chunk's size line is followed by one CRLF.
-            i++
-            if (++trailerCrlf === 2) finish()
+            if (chunked!.ended) finish()
             break
           }
         }
