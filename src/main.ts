@@ -29,6 +29,8 @@ const main = Effect.gen(function*() {
     apiToken: env.apiToken,
     readToken: env.readToken,
     accessLog: env.accessLog,
+    sseWriter: env.sseWriter,
+    streamBuffer: Option.getOrUndefined(env.streamBuffer),
     autoInitialize: env.autoInitialize,
     masterKey: Option.getOrUndefined(env.masterKey),
     // A runner of a cluster (README "Cluster"); Env refuses it without a PostgreSQL URL.

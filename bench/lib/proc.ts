@@ -5,7 +5,7 @@
  */
 import { spawn } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
-import { openSync, readFileSync } from "node:fs"
+import { openSync, readdirSync, readFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { join } from "node:path"
 
@@ -138,6 +138,33 @@ export const cpuMsOf = (pid: number): number => {
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS
 }
+
+/** The process and every process below it (the server's SSE writer process, say). */
+export const processTree = (pid: number): Array<number> => {
+  const out = [pid]
+  try {
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      const children = readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").trim()
+      for (const child of children === "" ? [] : children.split(" ")) out.push(...processTree(Number(child)))
+    }
+  } catch {
+    // gone meanwhile
+  }
+  return out
+}
+
+/** CPU time (user + system) of the process and the processes below it, milliseconds. */
+export const treeCpuMsOf = (pid: number): number => treeSum(pid, cpuMsOf)
+
+/** Summed over the process and the processes below it: RSS, or (`peakRssOf`) each one's high-water mark. */
+export const treeSum = (pid: number, of: (pid: number) => number): number =>
+  processTree(pid).reduce((sum, p) => {
+    try {
+      return sum + of(p)
+    } catch {
+      return sum
+    }
+  }, 0)
 
 /** Samples RSS every `everyMs` until stopped; VmHWM is kept by the kernel, this keeps a curve. */
 export const sampleRss = (pid: number, everyMs = 200) => {

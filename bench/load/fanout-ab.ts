@@ -8,6 +8,7 @@
  *
  *   npx tsx bench/load/fanout-ab.ts '{"clients":1000,"items":10000,"batchSize":100,"rounds":2}'
  *
+ * `writers` (e.g. ["process","inline"]) runs the clients' sync once per SYNC_SSE_WRITER each round.
  * `load` names another load script (e.g. an older copy) to compare load processes; `processes`
  * is passed to the load process; `profile` writes a CPU profile of the servers with clients. batchSize 100 over 10,000 items writes about 200 events, as
  * the full-size suite's batchSize 1000 over 100,000 does.
@@ -17,7 +18,7 @@ import { mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { LoadReport, LoadSpec } from "./sse-clients.js"
-import { firstJsonLine, sleep, spawnNode, tsNode } from "../lib/proc.js"
+import { firstJsonLine, processTree, sleep, spawnNode, tsNode } from "../lib/proc.js"
 import { startSimulatorProcess } from "../lib/simulator.js"
 import { buildBundle, createJob, startServer, waitForJob } from "../lib/synclog.js"
 
@@ -31,6 +32,8 @@ interface AbSpec {
   readonly build?: boolean
   /** A V8 CPU profile of the servers with clients (through tsx), into `<tmp>/with-N/profile`. */
   readonly profile?: boolean
+  /** SYNC_SSE_WRITER of the runs with clients; several alternate within each round (default: the server's default). */
+  readonly writers?: ReadonlyArray<"process" | "inline">
 }
 
 const ab = JSON.parse(process.argv[2] ?? "{}") as AbSpec
@@ -41,11 +44,21 @@ const rounds = ab.rounds ?? 2
 const loadScript = ab.load ?? "bench/load/sse-clients.ts"
 
 /** A process's user and system CPU so far, ms (/proc/<pid>/stat, fields 14 and 15, in 1/100 s). */
-const cpuOf = (pid: number) => {
+const cpuOfOne = (pid: number) => {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
   return { user: Number(fields[11]) * 10, system: Number(fields[12]) * 10 }
 }
+/** The same over the server and the processes it started (its SSE writer process). */
+const cpuOf = (pid: number) =>
+  processTree(pid).reduce((sum, p) => {
+    try {
+      const c = cpuOfOne(p)
+      return { user: sum.user + c.user, system: sum.system + c.system }
+    } catch {
+      return sum
+    }
+  }, { user: 0, system: 0 })
 
 const logPosition = (dbPath: string): number => {
   const db = new Database(dbPath, { readonly: true, fileMustExist: true })
@@ -70,9 +83,10 @@ interface Run {
   readonly load?: LoadReport
 }
 
-const run = async (name: string, n: number): Promise<Run> => {
+const run = async (name: string, n: number, writer?: "process" | "inline"): Promise<Run> => {
   const server = await startServer({
     dir: join(root, name),
+    ...(writer === undefined ? {} : { env: { SYNC_SSE_WRITER: writer } }),
     integrations: [{ id: "ab", baseUrl: sim.url, workspaceSlug: "ab" }],
     apiKey: sim.apiKey,
     ...(ab.profile && n > 0 ? { mode: "tsx" as const, cpuProfile: true } : { mode: "bundle" as const })
@@ -92,8 +106,10 @@ const run = async (name: string, n: number): Promise<Run> => {
       await sleep(500)
     }
     const cpu0 = cpuOf(server.child.pid)
+    const own0 = cpuOfOne(server.child.pid)
     const job = await waitForJob(server.url, await createJob(server.url, { integrationId: "ab", type: "full_sync", options: { batchSize } }), 100)
     const cpu1 = cpuOf(server.child.pid)
+    const own1 = cpuOfOne(server.child.pid)
     const serverUserMs = cpu1.user - cpu0.user
     const serverSystemMs = cpu1.system - cpu0.system
     const serverCpuMs = serverUserMs + serverSystemMs
@@ -102,7 +118,7 @@ const run = async (name: string, n: number): Promise<Run> => {
     const out: Run = { clients: n, ms: job.duration!, serverCpuMs, serverUserMs, serverSystemMs, events, ...(result ? { load: result } : {}) }
     const l = result
     console.log(
-      `${name}: ${job.duration} ms, server CPU ${serverUserMs} + ${serverSystemMs} ms (user + system), ${events} events` +
+      `${name}: ${job.duration} ms, server CPU ${serverUserMs} + ${serverSystemMs} ms (user + system; its own process ${own1.user - own0.user} + ${own1.system - own0.system}), ${events} events` +
         (l
           ? `; clients got ${l.eventsPerClient.min}-${l.eventsPerClient.max}, gaps ${l.clientsWithGaps}, complete ${l.complete}, ` +
             `delay p50/p99 ${l.delay.p50}/${l.delay.p99} ms (BatchCommitted ${l.delayBatch.p50}/${l.delayBatch.p99}, others ${l.delayOther.p50}/${l.delayOther.p99}), spread p50/p99 ${l.spread.p50}/${l.spread.p99} ms, ` +
@@ -115,41 +131,43 @@ const run = async (name: string, n: number): Promise<Run> => {
   }
 }
 
-const withRuns: Array<Run> = []
+const writers = ab.writers ?? [undefined]
+const withRuns = new Map<string, Array<Run>>(writers.map((w) => [w ?? "default", []]))
 const withoutRuns: Array<Run> = []
 try {
   for (let r = 0; r < rounds; r++) {
-    // Alternate who goes first.
-    if (r % 2 === 0) {
-      withRuns.push(await run(`with-${r}`, clients))
-      withoutRuns.push(await run(`without-${r}`, 0))
-    } else {
-      withoutRuns.push(await run(`without-${r}`, 0))
-      withRuns.push(await run(`with-${r}`, clients))
+    // Rotate who goes first.
+    const order = [...writers.map((w) => ({ w, n: clients })), { w: undefined, n: 0 }]
+    for (let i = 0; i < order.length; i++) {
+      const { n, w } = order[(i + r) % order.length]!
+      if (n === 0) withoutRuns.push(await run(`without-${r}`, 0))
+      else withRuns.get(w ?? "default")!.push(await run(`with-${w ?? "default"}-${r}`, n, w))
     }
   }
 } finally {
   await sim.stop()
 }
-const perEventPerClientUs = withRuns.map((w, i) =>
-  Math.round((((w.serverCpuMs - withoutRuns[i]!.serverCpuMs) * 1000) / (w.events * clients)) * 10) / 10
-)
-console.log(JSON.stringify({
-  clients,
-  items,
-  batchSize,
-  loadScript,
-  serverExtraCpuPerEventPerClientUs: perEventPerClientUs,
-  serverExtraUserSystemPerEventPerClientUs: withRuns.map((w, i) => [
-    Math.round((((w.serverUserMs - withoutRuns[i]!.serverUserMs) * 1000) / (w.events * clients)) * 10) / 10,
-    Math.round((((w.serverSystemMs - withoutRuns[i]!.serverSystemMs) * 1000) / (w.events * clients)) * 10) / 10
-  ]),
-  msWith: withRuns.map((r) => r.ms),
-  msWithout: withoutRuns.map((r) => r.ms),
-  delayP50: withRuns.map((r) => r.load?.delay.p50),
-  delayP99: withRuns.map((r) => r.load?.delay.p99),
-  spreadP50: withRuns.map((r) => r.load?.spread.p50),
-  spreadP99: withRuns.map((r) => r.load?.spread.p99),
-  loadCpuPerMessageUs: withRuns.map((r) => r.load?.cpu?.perMessageUs)
-}))
+for (const [writer, runs] of withRuns) {
+  console.log(JSON.stringify({
+    writer,
+    clients,
+    items,
+    batchSize,
+    loadScript,
+    serverExtraCpuPerEventPerClientUs: runs.map((w, i) =>
+      Math.round((((w.serverCpuMs - withoutRuns[i]!.serverCpuMs) * 1000) / (w.events * clients)) * 10) / 10
+    ),
+    serverExtraUserSystemPerEventPerClientUs: runs.map((w, i) => [
+      Math.round((((w.serverUserMs - withoutRuns[i]!.serverUserMs) * 1000) / (w.events * clients)) * 10) / 10,
+      Math.round((((w.serverSystemMs - withoutRuns[i]!.serverSystemMs) * 1000) / (w.events * clients)) * 10) / 10
+    ]),
+    msWith: runs.map((r) => r.ms),
+    msWithout: withoutRuns.map((r) => r.ms),
+    delayP50: runs.map((r) => r.load?.delay.p50),
+    delayP99: runs.map((r) => r.load?.delay.p99),
+    spreadP50: runs.map((r) => r.load?.spread.p50),
+    spreadP99: runs.map((r) => r.load?.spread.p99),
+    loadCpuPerMessageUs: runs.map((r) => r.load?.cpu?.perMessageUs)
+  }))
+}
 process.exit(0)

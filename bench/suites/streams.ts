@@ -37,7 +37,7 @@ import { join } from "node:path"
 import type { LoadReport, LoadSpec } from "../load/sse-clients.js"
 import type { Context } from "../lib/context.js"
 import type { Child } from "../lib/proc.js"
-import { cpuMsOf, firstJsonLine, peakRssOf, rssOf, runJson, sleep, spawnNode, tsNode } from "../lib/proc.js"
+import { firstJsonLine, peakRssOf, rssOf, runJson, sleep, spawnNode, treeCpuMsOf, treeSum, tsNode } from "../lib/proc.js"
 import type { Figure } from "../lib/report.js"
 import { figure, median } from "../lib/report.js"
 import type { Simulator } from "../lib/simulator.js"
@@ -95,7 +95,10 @@ export interface Env {
 interface SyncRun {
   readonly job: JobView
   readonly rate: number
-  /** Server RSS before the clients attached, and once they are attached (idle), bytes. */
+  /**
+   * Server RSS before the clients attached, and once they are attached (idle), bytes. Server
+   * figures (RSS, peak, CPU) include the processes it started: its SSE writer process.
+   */
   readonly rssIdle: number
   readonly rssAttached: number
   /** The server's peak RSS (VmHWM) at the end of the sync, bytes. */
@@ -123,7 +126,7 @@ const syncWithClients = async (
   let load: Child | undefined
   try {
     await sleep(1000)
-    const rssIdle = rssOf(server.child.pid)
+    const rssIdle = treeSum(server.child.pid, rssOf)
     const after = logPosition(server.dbPath)
     let report: Promise<LoadReport> | undefined
     if (options.clients > 0 || options.slow) {
@@ -136,15 +139,15 @@ const syncWithClients = async (
       ctx.log(`  ${options.clients} clients${options.slow ? " + 1 slow" : ""} attached in ${ready.connectMs} ms`)
       await sleep(1000)
     }
-    const rssAttached = rssOf(server.child.pid)
-    const cpuBefore = cpuMsOf(server.child.pid)
+    const rssAttached = treeSum(server.child.pid, rssOf)
+    const cpuBefore = treeCpuMsOf(server.child.pid)
     const job = await waitForJob(
       server.url,
       await createJob(server.url, { integrationId: "bench", type: "full_sync", options: { batchSize: options.batchSize } }),
       100
     )
-    const rssPeak = peakRssOf(server.child.pid)
-    const serverCpuMs = cpuMsOf(server.child.pid) - cpuBefore
+    const rssPeak = treeSum(server.child.pid, peakRssOf)
+    const serverCpuMs = treeCpuMsOf(server.child.pid) - cpuBefore
     const result = report ? await report : undefined
     const until = result?.until ?? logPosition(server.dbPath)
     const logEvents = countEvents(server.dbPath, after, until)

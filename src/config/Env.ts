@@ -48,6 +48,11 @@ export const Env = Config.all({
   runnerAddress: runnerAddress("SYNC_RUNNER_ADDRESS"),
   runnerListen: runnerAddress("SYNC_RUNNER_LISTEN"),
   accessLog: Config.boolean("SYNC_ACCESS_LOG").pipe(Config.withDefault(false)),
+  sseWriter: Config.literal("process", "inline")("SYNC_SSE_WRITER").pipe(Config.withDefault("process" as const)),
+  streamBuffer: Config.integer("SYNC_STREAM_BUFFER").pipe(
+    Config.validate({ message: "expected a whole number of events, 1 or more", validation: (n) => n >= 1 }),
+    Config.option
+  ),
   logFormat: Config.literal("pretty", "json", "logfmt")("SYNC_LOG_FORMAT").pipe(Config.withDefault("logfmt" as const))
 }).pipe(Config.validate({
   // The runners of a cluster share one PostgreSQL database: its event log, views and shard locks.

@@ -14,8 +14,9 @@ import { DashboardLive } from "./Dashboard.js"
 import { ApiErrorsLive, serverMiddleware } from "./middleware.js"
 import { observeRequests } from "./observe.js"
 import { MetricsHttpLive } from "./MetricsHttp.js"
-import { StreamsHttpLive } from "./StreamsHttp.js"
+import { StreamBuffer, StreamsHttpLive } from "./StreamsHttp.js"
 import { SystemHttpLive } from "./SystemHttp.js"
+import { SseWriters, type SseWriterMode } from "./sseWriters.js"
 
 export const ApiLive = HttpApiBuilder.api(SyncApi).pipe(
   Layer.provide([
@@ -39,6 +40,10 @@ export interface ServerOptions {
   readonly accessLog?: boolean | undefined
   /** SYNC_READ_TOKEN: GET requests only. */
   readonly readToken?: Option.Option<Redacted.Redacted<string>> | undefined
+  /** SYNC_SSE_WRITER: who writes the live streams' sockets (sseWriters.ts); default "process". */
+  readonly sseWriter?: SseWriterMode | undefined
+  /** SYNC_STREAM_BUFFER: events a stream's client may fall behind before it is cut off. */
+  readonly streamBuffer?: number | undefined
 }
 
 /** A whole HTTP/1.1 error answer in the API's error shape, written straight to a socket. */
@@ -165,6 +170,8 @@ export const makeServeLayer = (options: ServerOptions) =>
     Layer.provide(DashboardLive),
     Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
     Layer.provide(ApiLive),
+    Layer.provide(SseWriters.layer(options.sseWriter ?? "process")),
+    Layer.provide(options.streamBuffer === undefined ? Layer.empty : Layer.succeed(StreamBuffer, options.streamBuffer)),
     // The router runs Authorization for the routes declared with it (see Api.ts).
     Layer.provide([AuthorizationLive, StreamAuthorizationLive]),
     Layer.provide(Layer.succeed(ApiTokens, { write: options.apiToken, read: options.readToken ?? Option.none() })),

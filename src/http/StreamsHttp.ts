@@ -1,17 +1,27 @@
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
-import { Chunk, Effect, Stream } from "effect"
+import { Chunk, Context, Effect, Stream } from "effect"
 import { JobNotFound, ValidationError } from "../domain/errors.js"
 import { IntegrationEvent, JobEvent, jobStream, SystemInitialized } from "../domain/events.js"
 import { TERMINAL_STATUSES } from "../domain/job.js"
 import { JobWaits } from "../engine/JobWaits.js"
+import { DEFAULT_FOLLOWER_BUFFER } from "../eventlog/EventFeed.js"
 import { EventFeed, EventStore, type FeedCursor, type FeedItem, type StoredEvent, Views } from "../engine/liveReads.js"
 import { SyncApi } from "./Api.js"
 import { presentJob } from "../engine/presenters.js"
-import { pumpSse, responseSink, type SseRender } from "./sseConnection.js"
+import { pumpSse, type SseRender } from "./sseConnection.js"
+import { SseWriters } from "./sseWriters.js"
 import { isoAt } from "../domain/time.js"
 
 export const HEARTBEAT_SECONDS = 15
+
+/**
+ * How many events a follower of `/api/sync/stream` may fall behind the log before it is cut off
+ * with an `overflow` message (SYNC_STREAM_BUFFER); it then resumes with Last-Event-ID.
+ */
+export class StreamBuffer extends Context.Reference<StreamBuffer>()("synclog/StreamBuffer", {
+  defaultValue: (): number => DEFAULT_FOLLOWER_BUFFER
+}) {}
 
 const EVENT_TYPES: ReadonlyArray<string> = [...JobEvent.members, ...IntegrationEvent.members, SystemInitialized]
   .map((m) => m.identifier)
@@ -129,6 +139,8 @@ export const StreamsHttpLive = HttpApiBuilder.group(SyncApi, "streams", (handler
     const views = yield* Views
     const waits = yield* JobWaits
     const heartbeats = yield* makeHeartbeats
+    const writers = yield* SseWriters
+    const followerBuffer = yield* StreamBuffer
     const runtime = yield* Effect.runtime<never>()
 
     // A cache over the process's life, so bounded: forgetting a job only costs one view read.
@@ -226,9 +238,13 @@ export const StreamsHttpLive = HttpApiBuilder.group(SyncApi, "streams", (handler
           // (this fiber is then interrupted) or is cut off; the server then finds the response
           // ended and writes nothing more. The cursor is closed either way.
           yield* Effect.acquireUseRelease(
-            Effect.map(feed.open(after), (opened) => ({ opened, forget: heartbeats.add(opened.cursor) })),
+            Effect.map(feed.open(after, followerBuffer), (opened) => ({ opened, forget: heartbeats.add(opened.cursor) })),
             ({ opened }) =>
-              pumpSse(responseSink(NodeHttpServerRequest.toServerResponse(request), SSE_NODE_HEADERS), opened.cursor, render, SSE_TEXTS, runtime),
+              Effect.acquireUseRelease(
+                writers.open(NodeHttpServerRequest.toServerResponse(request), SSE_NODE_HEADERS),
+                ({ sink }) => pumpSse(sink, opened.cursor, render, SSE_TEXTS, runtime),
+                ({ release }) => release
+              ),
             ({ forget, opened }) => Effect.zipRight(forget, opened.close)
           )
           return HttpServerResponse.empty()

@@ -69,6 +69,9 @@ export const startApp = async (options: {
   readonly notifications?: EngineOptions["notifications"]
   /** SYNC_MASTER_KEY (base64 of 32 bytes): enables stored credentials. */
   readonly masterKey?: string
+  /** SYNC_SSE_WRITER and SYNC_STREAM_BUFFER. */
+  readonly sseWriter?: "process" | "inline"
+  readonly streamBuffer?: number
 }): Promise<AppHandle> => {
   const layer = makeAppLayer({
     dbPath: options.dbPath,
@@ -83,7 +86,9 @@ export const startApp = async (options: {
     autoInitialize: options.autoInitialize ?? true,
     connectors: options.connectors,
     notifications: options.notifications,
-    masterKey: options.masterKey === undefined ? undefined : Redacted.make(options.masterKey)
+    masterKey: options.masterKey === undefined ? undefined : Redacted.make(options.masterKey),
+    sseWriter: options.sseWriter,
+    streamBuffer: options.streamBuffer
   }).pipe(Layer.provide(Logger.minimumLogLevel(process.env.SYNCLOG_TEST_LOGS ? LogLevel.Debug : LogLevel.Warning)))
   const runtime = ManagedRuntime.make(layer)
   const server = await runtime.runPromise(HttpServer.HttpServer)

@@ -12,6 +12,7 @@ export const root = join(import.meta.dirname, "..", "..")
 export const bundleDir = join(root, "node_modules", ".cache", "synclog-tests")
 export const serverBundle = join(bundleDir, "main.js")
 export const cliBundle = join(bundleDir, "cli.js")
+export const sseWriterBundle = join(bundleDir, "sse-writer.js")
 
 /** Node's flags from package.json's `start` script (`node <flags> dist/main.js`), so children run as `npm start` does. */
 const START_FLAGS: ReadonlyArray<string> = (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
