@@ -30,6 +30,7 @@ const main = Effect.gen(function*() {
     readToken: env.readToken,
     accessLog: env.accessLog,
     sseWriter: env.sseWriter,
+    sseWriterNice: env.sseWriterNice,
     streamBuffer: Option.getOrUndefined(env.streamBuffer),
     autoInitialize: env.autoInitialize,
     masterKey: Option.getOrUndefined(env.masterKey),

@@ -104,6 +104,9 @@ describe("the server as `npm start` runs it", () => {
       await stream.until("the log so far", (ms) => ms.length > 0, 15_000)
       const writers = childrenOf(server.pid, "sse-writer.js")
       expect(writers).toHaveLength(1)
+      // Below the server's priority (SYNC_SSE_WRITER_NICE, default 10): field 19 of /proc/<pid>/stat.
+      const stat = readFileSync(`/proc/${writers[0]}/stat`, "utf8")
+      expect(Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16])).toBe(10)
       const exit = await server.terminate()
       expect(exit.code).toBe(0)
       await stream.ended

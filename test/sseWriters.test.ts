@@ -73,18 +73,20 @@ describe.each(["process", "inline"] as const)("SSE sinks: SYNC_SSE_WRITER=%s", (
     const { sink, release } = await nextSink()
 
     const texts: Array<string> = []
-    let full = false
-    // 64 KB messages until the sink says to wait: the kernel's buffers fill first (~3 MB).
-    for (let i = 0; i < 600 && !full; i++) {
-      const text = `id: ${i}\ndata: ${String(i).padStart(6, "0").repeat(10_000)}\n\n`
+    const send = (text: string) => {
       texts.push(text)
-      full = !sink.write(text)
-      // The writer process says it is full by a message back: let it arrive.
-      if (i % 8 === 7) await sleep(5)
+      return sink.write(text)
     }
-    expect(full).toBe(true)
-    expect(texts.length).toBeGreaterThan(10)
-
+    // 6.4 MB in 64 KB messages: more than the kernel's buffers hold (~3 MB on loopback).
+    let full = false
+    for (let i = 0; i < 100 && !full; i++) full = !send(`id: ${i}\ndata: ${String(i).padStart(6, "0").repeat(10_000)}\n\n`)
+    // The writer process says it is full by a message back (late when the machine is busy):
+    // small messages until the sink says to wait.
+    for (let i = 0; !full; i++) {
+      expect(i, "the sink never said to wait").toBeLessThan(1_000)
+      await sleep(10)
+      full = !send(`id: small-${i}\n\n`)
+    }
     const drained = new Promise<void>((r) => sink.onDrain(r))
     client.resume()
     await drained

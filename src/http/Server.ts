@@ -42,6 +42,8 @@ export interface ServerOptions {
   readonly readToken?: Option.Option<Redacted.Redacted<string>> | undefined
   /** SYNC_SSE_WRITER: who writes the live streams' sockets (sseWriters.ts); default "process". */
   readonly sseWriter?: SseWriterMode | undefined
+  /** SYNC_SSE_WRITER_NICE: the writer process's nice value (default 10; 0: the server's priority). */
+  readonly sseWriterNice?: number | undefined
   /** SYNC_STREAM_BUFFER: events a stream's client may fall behind before it is cut off. */
   readonly streamBuffer?: number | undefined
 }
@@ -170,7 +172,7 @@ export const makeServeLayer = (options: ServerOptions) =>
     Layer.provide(DashboardLive),
     Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
     Layer.provide(ApiLive),
-    Layer.provide(SseWriters.layer(options.sseWriter ?? "process")),
+    Layer.provide(SseWriters.layer(options.sseWriter ?? "process", options.sseWriterNice)),
     Layer.provide(options.streamBuffer === undefined ? Layer.empty : Layer.succeed(StreamBuffer, options.streamBuffer)),
     // The router runs Authorization for the routes declared with it (see Api.ts).
     Layer.provide([AuthorizationLive, StreamAuthorizationLive]),

@@ -1,6 +1,7 @@
 import { Context, Deferred, Effect, FiberId, Layer, Runtime } from "effect"
 import { type ChildProcess, fork } from "node:child_process"
 import { existsSync } from "node:fs"
+import { setPriority } from "node:os"
 import type { ServerResponse } from "node:http"
 import type { Socket } from "node:net"
 import { fileURLToPath } from "node:url"
@@ -30,8 +31,12 @@ export class SseWriters extends Context.Tag("synclog/SseWriters")<SseWriters, {
     open: (res, headers) => Effect.sync(() => ({ sink: responseSink(res, headers), release: Effect.void }))
   })
 
-  static readonly layer = (mode: SseWriterMode) => mode === "inline" ? SseWriters.inline : writerProcessLayer
+  static readonly layer = (mode: SseWriterMode, niceness = WRITER_NICENESS) =>
+    mode === "inline" ? SseWriters.inline : writerProcessLayer(niceness)
 }
+
+/** The writer's default scheduling priority (nice, SYNC_SSE_WRITER_NICE): below the server's, which runs the syncs. */
+export const WRITER_NICENESS = 10
 
 /** The writer's entry: its bundle beside the server's (`npm run build`), else its source through tsx. */
 const writerEntry = (): { readonly file: string; readonly execArgv: Array<string> } | undefined => {
@@ -83,7 +88,7 @@ interface Writer {
   readonly handed: Map<number, Handed>
 }
 
-const writerProcessLayer = Layer.scoped(
+const writerProcessLayer = (niceness: number) => Layer.scoped(
   SseWriters,
   Effect.gen(function*() {
     const runtime = yield* Effect.runtime<never>()
@@ -138,6 +143,13 @@ const writerProcessLayer = Layer.scoped(
         return undefined
       }
       const child = fork(entry.file, [], { execArgv: entry.execArgv, stdio: ["ignore", "inherit", "inherit", "ipc"], serialization: "json" })
+      // The engine comes first: on a busy machine the writer gets the cores the sync leaves, and
+      // gathers what waited into fewer writes (sseWriterProcess.ts) rather than slowing the sync.
+      try {
+        if (child.pid !== undefined && niceness !== 0) setPriority(child.pid, niceness)
+      } catch {
+        // Not allowed here (some sandboxes): it runs at the server's priority.
+      }
       const ready = Deferred.unsafeMake<boolean>(FiberId.none)
       const started: Writer = { child, ready, handed: new Map() }
       child.on("message", (message: ToServer) => {
