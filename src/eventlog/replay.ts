@@ -1,3 +1,8 @@
+/**
+ * Replay: the log folded into every view, and the views written back (`rebuild`), plus the
+ * snapshot and comparison `replay --verify` uses. Over 300 lines because the fold, the reader
+ * and the write each carry the measurements that shaped them, which stay beside their code.
+ */
 import { SqlClient, SqlError } from "@effect/sql"
 import Sqlite from "better-sqlite3"
 import { Effect } from "effect"
