@@ -1,5 +1,7 @@
 import { SqlClient } from "@effect/sql"
+import Sqlite from "better-sqlite3"
 import { Effect, Layer } from "effect"
+import { existsSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import {
@@ -142,6 +144,41 @@ describe("replay", () => {
       ])
     })
   }
+
+  it("writes the views under a rollback journal when it holds the file alone, and in WAL mode beside another connection", async () => {
+    const rebuildIn = (dbPath: string, beside?: Sqlite.Database) =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        yield* history
+        const live = yield* snapshot
+        // Another connection with the file open (as a server's read connection would have it).
+        beside?.prepare("SELECT count(*) FROM events").get()
+        const result = yield* rebuild
+        const [mode] = yield* sql<{ journal_mode: string; synchronous: number }>`
+          SELECT journal_mode, (SELECT synchronous FROM pragma_synchronous) AS synchronous FROM pragma_journal_mode`
+        return { live, result, replayed: yield* snapshot, mode }
+      }).pipe(Effect.provide(EventStore.Default.pipe(Layer.provideMerge(Database.layer(dbPath)))), Effect.runPromise)
+
+    const alone = join(tmp.dir, "alone.db")
+    const a = await rebuildIn(alone)
+    expect(a.result).toEqual({ events: 28, jobs: 4, integrations: 1 })
+    expect(compare(a.live, a.replayed)).toEqual([])
+    // Back in WAL mode at the connection's own synchronous setting (NORMAL), no journal left over.
+    expect(a.mode).toEqual({ journal_mode: "wal", synchronous: 1 })
+    expect(existsSync(`${alone}-journal`)).toBe(false)
+
+    const shared = join(tmp.dir, "shared.db")
+    let other: Sqlite.Database | undefined
+    const b = await Effect.runPromise(Effect.gen(function*() {
+      // The file exists (migrated) before the other connection opens it.
+      yield* Effect.provide(Effect.void, Database.layer(shared))
+      other = new Sqlite(shared, { readonly: true })
+      return yield* Effect.promise(() => rebuildIn(shared, other))
+    }).pipe(Effect.ensuring(Effect.sync(() => other?.close()))))
+    expect(b.result).toEqual({ events: 28, jobs: 4, integrations: 1 })
+    expect(compare(b.live, b.replayed)).toEqual([])
+    expect(b.mode).toEqual({ journal_mode: "wal", synchronous: 1 })
+  })
 
   it("reads past a gap of more than one read's positions, and hands a row of an older schema version to the upcasters", async () => {
     // The SQLite file reader (PostgreSQL is read through its client, by position as before).
