@@ -149,7 +149,8 @@ describe("web dashboard in Chromium", () => {
   })
 
   it("starts a sync from the page; its row's progress moves in place and it ends completed", async () => {
-    sim.setFaults({ latencyMs: 60 })
+    // Slow pages until the row is watched: on a busy machine the steps below take seconds.
+    sim.setFaults({ latencyMs: 1_000 })
     const page = await context.newPage()
     const errors = watchErrors(page)
     await page.goto(`${app.url}/#/jobs?limit=500`)
@@ -166,15 +167,24 @@ describe("web dashboard in Chromium", () => {
     const queued = await waitFor("the queued message", async () => /Queued job (\S+)\./.exec((await card.locator(".notice").textContent()) ?? ""))
     const jobId = queued[1]!
 
+    const row = page.locator(`tr[data-job="${jobId}"]`)
+    await row.waitFor()
+    await recordTexts(page, `tr[data-job="${jobId}"] td[data-col=progress]`, "__progress")
+    await page.evaluate(() => document.querySelectorAll("tbody tr").forEach((tr: any) => ((tr as any).__kept ??= true)))
+
     // The job's page follows it live too (its own stream): opened now, never reloaded.
     await cards.goto(`${app.url}/#/jobs/${jobId}`)
     await cards.locator("h1 code").waitFor()
     await cards.evaluate(() => ((window as any).__sameDocument = true))
 
-    const row = page.locator(`tr[data-job="${jobId}"]`)
-    await row.waitFor()
-    await recordTexts(page, `tr[data-job="${jobId}"] td[data-col=progress]`, "__progress")
-    await page.evaluate(() => document.querySelectorAll("tbody tr").forEach((tr: any) => ((tr as any).__kept ??= true)))
+    // Let the sync run until a first batch is in, then hold it there (3 s a page) until the
+    // row shows it: live updates may arrive late on a busy machine, but they must arrive.
+    sim.setFaults({ latencyMs: 100 })
+    const between = (p: number) => p > 0 && p < 100
+    await waitFor("a first batch", async () => between((await api.get(`/api/sync/jobs/${jobId}`)).body.progress))
+    sim.setFaults({ latencyMs: 3_000 })
+    await waitFor("the row between 0% and 100%", async () => between(Number(/(\d+)%/.exec((await row.locator(".pct").textContent()) ?? "")?.[1])))
+    sim.setFaults({ latencyMs: 20 })
     await row.locator(".badge.status-completed").waitFor({ timeout: 45_000 })
     await waitFor("the row at 100%", async () => (await row.locator(".pct").textContent()) === "100%")
     const progress = (await recorded(page, "__progress")).map((t) => Number(/(\d+)%/.exec(t)?.[1]))
