@@ -1,6 +1,7 @@
 import type { ServerResponse } from "node:http"
 import { Cause, Effect, Exit, Runtime } from "effect"
 import type { FeedBatch, FeedCursor, StoredEvent } from "../engine/liveReads.js"
+import { frameBody } from "./chunkFraming.js"
 
 /** How a feed stream turns events into SSE text: at once when it can, else as an effect. */
 export interface SseRender {
@@ -126,18 +127,15 @@ export const pumpSse = (
 
 /** The last text framed, and its bytes: a thousand clients sent the same batch share one buffer. */
 let lastText = ""
-let lastChunked = Buffer.alloc(0)
-let lastPlain = Buffer.alloc(0)
-let lastKind: "chunked" | "plain" | undefined
+let lastChunked: boolean | undefined
+let lastBytes: Buffer = Buffer.alloc(0)
 const bytesOf = (text: string, chunked: boolean): Buffer => {
-  const kind = chunked ? "chunked" : "plain"
-  if (text !== lastText || lastKind !== kind) {
+  if (text !== lastText || lastChunked !== chunked) {
     lastText = text
-    lastKind = kind
-    if (chunked) lastChunked = Buffer.from(`${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`)
-    else lastPlain = Buffer.from(text)
+    lastChunked = chunked
+    lastBytes = frameBody(text, chunked)
   }
-  return chunked ? lastChunked : lastPlain
+  return lastBytes
 }
 
 /**

@@ -6,8 +6,9 @@
  *
  * The server keeps everything else: routing, authorization, the feed cursors, filtering and
  * rendering (sseWriters.ts). It hands over a connection's socket once its response head is out,
- * then sends what to write to which connections. This file imports only Node's own modules, so
- * its bundle (dist/sse-writer.js) is small and starts in a few milliseconds.
+ * then sends what to write to which connections. This file imports only Node's own modules (and
+ * chunkFraming.ts, which does too), so its bundle (dist/sse-writer.js) is small and starts in a
+ * few milliseconds.
  *
  * Protocol (IPC messages, JSON): from the server `open` {id, chunked} with the socket's handle,
  * `write` {ids (as runs: first, count, ...), text}, `end` {id, text} (the last text, then the end of the response), `drop`
@@ -15,6 +16,7 @@
  * `drain` {id}, `gone` {id} (the connection closed or failed here).
  */
 import { Socket } from "node:net"
+import { frameBody, LAST_CHUNK } from "./chunkFraming.js"
 
 type FromServer =
   | { readonly t: "open"; readonly id: number; readonly chunked: boolean }
@@ -43,9 +45,6 @@ const tell = (message: ToServer) => {
   if (process.connected) process.send!(message)
 }
 
-const frame = (text: string, chunked: boolean) =>
-  Buffer.from(chunked ? `${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n` : text)
-
 const send = (connection: Connection, bytes: Buffer) => {
   if (connection.socket.destroyed) return
   if (!connection.socket.write(bytes) && !connection.full) {
@@ -73,7 +72,7 @@ const flush = () => {
     const key = (connection.chunked ? "c" : "p") + connection.key
     let bytes = framed.get(key)
     if (bytes === undefined) {
-      bytes = frame(connection.pending.length === 1 ? connection.pending[0]! : connection.pending.join(""), connection.chunked)
+      bytes = frameBody(connection.pending.length === 1 ? connection.pending[0]! : connection.pending.join(""), connection.chunked)
       framed.set(key, bytes)
     }
     connection.pending = []
@@ -92,7 +91,7 @@ const queue = (connection: Connection, text: string) => {
 /** What is queued for one connection, at once (before its end). */
 const flushOne = (connection: Connection) => {
   if (connection.pending.length === 0) return
-  send(connection, frame(connection.pending.join(""), connection.chunked))
+  send(connection, frameBody(connection.pending.join(""), connection.chunked))
   connection.pending = []
   connection.key = ""
   dirty = dirty.filter((c) => c !== connection)
@@ -157,7 +156,7 @@ process.on("message", (message: FromServer, handle: unknown) => {
 
 /** Ends a response: the chunked body's last chunk, then the connection closes. */
 const finish = (connection: Connection) => {
-  if (connection.chunked) connection.socket.end("0\r\n\r\n")
+  if (connection.chunked) connection.socket.end(LAST_CHUNK)
   else connection.socket.end()
 }
 
