@@ -222,7 +222,7 @@ export interface AppOptions extends EngineOptions {
   readonly accessLog?: boolean | undefined
   /** SYNC_SSE_WRITER: "process" (default) writes the live streams from a writer process, "inline" from the server's. */
   readonly sseWriter?: "process" | "inline" | undefined
-  /** SYNC_SSE_WRITER_NICE: the writer process's nice value (default 10). */
+  /** SYNC_SSE_WRITER_NICE: the writer process's nice value (default 0, the server's priority). */
   readonly sseWriterNice?: number | undefined
   /** SYNC_STREAM_BUFFER: events a live stream's client may fall behind before it is cut off (default 10,000). */
   readonly streamBuffer?: number | undefined

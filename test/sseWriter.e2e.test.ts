@@ -97,16 +97,17 @@ describe("the server as `npm start` runs it", () => {
 
   it("starts the writer's bundle (sse-writer.js, beside the server's) at the first stream, and stops it with the server", async () => {
     const configPath = writeConfigFile(join(tmp.dir, "synclog.config.json"), [planeIntegration("plane-integration-456", sim, "acme")])
-    const server = await startChild({ dbPath: tmp.dbPath, configPath, apiKey: sim.apiKey })
+    // SYNC_SSE_WRITER_NICE (default 0, the server's priority) set, to see that it is applied.
+    const server = await startChild({ dbPath: tmp.dbPath, configPath, apiKey: sim.apiKey, env: { SYNC_SSE_WRITER_NICE: "7" } })
     expect(childrenOf(server.pid, "sse-writer.js")).toEqual([])
     const stream = await connectSse(`${server.url}/api/sync/stream?after=0`)
     try {
       await stream.until("the log so far", (ms) => ms.length > 0, 15_000)
       const writers = childrenOf(server.pid, "sse-writer.js")
       expect(writers).toHaveLength(1)
-      // Below the server's priority (SYNC_SSE_WRITER_NICE, default 10): field 19 of /proc/<pid>/stat.
+      // The nice value asked for: field 19 of /proc/<pid>/stat.
       const stat = readFileSync(`/proc/${writers[0]}/stat`, "utf8")
-      expect(Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16])).toBe(10)
+      expect(Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16])).toBe(7)
       const exit = await server.terminate()
       expect(exit.code).toBe(0)
       await stream.ended

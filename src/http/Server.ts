@@ -42,7 +42,7 @@ export interface ServerOptions {
   readonly readToken?: Option.Option<Redacted.Redacted<string>> | undefined
   /** SYNC_SSE_WRITER: who writes the live streams' sockets (sseWriters.ts); default "process". */
   readonly sseWriter?: SseWriterMode | undefined
-  /** SYNC_SSE_WRITER_NICE: the writer process's nice value (default 10; 0: the server's priority). */
+  /** SYNC_SSE_WRITER_NICE: the writer process's nice value (default 0, the server's priority; up to 19). */
   readonly sseWriterNice?: number | undefined
   /** SYNC_STREAM_BUFFER: events a stream's client may fall behind before it is cut off. */
   readonly streamBuffer?: number | undefined

@@ -35,8 +35,12 @@ export class SseWriters extends Context.Tag("synclog/SseWriters")<SseWriters, {
     mode === "inline" ? SseWriters.inline : writerProcessLayer(niceness)
 }
 
-/** The writer's default scheduling priority (nice, SYNC_SSE_WRITER_NICE): below the server's, which runs the syncs. */
-export const WRITER_NICENESS = 10
+/**
+ * The writer's default scheduling priority (nice, SYNC_SSE_WRITER_NICE): the server's. At nice 10
+ * the full sync with 1,000 clients ran no faster (0.66 x against 0.68 x at 0, the same machine
+ * and hour) and the delay p99 rose from 163 to 428 ms (BENCHMARKS.md, "Live streams").
+ */
+export const WRITER_NICENESS = 0
 
 /** The writer's entry: its bundle beside the server's (`npm run build`), else its source through tsx. */
 const writerEntry = (): { readonly file: string; readonly execArgv: Array<string> } | undefined => {
@@ -143,8 +147,8 @@ const writerProcessLayer = (niceness: number) => Layer.scoped(
         return undefined
       }
       const child = fork(entry.file, [], { execArgv: entry.execArgv, stdio: ["ignore", "inherit", "inherit", "ipc"], serialization: "json" })
-      // The engine comes first: on a busy machine the writer gets the cores the sync leaves, and
-      // gathers what waited into fewer writes (sseWriterProcess.ts) rather than slowing the sync.
+      // A nice value above 0 puts the engine first: on a busy machine the writer then gets the
+      // cores the sync leaves, and gathers what waited into fewer writes (sseWriterProcess.ts).
       try {
         if (child.pid !== undefined && niceness !== 0) setPriority(child.pid, niceness)
       } catch {
