@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto"
-import { existsSync, mkdirSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { gzipSync } from "node:zlib"
 import { Schema } from "effect"
@@ -13,14 +14,16 @@ import { type Receiver, startReceiver } from "./support/receiver.js"
 
 /**
  * The dashboard in a real Chromium (Debian's `chromium`, driven by playwright-core) against the
- * real server, SQLite file and simulator. Screenshots of the main screens go to docs/.
+ * real server, SQLite file and simulator. Screenshots of the main screens go to a temp folder,
+ * or to docs/ with SYNCLOG_SCREENSHOTS=docs (so that `npm test` leaves the checkout as it was).
  */
 
 // The page.evaluate callbacks run in the browser; this file is type-checked for Node, without the DOM library.
 declare const window: any, document: any, MutationObserver: any, getComputedStyle: any, sessionStorage: any
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium"
-const DOCS = join(import.meta.dirname, "..", "docs")
+const TO_DOCS = process.env.SYNCLOG_SCREENSHOTS === "docs"
+const DOCS = TO_DOCS ? join(import.meta.dirname, "..", "docs") : mkdtempSync(join(tmpdir(), "synclog-screenshots-"))
 const TOKEN = "dashboard-token-7f3a"
 
 const integrations = (sim: RunningSimulator) => [
@@ -63,6 +66,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close()
+  if (!TO_DOCS) rmSync(DOCS, { recursive: true, force: true })
 })
 
 describe("web dashboard in Chromium", () => {
