@@ -78,6 +78,7 @@ const main = Effect.gen(function*() {
     DatabaseInUse: (e) => refuse(e.message),
     LockUnavailable: (e) => refuse(e.message),
     PortUnavailable: (e) => refuse(e.message),
+    RunnerAddressUnavailable: (e) => refuse(e.message),
     DatabaseUnavailable: (e) => refuse(e.message)
   }),
   // Anything else that stops the start (a bug): still one line; the details at debug level.

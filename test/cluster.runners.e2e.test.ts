@@ -248,6 +248,23 @@ describe("cluster of runners", () => {
     expect(single.output()).not.toMatch(/\n\s+at /)
   })
 
+  it("refuses a runner whose address another runner holds, with one line naming it", async () => {
+    const taken = await spawnOnce({
+      dbPath: dir.dbPath,
+      configPath,
+      apiKey: sim.apiKey,
+      label: "runner on a taken address",
+      env: { SYNC_RUNNER_ADDRESS: a.address }
+    }, await freePort())
+    expect((await taken.exited).code).toBe(1)
+    expect(taken.output()).toContain(
+      `the runner's address ${a.address} is in use (EADDRINUSE): give SYNC_RUNNER_ADDRESS (or SYNC_RUNNER_LISTEN) a free port, or stop the other process`
+    )
+    expect(taken.output()).not.toMatch(/\n\s+at /)
+    // The runners already there are unaffected.
+    expect((await readyz(a.server.api)).runner?.address).toBe(a.address)
+  })
+
   it("hands a runner's jobs over on SIGTERM: they pause at a batch boundary and continue elsewhere from there", async () => {
     if (b.server.hasExited()) b = await startRunner("runner B3")
     holdEveryLane()

@@ -1,4 +1,25 @@
-import { Either } from "effect"
+import { Either, Schema } from "effect"
+
+/** The runner's own socket could not be opened (SYNC_RUNNER_ADDRESS / SYNC_RUNNER_LISTEN). */
+export class RunnerAddressUnavailable
+  extends Schema.TaggedError<RunnerAddressUnavailable>()("RunnerAddressUnavailable", { message: Schema.String })
+{}
+
+/** What a failed listen on the runner's address means, and what to change: one line. */
+export const runnerListenProblem = (endpoint: RunnerEndpoint, error: unknown): string => {
+  const code = (error as { readonly code?: unknown } | undefined)?.code
+  const where = formatRunnerAddress(endpoint)
+  switch (code) {
+    case "EADDRINUSE":
+      return `the runner's address ${where} is in use (EADDRINUSE): give SYNC_RUNNER_ADDRESS (or SYNC_RUNNER_LISTEN) a free port, or stop the other process`
+    case "EACCES":
+      return `the runner's address ${where} needs privileges this process lacks (EACCES): use a port of 1024 or above`
+    case "EADDRNOTAVAIL":
+      return `the runner's address ${where} is not an address of this machine (EADDRNOTAVAIL): set SYNC_RUNNER_LISTEN to one that is (0.0.0.0:<port> listens on every interface)`
+    default:
+      return `could not listen on the runner's address ${where} (${error instanceof Error ? error.message : String(error)}): set SYNC_RUNNER_ADDRESS or SYNC_RUNNER_LISTEN`
+  }
+}
 
 /** A runner's address as the cluster uses it: where other runners reach its socket. */
 export interface RunnerEndpoint {

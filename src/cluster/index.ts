@@ -7,7 +7,7 @@ import { Placement, type PlacementShape } from "../engine/Placement.js"
 import { Scheduler } from "../engine/Scheduler.js"
 import { EventStore } from "../eventlog/EventStore.js"
 import { Notifier } from "../notifications/Notifier.js"
-import { formatRunnerAddress, type RunnerEndpoint } from "./address.js"
+import { formatRunnerAddress, RunnerAddressUnavailable, type RunnerEndpoint, runnerListenProblem } from "./address.js"
 import { IntegrationEntity } from "./IntegrationEntity.js"
 import { ADOPT_EVERY, ASSIGNMENT_REFRESH, FEED_POLL, SHARD_LEASE, SHARD_LEASE_REFRESH, SHARDS } from "./settings.js"
 
@@ -52,7 +52,13 @@ const shardingLayer = (options: ClusterOptions) =>
       maxConnections: 4,
       applicationName: `synclog cluster pid ${process.pid}`
     })),
-    Layer.orDie
+    // The runner's port taken, or not an address here: one line saying which and what to set
+    // (the platform's error says only "Open"); anything else stays a defect.
+    Layer.catchAll((e): Layer.Layer<unknown, RunnerAddressUnavailable> =>
+      e._tag === "SocketServerError"
+        ? Layer.fail(new RunnerAddressUnavailable({ message: runnerListenProblem(options.listen ?? options.address, e.cause) }))
+        : Layer.die(e)
+    )
   )
 
 const toAddress = (endpoint: RunnerEndpoint) => RunnerAddress.make(endpoint.host, endpoint.port)
