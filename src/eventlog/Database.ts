@@ -41,8 +41,15 @@ const migrations = Migrator.make({})({
 const prepare = (checkpointInBackground: boolean) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    // WAL is on already (SqliteClient). NORMAL keeps every commit durable against a process crash
-    // (only an OS crash can lose the last commits) and avoids an fsync per batch.
+    // A new file gets 16 KB pages (SQLite's default is 4 KB): a batch of 1,000 records commits a
+    // quarter as many WAL frames. Measured with better-sqlite3 alone, 100 batches of 1,000
+    // mirror rows: COMMIT 1,750-2,000 ms at 4 KB, 375-420 ms at 16 KB. It must be set before
+    // the first table and before WAL mode, which fixes it (hence SqliteClient's `disableWAL`);
+    // an existing file keeps its page size.
+    yield* sql`PRAGMA page_size = 16384`
+    yield* sql`PRAGMA journal_mode = WAL`
+    // NORMAL keeps every commit durable against a process crash (only an OS crash can lose the
+    // last commits) and avoids an fsync per batch.
     yield* sql`PRAGMA synchronous = NORMAL`
     yield* sql`PRAGMA busy_timeout = 5000`
     // 32 MB of page cache (the default is 2 MB): the mirror's indexes stay in memory during a sync.
@@ -156,7 +163,8 @@ const sqliteLayer = (filename: string, options: Options) => {
   const inFile = filename !== ":memory:"
   const background = inFile && options.checkpointInBackground === true
   const folder = Layer.effectDiscard(Effect.sync(() => inFile && mkdirSync(dirname(filename), { recursive: true })))
-  const client = SqliteClient.layer({ filename, prepareCacheSize: 500 }).pipe(Layer.provide(folder))
+  // WAL is switched on by `prepare`, after the page size (see there).
+  const client = SqliteClient.layer({ filename, prepareCacheSize: 500, disableWAL: true }).pipe(Layer.provide(folder))
   const ready = Layer.effectDiscard(Effect.flatMap(SqlClient.SqlClient, (sql) => {
     keepTransactionFailures(sql)
     return prepare(background)
