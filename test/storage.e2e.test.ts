@@ -82,8 +82,10 @@ describe("when storage fails", () => {
     // A full disk, for real as SQLite sees it: max_page_count caps the file on the server's own
     // connection and SQLite answers SQLITE_FULL exactly as when the disk has no room left (chmod
     // or a small file system would not stop root, or need a mount).
+    // Room for 240 KB more, whatever the file's page size (16 KB for new files, 4 KB before).
     const [{ page_count: pages }] = await app.sql<{ page_count: number }>("PRAGMA page_count")
-    await app.sql(`PRAGMA max_page_count = ${pages + 60}`)
+    const [{ page_size: pageSize }] = await app.sql<{ page_size: number }>("PRAGMA page_size")
+    await app.sql(`PRAGMA max_page_count = ${pages + Math.ceil((60 * 4096) / pageSize)}`)
 
     const failing = await api.get("/healthz")
     expect(failing.status).toBe(503)
