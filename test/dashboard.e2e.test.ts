@@ -22,8 +22,8 @@ import { type Receiver, startReceiver } from "./support/receiver.js"
 declare const window: any, document: any, MutationObserver: any, getComputedStyle: any, sessionStorage: any
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium"
-const TO_DOCS = process.env.SYNCLOG_SCREENSHOTS === "docs"
-const DOCS = TO_DOCS ? join(import.meta.dirname, "..", "docs") : mkdtempSync(join(tmpdir(), "synclog-screenshots-"))
+const SCREENSHOTS_TO_DOCS = process.env.SYNCLOG_SCREENSHOTS === "docs"
+const SCREENSHOTS = SCREENSHOTS_TO_DOCS ? join(import.meta.dirname, "..", "docs") : mkdtempSync(join(tmpdir(), "synclog-screenshots-"))
 const TOKEN = "dashboard-token-7f3a"
 
 const integrations = (sim: RunningSimulator) => [
@@ -66,7 +66,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close()
-  if (!TO_DOCS) rmSync(DOCS, { recursive: true, force: true })
+  if (!SCREENSHOTS_TO_DOCS) rmSync(SCREENSHOTS, { recursive: true, force: true })
 })
 
 describe("web dashboard in Chromium", () => {
@@ -78,7 +78,7 @@ describe("web dashboard in Chromium", () => {
   const tmp = tempDir()
 
   beforeAll(async () => {
-    mkdirSync(DOCS, { recursive: true })
+    mkdirSync(SCREENSHOTS, { recursive: true })
     sim = await startSimulator({
       workspaces: [{ slug: "acme", projects: 2, workItems: 400, seed: 456 }, { slug: "globex", projects: 2, workItems: 60, seed: 789 }]
     })
@@ -140,7 +140,7 @@ describe("web dashboard in Chromium", () => {
     expect(await second.locator("h2").textContent()).toBe("Plane.so Integration (Globex)")
     await waitFor("the status badge", async () => (await first.locator("[data-field=status]").textContent()) === "active")
     expect(await first.locator("[data-field=syncInterval]").textContent()).toBe("1 h")
-    await page.screenshot({ path: join(DOCS, "dashboard-integrations.png") })
+    await page.screenshot({ path: join(SCREENSHOTS, "dashboard-integrations.png") })
     // Keyboard: skip link, brand, Integrations, Jobs; Enter follows the link.
     for (let i = 0; i < 4; i++) await page.keyboard.press("Tab")
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe("Jobs")
@@ -216,7 +216,7 @@ describe("web dashboard in Chromium", () => {
     await page.locator(".timeline li[data-type=JobCompleted]").waitFor()
     expect(Number(await page.locator("[data-counter=processed]").textContent())).toBeGreaterThan(400)
     await page.locator(".logs li").first().waitFor()
-    await page.screenshot({ path: join(DOCS, "dashboard-job-detail.png") })
+    await page.screenshot({ path: join(SCREENSHOTS, "dashboard-job-detail.png") })
     expect(errors).toEqual([])
     await page.close()
     await cards.close()
@@ -249,7 +249,7 @@ describe("web dashboard in Chromium", () => {
     const events = (await api.get(`/api/sync/jobs/${jobId}/events`)).body.events.map((e: { type: string }) => e.type)
     expect(events).toContain("JobStopped")
     expect(events).toContain("JobResumed")
-    await page.screenshot({ path: join(DOCS, "dashboard-jobs.png") })
+    await page.screenshot({ path: join(SCREENSHOTS, "dashboard-jobs.png") })
     expect(errors).toEqual([])
     await page.close()
   })
@@ -271,7 +271,7 @@ describe("web dashboard in Chromium", () => {
     await page.locator("tr[data-record] button").first().click()
     const payload = JSON.parse((await page.locator("tr.payload-row pre").first().textContent())!)
     expect(payload.id).toBe(firstIds[0])
-    await page.screenshot({ path: join(DOCS, "dashboard-records.png") })
+    await page.screenshot({ path: join(SCREENSHOTS, "dashboard-records.png") })
     await page.getByRole("button", { name: "Next →" }).click()
     await waitFor("the next page", async () => {
       const ids = await page.locator("tr[data-record]").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-record")))
@@ -292,7 +292,7 @@ describe("web dashboard in Chromium", () => {
     await page.locator("table.jobs[data-loaded]").waitFor()
     const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor)
     expect(background).toBe("rgb(18, 22, 28)")
-    await page.screenshot({ path: join(DOCS, "dashboard-jobs-dark.png") })
+    await page.screenshot({ path: join(SCREENSHOTS, "dashboard-jobs-dark.png") })
     await dark.close()
 
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, colorScheme: "light", isMobile: true })
@@ -301,7 +301,7 @@ describe("web dashboard in Chromium", () => {
     await small.locator("[data-integration=plane-integration-789] [data-field=status]").waitFor()
     // Nothing wider than the screen.
     expect(await small.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)
-    await small.screenshot({ path: join(DOCS, "dashboard-phone.png") })
+    await small.screenshot({ path: join(SCREENSHOTS, "dashboard-phone.png") })
     await phone.close()
     expect(errors).toEqual([])
   })
@@ -329,7 +329,7 @@ describe("web dashboard in Chromium", () => {
     await form.locator("#new-integration-cron").fill("0 3 * * *")
     await form.locator("#new-integration-timezone").fill("Europe/Berlin")
     await form.locator("#new-integration-advanced").fill('{"initialSync": "scheduled", "syncWindow": {"start": "22:00", "end": "06:00", "timezone": "UTC"}}')
-    await page.screenshot({ path: join(DOCS, "dashboard-admin.png"), fullPage: true })
+    await page.screenshot({ path: join(SCREENSHOTS, "dashboard-admin.png"), fullPage: true })
     await form.getByRole("button", { name: "Create integration" }).click()
     await waitFor("the created message", async () => ((await form.locator(".notice").textContent()) ?? "").startsWith("Created integration team-c"))
     const card = page.locator("[data-integration=team-c]")
