@@ -27,9 +27,6 @@ import {
  */
 const CHUNK = 5_000
 
-/** Memory-mapped bytes of the database while the log is read (SQLite maps at most the file). */
-const MMAP_BYTES = 1 << 30
-
 /** Statuses after which a job rarely gets another event (a resume or a delete thaws it). */
 const ENDED: ReadonlySet<string> = new Set(["completed", "failed", "stopped"])
 
@@ -219,8 +216,10 @@ const readLog = (f: (event: DomainEvent) => void) =>
       (db) =>
         Effect.suspend(() => {
           try {
-            // Pages straight from the OS's cache instead of a read() per page into SQLite's.
-            db.pragma(`mmap_size = ${MMAP_BYTES}`)
+            // No mmap: each page of the log is read into SQLite's small cache (2 MB, reused),
+            // which on this VM costs less than the page faults of mapping the whole file
+            // (measured over 1M rows: 0.40 s read() against 0.61 s mmap).
+            db.pragma("mmap_size = 0")
             const read = db.prepare(READ_TEXT_SQL).pluck(true)
             // Positions are read by range: no position column to read back for the next chunk.
             const next = db.prepare("SELECT min(position) FROM events WHERE position > ?").pluck(true)
@@ -252,8 +251,16 @@ const readLog = (f: (event: DomainEvent) => void) =>
  */
 const INSERT_ROWS = 100
 
-/** SQLite's page cache while the views are written, in KiB. */
-const REBUILD_CACHE_KIB = 512 * 1024
+/**
+ * SQLite's page cache while the views are written, in KiB: small on purpose. Each page of a
+ * cache is memory the process touches for the first time, and a page fault here costs about
+ * as much as writing the page: with a 512 MB cache (the whole rebuilt view in memory until
+ * COMMIT) the old view's DELETE took 0.34 s, against 0.02 s with 2 MB. With 8 MB the rebuilt
+ * pages spill to the file mid-transaction and each CREATE INDEX reads them back from the
+ * OS's cache, which is still cheaper: the write took 0.56 s in all, against 0.87 s
+ * (1M-event fixture, 16 KB pages; 2 MB and 32 MB measured slower than 8 MB).
+ */
+const REBUILD_CACHE_KIB = 8 * 1024
 
 /**
  * Switches a SQLite file from WAL to a rollback journal for the rebuild's one transaction, when
@@ -306,13 +313,11 @@ const rollbackJournal = Effect.gen(function*() {
 export const rebuild = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const { ended, events, jobIds, views } = yield* foldLog
-  // The rebuilt job view (tens of MB for a long history) stays in SQLite's cache until COMMIT,
-  // instead of spilling to the journal mid-transaction and being read back by each CREATE INDEX.
   const pageCache = yield* sql.onDialectOrElse({
-    pg: () => Effect.succeed({ raise: Effect.void, restore: Effect.void }),
+    pg: () => Effect.succeed({ set: Effect.void, restore: Effect.void }),
     orElse: () =>
       Effect.map(sql<{ cache_size: number }>`PRAGMA cache_size`, ([row]) => ({
-        raise: sql.unsafe(`PRAGMA cache_size = ${-REBUILD_CACHE_KIB}`).pipe(Effect.asVoid),
+        set: sql.unsafe(`PRAGMA cache_size = ${-REBUILD_CACHE_KIB}`).pipe(Effect.asVoid),
         restore: sql.unsafe(`PRAGMA cache_size = ${row!.cache_size}`).pipe(Effect.asVoid, Effect.orDie)
       }))
   })
@@ -364,7 +369,7 @@ export const rebuild = Effect.gen(function*() {
       yield* sql`INSERT INTO job_counts (integration_id, type, status, n) VALUES (${c.integrationId}, ${c.type}, ${c.status}, ${c.n})`
     }
   })
-  yield* pageCache.raise.pipe(
+  yield* pageCache.set.pipe(
     Effect.zipRight(writeViews.pipe(sql.withTransaction, Effect.ensuring(pageCache.restore))),
     Effect.ensuring(journal.restore)
   )
