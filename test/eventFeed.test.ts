@@ -1,3 +1,4 @@
+import { SqlClient } from "@effect/sql"
 import { Chunk, Effect, Fiber, Layer, Option, Stream, TestClock } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
 import { it as effectIt } from "@effect/vitest"
@@ -81,6 +82,43 @@ describe("EventFeed", () => {
     expect(result.lastPosition).toBe(delivered.at(-1))
     // ...and resuming from its last position yields the rest, exactly.
     expect([...delivered, ...positions(result.resumed)]).toEqual(all)
+  })
+
+  it("hands a committed event to its followers within the append itself, not when the tailer next runs", async () => {
+    const result = await Effect.gen(function*() {
+      const feed = yield* EventFeed
+      const store = yield* EventStore
+      const opened = yield* feed.open(yield* feed.position)
+      // Caught up (the log read once), so from here on it is fed live.
+      expect(yield* opened.cursor.step).toBeNull()
+      let dispatched = 0
+      const remove = feed.onDispatched(() => dispatched++)
+      // No yield between the append's commit and the look: the tailer fiber had no turn.
+      const seen = yield* store.appendSystem([new SystemInitialized({ integrationsFound: 1, at: new Date().toISOString() })]).pipe(
+        Effect.zipRight(Effect.sync(() => ({ live: opened.cursor.takeLive(), dispatched })))
+      )
+      remove()
+      yield* opened.close
+      return seen
+    }).pipe(Effect.provide(layer), Effect.runPromise)
+    expect(result.live?.events.map((e) => e.type)).toEqual(["SystemInitialized"])
+    expect(result.dispatched).toBe(1)
+  })
+
+  it("delivers appends made inside a larger transaction once it commits, without waiting for another append", async () => {
+    const result = await Effect.gen(function*() {
+      const feed = yield* EventFeed
+      const sql = yield* SqlClient.SqlClient
+      const start = yield* feed.position
+      const fiber = yield* feed.follow(start).pipe(Stream.take(2), Stream.runCollect, Effect.fork)
+      yield* settle
+      // Two appends in one outer transaction that is not the store's own (each append a savepoint).
+      yield* Effect.zipRight(append(1), append(1)).pipe(sql.withTransaction)
+      // Nothing else is appended: the tailer alone must find them after the commit.
+      const items = yield* Fiber.join(fiber).pipe(Effect.timeout("5 seconds"))
+      return { start, items: Chunk.toReadonlyArray(items) }
+    }).pipe(Effect.provide(layer), Effect.runPromise)
+    expect(positions(result.items)).toEqual([result.start + 1, result.start + 2])
   })
 })
 

@@ -1,4 +1,3 @@
-import { SqlClient } from "@effect/sql"
 import { Clock, Effect, Redacted } from "effect"
 import { checkApiIntegration } from "../config/apiIntegration.js"
 import { CredentialStore } from "../credentials/CredentialStore.js"
@@ -31,7 +30,6 @@ const invalid = (issues: ReadonlyArray<{ readonly path: string; readonly message
  */
 export class IntegrationAdmin extends Effect.Service<IntegrationAdmin>()("synclog/IntegrationAdmin", {
   effect: Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
     const store = yield* EventStore
     const views = yield* Views
     const credentials = yield* CredentialStore
@@ -125,7 +123,7 @@ export class IntegrationAdmin extends Effect.Service<IntegrationAdmin>()("synclo
           yield* credentials.remove(id)
           yield* store.appendIntegration(id, doc.version, events)
           return purgeMirror ? yield* mirror.purge(id) : 0
-        }).pipe(sql.withTransaction)
+        }).pipe(store.inOneTransaction)
         yield* scheduler.wake
         return { deleted: id, purgedRecords: purged }
       })
@@ -149,7 +147,7 @@ export class IntegrationAdmin extends Effect.Service<IntegrationAdmin>()("synclo
           return yield* store.appendIntegration(id, doc.version, [
             new IntegrationCredentialChanged({ integrationId: id, fingerprint, at })
           ])
-        }).pipe(sql.withTransaction)
+        }).pipe(store.inOneTransaction)
         return next
       })
 
@@ -164,7 +162,7 @@ export class IntegrationAdmin extends Effect.Service<IntegrationAdmin>()("synclo
             new IntegrationCredentialChanged({ integrationId: id, fingerprint: null, at })
           ])
           return { doc: next, removed: true }
-        }).pipe(sql.withTransaction)
+        }).pipe(store.inOneTransaction)
       })
 
     return { create, update, remove, putCredential, removeCredential } as const

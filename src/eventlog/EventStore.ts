@@ -14,6 +14,7 @@ import { isLive } from "../domain/job.js"
 import { affectsIntegration, evolveIntegration, type IntegrationDoc } from "./integrationProjection.js"
 import { durationOf, type JobDoc } from "./jobProjection.js"
 import { isConstraintViolation } from "./storageErrors.js"
+import { committedReader, committedRows } from "./ReadConnection.js"
 import { countFinishedJob } from "../metrics/metrics.js"
 import {
   emptyViews,
@@ -66,6 +67,18 @@ export class EventStore extends Effect.Service<EventStore>()("synclog/EventStore
     const sql = yield* SqlClient.SqlClient
     /** Opened after every append; the live feed (EventFeed) waits on it, then reads the log. */
     const appended = yield* Effect.makeLatch(false)
+    const committed = yield* committedReader
+    /** Called synchronously after every commit (see `onCommitted`). */
+    const committedListeners = new Set<() => void>()
+    /**
+     * After an append's transaction: wakes the feed's tailer, and when that transaction was the
+     * outermost one (committed, not a savepoint of a larger one), the `onCommitted` listeners.
+     */
+    const notifyAppended = Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (outer) =>
+      Effect.sync(() => {
+        appended.unsafeOpen()
+        if (outer._tag === "None") for (const listener of committedListeners) listener()
+      }))
 
     // The docs an append starts from, read (and checked) by Views inside the append's transaction.
     const views = yield* Views
@@ -157,7 +170,7 @@ export class EventStore extends Effect.Service<EventStore>()("synclog/EventStore
         const actual = doc?.version ?? 0
         if (actual !== expectedVersion) return yield* conflict(jobStream(jobId), expectedVersion, actual)
         return yield* writeJob(jobId, doc, events)
-      }).pipe(sql.withTransaction, Effect.tap((doc) => (appended.unsafeOpen(), countFinished(doc, events))))
+      }).pipe(sql.withTransaction, Effect.tap((doc) => Effect.zipRight(notifyAppended, countFinished(doc, events))))
 
     /**
      * Read, decide, append in one transaction: `decide` sees the job as it is and returns the
@@ -181,7 +194,7 @@ export class EventStore extends Effect.Service<EventStore>()("synclog/EventStore
         return [next, result, events] as const
       }).pipe(
         sql.withTransaction,
-        Effect.tap(([next, , events]) => (appended.unsafeOpen(), countFinished(next, events))),
+        Effect.tap(([next, , events]) => Effect.zipRight(notifyAppended, countFinished(next, events))),
         Effect.map(([next, result]) => [next, result] as const)
       )
 
@@ -199,7 +212,7 @@ export class EventStore extends Effect.Service<EventStore>()("synclog/EventStore
         for (const event of events) doc = evolveIntegration(doc, event)
         yield* saveIntegration(doc!)
         return doc!
-      }).pipe(sql.withTransaction, Effect.tap(() => appended.unsafeOpen()))
+      }).pipe(sql.withTransaction, Effect.tap(() => notifyAppended))
 
     const appendSystem = (events: ReadonlyArray<SystemEvent>) =>
       Effect.gen(function*() {
@@ -208,7 +221,7 @@ export class EventStore extends Effect.Service<EventStore>()("synclog/EventStore
         for (const event of events) doc = evolveSystem(doc, event)
         yield* saveSystem(doc!)
         return doc!
-      }).pipe(sql.withTransaction, Effect.tap(() => appended.unsafeOpen()))
+      }).pipe(sql.withTransaction, Effect.tap(() => notifyAppended))
 
     /**
      * Several appends in one write transaction (each append inside it is a savepoint): one wait
@@ -216,7 +229,7 @@ export class EventStore extends Effect.Service<EventStore>()("synclog/EventStore
      * Only appends and reads belong inside: nothing that waits for another transaction.
      */
     const inOneTransaction = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-      effect.pipe(sql.withTransaction, Effect.tap(() => appended.unsafeOpen()))
+      effect.pipe(sql.withTransaction, Effect.tap(() => notifyAppended))
 
     const toStored = (row: StoredRow): StoredEvent => ({
       position: row.position,
@@ -255,6 +268,28 @@ export class EventStore extends Effect.Service<EventStore>()("synclog/EventStore
         (rows) => rows.map(toStored)
       )
 
+    /**
+     * `readAfter` on the read connection, without an effect; undefined when the store has no
+     * read connection (ReadConnection.ts). For `onCommitted` listeners: it sees what committed.
+     */
+    const readAfterNow = committed === undefined ? undefined : (position: number, limit: number): ReadonlyArray<StoredEvent> =>
+      Effect.runSync(Effect.map(
+        committedRows(committed, sql<StoredRow>`SELECT * FROM events WHERE position > ${position} ORDER BY position LIMIT ${limit}`),
+        (rows) => rows.map(toStored)
+      ))
+
+    /**
+     * Calls `listener` synchronously right after every outermost commit of appends (appends
+     * nested in a larger transaction: after `inOneTransaction`'s commit), in the appending fiber,
+     * so it must not throw and should be quick; returns its removal. The live feed hands new
+     * events to its followers from here, not when its tailer fiber next gets the event loop,
+     * which a running sync holds for tens of ms at a time.
+     */
+    const onCommitted = (listener: () => void) => {
+      committedListeners.add(listener)
+      return () => void committedListeners.delete(listener)
+    }
+
     return {
       appended,
       appendJob,
@@ -264,6 +299,8 @@ export class EventStore extends Effect.Service<EventStore>()("synclog/EventStore
       inOneTransaction,
       readStream,
       readAfter,
+      readAfterNow,
+      onCommitted,
       readTypesBetween,
       lastPosition
     } as const

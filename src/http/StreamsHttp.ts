@@ -142,6 +142,8 @@ export const StreamsHttpLive = HttpApiBuilder.group(SyncApi, "streams", (handler
     const writers = yield* SseWriters
     const followerBuffer = yield* StreamBuffer
     const runtime = yield* Effect.runtime<never>()
+    // What a hand-over of new events queued for the writer goes out at once (sseWriters.ts).
+    yield* Effect.acquireRelease(Effect.sync(() => feed.onDispatched(writers.flush)), (remove) => Effect.sync(remove))
 
     // A cache over the process's life, so bounded: forgetting a job only costs one view read.
     const integrationOfJob = new Map<string, string>()

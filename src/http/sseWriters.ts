@@ -26,9 +26,15 @@ export interface OpenedSink {
 export class SseWriters extends Context.Tag("synclog/SseWriters")<SseWriters, {
   /** Writes the response head and returns the connection's sink. */
   readonly open: (res: ServerResponse, headers: Readonly<Record<string, string>>) => Effect.Effect<OpenedSink>
+  /**
+   * Sends what the sinks queued now rather than once this turn of the event loop is over (the
+   * feed calls it after each hand-over, which may run in a sync's fiber that keeps the loop).
+   */
+  readonly flush: () => void
 }>() {
   static readonly inline = Layer.succeed(SseWriters, {
-    open: (res, headers) => Effect.sync(() => ({ sink: responseSink(res, headers), release: Effect.void }))
+    open: (res, headers) => Effect.sync(() => ({ sink: responseSink(res, headers), release: Effect.void })),
+    flush: () => {}
   })
 
   static readonly layer = (mode: SseWriterMode, niceness = WRITER_NICENESS) =>
@@ -110,6 +116,7 @@ const writerProcessLayer = (niceness: number) => Layer.scoped(
     let flushing = false
     const flush = () => {
       flushing = false
+      if (ops.length === 0) return
       const batch = ops
       ops = []
       groupOf = new Map()
@@ -269,6 +276,6 @@ const writerProcessLayer = (niceness: number) => Layer.scoped(
         return { sink, release }
       })
 
-    return { open }
+    return { open, flush }
   })
 )

@@ -61,7 +61,7 @@ const etaAt = (ctx: RunContext, now: number, progress: number, stageIndex: numbe
 export const commit = (ctx: RunContext, batch: Batch) =>
   Effect.gen(function*() {
   const { jobId, integration, plan, state } = ctx
-  const { jobLog, mirror, sql, store } = ctx.services
+  const { jobLog, mirror, store } = ctx.services
   const now = yield* Clock.currentTimeMillis
   const at = isoAt(now)
   const stageIndex = plan.stages.indexOf(batch.stage)
@@ -114,7 +114,8 @@ export const commit = (ctx: RunContext, batch: Batch) =>
         ],
         deltas
       ] as const))
-  }).pipe(sql.withTransaction)
+    // One transaction; the live feed hands the event over once it committed (inOneTransaction).
+  }).pipe(store.inOneTransaction)
   state.doc = next!
   ctx.lastProgress.at = now
   // Counted once committed: a batch rolled back by an immediate stop counts nowhere.
