@@ -1,3 +1,8 @@
+/**
+ * The event store: appends with their views in one transaction, and the log's reads. A little
+ * over 300 lines because the appends, the commit notification and the reads the live feed makes
+ * after a commit share one transaction discipline, which reads best in one place.
+ */
 import { SqlClient, type SqlError } from "@effect/sql"
 import { Effect, FiberRef, Schema } from "effect"
 import {
