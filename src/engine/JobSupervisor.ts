@@ -1,3 +1,6 @@
+// Long (~390 lines) by design: the actors' lifecycle (queue and permits, the protocol's requests,
+// start-up resumption, shutdown, a cluster runner's adoption) shares one FiberMap and one permit
+// count, and splitting it would pass that state between files.
 import { Effect, Either, Exit, FiberMap, Option, Scope } from "effect"
 import { EngineSettings } from "../config/Settings.js"
 import type { JobEvent } from "../domain/events.js"

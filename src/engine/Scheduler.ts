@@ -1,3 +1,6 @@
+// A little over 300 lines: the one scheduling fiber and the per-tick decisions it makes (due
+// runs, circuit probes, retries, sync windows) read best together; the time arithmetic is in
+// domain/schedules.ts.
 import { type Cause, Clock, Effect, Fiber, Queue, Ref } from "effect"
 import { EngineSettings } from "../config/Settings.js"
 import { CircuitHalfOpened, ScheduledRun } from "../domain/events.js"
