@@ -1,11 +1,12 @@
 /**
  * Load process for the `streams` benchmark: N SSE clients on `GET /api/sync/stream`, in
  * processes of their own (they share the machine's cores with the server, not its event loop).
- * Like wrk for HTTP, it must not be the bottleneck it measures: the clients are raw `net`
- * sockets whose bytes are scanned, not decoded (bench/load/sse-wire.ts), read in
- * `processes` group processes (bench/load/sse-clients-group.ts; default 1: on two cores shared
- * with the server and the simulator, two groups cost more CPU per message and did not lower the
- * delay), and it reports its own CPU per message received.
+ * Like wrk for HTTP, it must not be the bottleneck it measures: the clients are read in
+ * `processes` group processes (default 1: on two cores shared with the server and the
+ * simulator, two groups cost more CPU per message and did not lower the delay), each the C
+ * reader (bench/load/sse-reader.c, ~6-8 µs of CPU per message) when `cc` is there, else the
+ * Node group (bench/load/sse-clients-group.ts: raw `net` sockets whose bytes are scanned, not
+ * decoded, bench/load/sse-wire.ts; ~9-12 µs), and it reports its own CPU per message received.
  *
  *   node --import tsx bench/load/sse-clients.ts '{"url":"http://127.0.0.1:3001","clients":1000,"after":42}'
  *
@@ -29,7 +30,12 @@
  * Prints `{"ready": true, ...}` once every client has its response headers, and the report as
  * the last line when done (or when `timeoutMs` passes: then `complete` is false).
  */
-import { fork } from "node:child_process"
+import { fork, spawn, spawnSync } from "node:child_process"
+import { createHash } from "node:crypto"
+import { existsSync, readFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { createInterface } from "node:readline"
 import type { GroupReport, GroupSpec } from "./sse-clients-group.js"
 import { dataOf, Histogram, type OnMessage, openSse, type SseStream, TERMINAL } from "./sse-wire.js"
 
@@ -42,6 +48,8 @@ export interface LoadSpec {
   readonly timeoutMs?: number
   /** Group processes the reading clients are spread over (default 1: two measured no better here, see BENCHMARKS.md). */
   readonly processes?: number
+  /** What reads: "c" (default; sse-reader.c, when `cc` is there) or "node" (sse-clients-group.ts). */
+  readonly reader?: "c" | "node"
 }
 
 export interface DelayStats {
@@ -88,6 +96,8 @@ export interface LoadReport {
   readonly messages: number
   readonly cpu: { readonly userMs: number; readonly systemMs: number; readonly perMessageUs: number }
   readonly processes: number
+  /** Which reader read: the C reader or the Node group. */
+  readonly reader: "c" | "node"
   readonly slow?: SlowReport
 }
 
@@ -134,8 +144,44 @@ interface Group {
   readonly report: Promise<GroupReport>
 }
 
+/**
+ * The C reader (sse-reader.c), compiled once per version of its source into the temp folder;
+ * undefined when there is no C compiler (the Node group reads instead).
+ */
+const cReader = (): string | undefined => {
+  const source = new URL("./sse-reader.c", import.meta.url).pathname
+  const hash = createHash("sha256").update(readFileSync(source)).digest("hex").slice(0, 12)
+  const binary = join(tmpdir(), `synclog-sse-reader-${hash}`)
+  if (existsSync(binary)) return binary
+  const built = spawnSync("cc", ["-O2", "-o", binary, source], { stdio: ["ignore", "ignore", "inherit"] })
+  return built.status === 0 ? binary : undefined
+}
+
+/** A group of `clients` readers in the C reader's process: the same report as the Node group's. */
+const startCGroup = (binary: string, clients: number): Group => {
+  const child = spawn(binary, [base.hostname, base.port, String(spec.after), String(clients), String(timeoutMs)], {
+    stdio: ["ignore", "pipe", "inherit"]
+  })
+  let ready: (n: number) => void = () => {}
+  let report: (r: GroupReport) => void = () => {}
+  const failed = new Promise<never>((_, reject) =>
+    child.once("exit", (code) => reject(new Error(`the C reader exited with ${code} before its report`)))
+  )
+  failed.catch(() => {})
+  createInterface({ input: child.stdout! }).on("line", (line) => {
+    const m = JSON.parse(line) as { type: string; clients?: number }
+    if (m.type === "ready") ready(m.clients ?? 0)
+    else if (m.type === "report") report(m as GroupReport)
+  })
+  return {
+    ready: Promise.race([new Promise<number>((resolve) => (ready = resolve)), failed]),
+    report: Promise.race([new Promise<GroupReport>((resolve) => (report = resolve)), failed])
+  }
+}
+
 /** Forks a group of `clients` readers (this process's Node flags, so `--import tsx` too). */
 const startGroup = (clients: number): Group => {
+  if (reader !== undefined) return startCGroup(reader, clients)
   const groupSpec: GroupSpec = { url: spec.url, after: spec.after, clients, concurrency: Math.ceil(50 / processes), timeoutMs }
   const child = fork(new URL("./sse-clients-group.ts", import.meta.url).pathname, [JSON.stringify(groupSpec)], {
     stdio: ["ignore", "inherit", "inherit", "ipc"]
@@ -156,6 +202,8 @@ const startGroup = (clients: number): Group => {
   }
 }
 
+/** The readers' program: the C reader unless `"reader": "node"` (or no C compiler). */
+const reader = spec.reader === "node" ? undefined : cReader()
 const started = Date.now()
 // Read nothing: a paused `onread` socket stops reading at once (`readStop`), the kernel's
 // buffers fill, and the server can no longer write to this client.
@@ -240,6 +288,7 @@ const report: LoadReport = {
     perMessageUs: messages === 0 ? 0 : Math.round(((userUs + systemUs) / messages) * 10) / 10
   },
   processes,
+  reader: reader === undefined ? "node" : "c",
   ...(slow ? { slow } : {})
 }
 console.log(JSON.stringify(report))
