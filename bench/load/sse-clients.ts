@@ -30,7 +30,7 @@
  * Prints `{"ready": true, ...}` once every client has its response headers, and the report as
  * the last line when done (or when `timeoutMs` passes: then `complete` is false).
  */
-import { fork, spawn, spawnSync } from "node:child_process"
+import { type ChildProcess, fork, spawn, spawnSync } from "node:child_process"
 import { createHash } from "node:crypto"
 import { existsSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -157,21 +157,17 @@ const cReader = (): string | undefined => {
   return built.status === 0 ? binary : undefined
 }
 
-/** A group of `clients` readers in the C reader's process: the same report as the Node group's. */
-const startCGroup = (binary: string, clients: number): Group => {
-  const child = spawn(binary, [base.hostname, base.port, String(spec.after), String(clients), String(timeoutMs)], {
-    stdio: ["ignore", "pipe", "inherit"]
-  })
+type GroupMessage = { readonly type: string; readonly clients?: number }
+
+/** A group's process as its parent sees it: `ready`, then its report, or a failure if it exits first. */
+const groupOf = (child: ChildProcess, what: string, onMessage: (handle: (m: GroupMessage) => void) => void): Group => {
   let ready: (n: number) => void = () => {}
   let report: (r: GroupReport) => void = () => {}
-  const failed = new Promise<never>((_, reject) =>
-    child.once("exit", (code) => reject(new Error(`the C reader exited with ${code} before its report`)))
-  )
+  const failed = new Promise<never>((_, reject) => child.once("exit", (code) => reject(new Error(`${what} exited with ${code} before its report`))))
   failed.catch(() => {})
-  createInterface({ input: child.stdout! }).on("line", (line) => {
-    const m = JSON.parse(line) as { type: string; clients?: number }
+  onMessage((m) => {
     if (m.type === "ready") ready(m.clients ?? 0)
-    else if (m.type === "report") report(m as GroupReport)
+    else if (m.type === "report") report(m as unknown as GroupReport)
   })
   return {
     ready: Promise.race([new Promise<number>((resolve) => (ready = resolve)), failed]),
@@ -179,27 +175,21 @@ const startCGroup = (binary: string, clients: number): Group => {
   }
 }
 
-/** Forks a group of `clients` readers (this process's Node flags, so `--import tsx` too). */
+/** Starts a group of `clients` readers: the C reader's process, or a forked Node group (this process's Node flags, so `--import tsx` too). */
 const startGroup = (clients: number): Group => {
-  if (reader !== undefined) return startCGroup(reader, clients)
+  if (reader !== undefined) {
+    // The same report as the Node group's, as JSON lines on its stdout.
+    const child = spawn(reader, [base.hostname, base.port, String(spec.after), String(clients), String(timeoutMs)], {
+      stdio: ["ignore", "pipe", "inherit"]
+    })
+    return groupOf(child, "the C reader", (handle) =>
+      createInterface({ input: child.stdout! }).on("line", (line) => handle(JSON.parse(line) as GroupMessage)))
+  }
   const groupSpec: GroupSpec = { url: spec.url, after: spec.after, clients, concurrency: Math.ceil(50 / processes), timeoutMs }
   const child = fork(new URL("./sse-clients-group.ts", import.meta.url).pathname, [JSON.stringify(groupSpec)], {
     stdio: ["ignore", "inherit", "inherit", "ipc"]
   })
-  let ready: (n: number) => void = () => {}
-  let report: (r: GroupReport) => void = () => {}
-  const failed = new Promise<never>((_, reject) =>
-    child.once("exit", (code) => reject(new Error(`a group of the load process exited with ${code} before its report`)))
-  )
-  failed.catch(() => {})
-  child.on("message", (m: { type: string; clients?: number }) => {
-    if (m.type === "ready") ready(m.clients ?? 0)
-    else if (m.type === "report") report(m as GroupReport)
-  })
-  return {
-    ready: Promise.race([new Promise<number>((resolve) => (ready = resolve)), failed]),
-    report: Promise.race([new Promise<GroupReport>((resolve) => (report = resolve)), failed])
-  }
+  return groupOf(child, "a group of the load process", (handle) => child.on("message", handle))
 }
 
 /** The readers' program: the C reader unless `"reader": "node"` (or no C compiler). */

@@ -56,9 +56,9 @@ interface Follower {
 /**
  * The event log as a live feed. What the store appended is read after it committed and handed
  * to every follower: on a SQLite file, at once in the committing fiber, through the read
- * connection (`EventStore.onCommitted`); otherwise (and as a fallback) by a tailer fiber, whose
- * read waits for the single SQLite connection, so it never sees a transaction that may still
- * roll back. It reads only while someone listens, so a server nobody watches pays nothing per
+ * connection (`EventStore.onCommitted`); otherwise (PostgreSQL, a memory database, appends
+ * inside a larger transaction, or a failed read) by a tailer fiber, whose read waits for the
+ * single SQLite connection, so it never sees a transaction that may still roll back. It reads only while someone listens, so a server nobody watches pays nothing per
  * batch.
  *
  * Followers cost little per event: the tailer appends each new page to every follower's plain
@@ -77,6 +77,8 @@ export class EventFeed extends Effect.Service<EventFeed>()("synclog/EventFeed", 
     const followers = new Set<Follower>()
     let listeners = 0
     let tail = 0
+    /** Listening, with `tail` set: the hand-over at commit reads from there. */
+    let tailing = false
 
     const maxPosition = store.lastPosition
 
@@ -115,16 +117,20 @@ export class EventFeed extends Effect.Service<EventFeed>()("synclog/EventFeed", 
     // and the tailer below would wait for it (event-loop delay p99 60-70 ms during a 100k sync).
     const readNow = store.readAfterNow
     if (readNow !== undefined) {
-      const tailNow = () => {
-        if (listeners === 0) return
+      /** Whether what committed was handed over (nobody listening: nothing to hand over). */
+      const tailNow = (): boolean => {
+        // Not before `tail` is the log's position as listening starts (else it would read the log from 0).
+        if (!tailing) return true
         try {
           let page: ReadonlyArray<StoredEvent>
           do {
             page = readNow(tail, PAGE)
             handOver(page)
           } while (page.length === PAGE)
+          return true
         } catch {
-          // The tailer reads again (and reports a failure that lasts).
+          // The tailer reads instead (and reports a failure that lasts).
+          return false
         }
       }
       yield* Effect.acquireRelease(Effect.sync(() => store.onCommitted(tailNow)), (remove) => Effect.sync(remove))
@@ -148,10 +154,15 @@ export class EventFeed extends Effect.Service<EventFeed>()("synclog/EventFeed", 
       if (listeners++ > 0) return Effect.void
       return Effect.flatMap(maxPosition.pipe(Effect.orDie), (max) => {
         tail = Math.max(tail, max)
+        tailing = true
         return listening.open
       })
     })
-    const stopListening = Effect.suspend(() => --listeners === 0 ? listening.close : Effect.void)
+    const stopListening = Effect.suspend(() => {
+      if (--listeners > 0) return Effect.void
+      tailing = false
+      return listening.close
+    })
 
     /** Keeps the tailer reading while it lasts. */
     const listen: Effect.Effect<void, never, Scope.Scope> = Effect.acquireRelease(startListening, () => stopListening)

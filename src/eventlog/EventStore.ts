@@ -70,19 +70,24 @@ export class EventStore extends Effect.Service<EventStore>()("synclog/EventStore
   dependencies: [Views.Default],
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    /** Opened after every append; the live feed (EventFeed) waits on it, then reads the log. */
+    /**
+     * Opened after an append that no `onCommitted` listener handed over; the live feed's tailer
+     * (EventFeed) waits on it, then reads the log through this client, after the transaction.
+     */
     const appended = yield* Effect.makeLatch(false)
     const committed = yield* committedReader
-    /** Called synchronously after every commit (see `onCommitted`). */
-    const committedListeners = new Set<() => void>()
+    /** Called synchronously after every outermost commit (see `onCommitted`). */
+    const committedListeners = new Set<() => boolean>()
     /**
-     * After an append's transaction: wakes the feed's tailer, and when that transaction was the
-     * outermost one (committed, not a savepoint of a larger one), the `onCommitted` listeners.
+     * After an append's transaction. When it was the outermost one (committed, not a savepoint of
+     * a larger one), the `onCommitted` listeners hand its events over at once; the tailer is
+     * woken only when they could not (inside a larger transaction, none registered, or a failure).
      */
     const notifyAppended = Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (outer) =>
       Effect.sync(() => {
-        appended.unsafeOpen()
-        if (outer._tag === "None") for (const listener of committedListeners) listener()
+        let handedOver = outer._tag === "None" && committedListeners.size > 0
+        if (handedOver) for (const listener of committedListeners) handedOver = listener() && handedOver
+        if (!handedOver) appended.unsafeOpen()
       }))
 
     // The docs an append starts from, read (and checked) by Views inside the append's transaction.
@@ -266,31 +271,28 @@ export class EventStore extends Effect.Service<EventStore>()("synclog/EventStore
       (rows) => rows[0]?.p ?? 0
     )
 
+    const eventsAfter = (position: number, limit: number) =>
+      sql<StoredRow>`SELECT * FROM events WHERE position > ${position} ORDER BY position LIMIT ${limit}`
+
     /** Events after a global position, oldest first, at most `limit`. */
-    const readAfter = (position: number, limit: number) =>
-      Effect.map(
-        sql<StoredRow>`SELECT * FROM events WHERE position > ${position} ORDER BY position LIMIT ${limit}`,
-        (rows) => rows.map(toStored)
-      )
+    const readAfter = (position: number, limit: number) => Effect.map(eventsAfter(position, limit), (rows) => rows.map(toStored))
 
     /**
      * `readAfter` on the read connection, without an effect; undefined when the store has no
      * read connection (ReadConnection.ts). For `onCommitted` listeners: it sees what committed.
      */
     const readAfterNow = committed === undefined ? undefined : (position: number, limit: number): ReadonlyArray<StoredEvent> =>
-      Effect.runSync(Effect.map(
-        committedRows(committed, sql<StoredRow>`SELECT * FROM events WHERE position > ${position} ORDER BY position LIMIT ${limit}`),
-        (rows) => rows.map(toStored)
-      ))
+      Effect.runSync(committedRows(committed, eventsAfter(position, limit))).map(toStored)
 
     /**
      * Calls `listener` synchronously right after every outermost commit of appends (appends
      * nested in a larger transaction: after `inOneTransaction`'s commit), in the appending fiber,
-     * so it must not throw and should be quick; returns its removal. The live feed hands new
-     * events to its followers from here, not when its tailer fiber next gets the event loop,
-     * which a running sync holds for tens of ms at a time.
+     * so it must not throw and should be quick; it answers whether it handed the new events
+     * over (if not, the tailer is woken). Returns its removal. The live feed hands new events to
+     * its followers from here, not when its tailer fiber next gets the event loop, which a
+     * running sync holds for tens of ms at a time.
      */
-    const onCommitted = (listener: () => void) => {
+    const onCommitted = (listener: () => boolean) => {
       committedListeners.add(listener)
       return () => void committedListeners.delete(listener)
     }
