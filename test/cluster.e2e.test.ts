@@ -195,14 +195,24 @@ describe("a cluster of three runners on PostgreSQL", () => {
     const victim = c.runners.find((r) => r.label === label)
     expect(victim, `requests came from ${label}, not a runner`).toBeDefined()
     proxy.freeze(label)
-    await waitFor(`${label}'s jobs to be pinned`, async () => {
+    const frozenAt = Date.now()
+    // A workspace is pinned once the victim has asked for one of its pages since the freeze (all
+    // are held from then on; one may since have been given up by the runner's own 30 s timeout and
+    // be waiting for its retry), or once its jobs have ended. Not "all held at one instant": a
+    // retry can arrive later than its backoff says on a loaded machine (seen once in CI, 30 s late).
+    const unpinned = async () => {
+      const missing: Array<string> = []
       for (const ws of workspaces) {
-        if (proxy.held(label).some((h) => h.workspace === ws)) continue
+        if (proxy.requests().some((r) => r.runner === label && r.workspace === ws && r.at >= frozenAt)) continue
         const jobs = await Promise.all(syncs.filter((s) => s.workspace === ws).map(async (s) => (await c.api().get(`/api/sync/jobs/${s.jobId}`)).body.status))
-        if (!jobs.every((st) => ["completed", "failed", "stopped"].includes(st))) return false
+        if (!jobs.every((st) => ["completed", "failed", "stopped"].includes(st))) missing.push(`${ws} (${jobs.join(", ")})`)
       }
-      return true
-    }, 60_000, 50)
+      return missing
+    }
+    await waitFor(`${label}'s jobs to be pinned`, async () => (await unpinned()).length === 0, 120_000, 50).catch(async (e) => {
+      const last = proxy.requests().filter((r) => r.runner === label).slice(-8).map((r) => `${r.workspace} ${r.status} +${r.at - frozenAt} ms`)
+      throw new Error(`${String(e)}; not pinned: ${(await unpinned()).join("; ")}; ${label}'s last requests: ${last.join(", ")}`)
+    })
     // Its running jobs, as the log held them when it was taken out.
     const pinned = new Map<string, Array<JobEvent>>()
     for (const s of syncs.filter((x) => workspaces.includes(x.workspace))) {
@@ -301,7 +311,7 @@ describe("a cluster of three runners on PostgreSQL", () => {
     const survivors = c.live()
     expect(survivors).toHaveLength(2)
     for (const r of survivors) expect((await c.readiness(r)).status).toBe(200)
-  }, 240_000)
+  }, 300_000)
 
   it("SIGTERM on a runner mid-sync: it hands its shards over, its jobs pause at a batch boundary and finish elsewhere", async () => {
     const c = await startThree()
@@ -324,7 +334,7 @@ describe("a cluster of three runners on PostgreSQL", () => {
       const resumed = events.findIndex((e, i) => i >= pinned.get(jobId)!.length && e.type === "JobResumed")
       expect(events[resumed - 1]?.type, `${jobId}: paused before it moved`).toBe("JobPaused")
     }
-  }, 240_000)
+  }, 300_000)
 
   it("SIGSTOP past the shard lease (a partition): another runner takes the jobs; after SIGCONT the stale runner commits nothing", async () => {
     const c = await startThree()
@@ -361,5 +371,5 @@ describe("a cluster of three runners on PostgreSQL", () => {
         (l.message.startsWith("Another runner took this job over") || l.message.includes("moved to another runner"))
       )
     await waitFor("the stale runner to give up each of its jobs", async () => [...pinned.keys()].every(gaveUp), 30_000, 100)
-  }, 240_000)
+  }, 300_000)
 })
