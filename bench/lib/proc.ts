@@ -139,6 +139,20 @@ export const cpuMsOf = (pid: number): number => {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS
 }
 
+/**
+ * The whole machine's CPU time so far, milliseconds, summed over its cores (/proc/stat): `busy`
+ * is user, nice, system and interrupts; `idle` is idle and iowait; `steal` is time the
+ * hypervisor gave to other guests while this one wanted to run. Across a run, busy / (busy +
+ * idle + steal) is the share of the machine its processes (and anything else) kept busy.
+ */
+export const machineCpuMs = (): { readonly busy: number; readonly idle: number; readonly steal: number } => {
+  const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!
+  // cpu  user nice system idle iowait irq softirq steal guest guest_nice (guest time is in user)
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1, 9).map(Number)
+  const ms = (ticks: number) => (ticks * 1000) / CLOCK_TICKS
+  return { busy: ms(user! + nice! + system! + irq! + softirq!), idle: ms(idle! + iowait!), steal: ms(steal!) }
+}
+
 /** The process and every process below it (the server's SSE writer process, say). */
 export const processTree = (pid: number): Array<number> => {
   const out = [pid]

@@ -91,6 +91,12 @@ export interface LoadReport {
   readonly delayOther: DelayStats
   /** Per log position, last receipt minus first receipt over the clients, ms. */
   readonly spread: DelayStats
+  /**
+   * Per log position (index = position - after - 1), the first and the last receipt over the
+   * clients (epoch ms, null if none got it): with the log's `recordedAt` the suite finds which
+   * events make the tail, and whether they reached even the first client late.
+   */
+  readonly receipts: { readonly first: ReadonlyArray<number | null>; readonly last: ReadonlyArray<number | null> }
   readonly connectMs: number
   /** Messages the readers received, and the load process's CPU (all its processes, user + system) while they read. */
   readonly messages: number
@@ -270,6 +276,7 @@ const report: LoadReport = {
   delayBatch: merged.batch.stats(),
   delayOther: merged.other.stats(),
   spread: spreads.stats(),
+  receipts: { first: Array.from(firstSeen, (v) => v ?? null), last: Array.from(lastSeen, (v) => v ?? null) },
   connectMs,
   messages,
   cpu: {

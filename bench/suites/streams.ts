@@ -33,11 +33,12 @@
  * Each part is its own function returning its figures.
  */
 import Database from "better-sqlite3"
+import { cpus } from "node:os"
 import { join } from "node:path"
 import type { LoadReport, LoadSpec } from "../load/sse-clients.js"
 import type { Context } from "../lib/context.js"
 import type { Child } from "../lib/proc.js"
-import { firstJsonLine, peakRssOf, rssOf, runJson, sleep, spawnNode, treeCpuMsOf, treeSum, tsNode } from "../lib/proc.js"
+import { firstJsonLine, machineCpuMs, peakRssOf, rssOf, runJson, sleep, spawnNode, treeCpuMsOf, treeSum, tsNode } from "../lib/proc.js"
 import type { Figure } from "../lib/report.js"
 import { figure, median } from "../lib/report.js"
 import type { Simulator } from "../lib/simulator.js"
@@ -105,7 +106,14 @@ interface SyncRun {
   readonly rssPeak: number
   /** The server's CPU (user + system) from the job's creation to its end, ms. */
   readonly serverCpuMs: number
+  /**
+   * CPU over the same window, ms: the simulator's, the load process's (0 without clients), and
+   * the whole machine's (/proc/stat, summed over its cores: busy, idle, stolen by the hypervisor).
+   */
+  readonly cpu: { readonly simulatorMs: number; readonly loadMs: number; readonly machine: ReturnType<typeof machineCpuMs> }
   readonly load: LoadReport | undefined
+  /** Per event, commit to the first and to the last client's receipt (see `eventDelays`). */
+  readonly perEvent: EventDelays | undefined
   /** Events the log holds after the clients' start position, up to the job's last one. */
   readonly logEvents: number
 }
@@ -141,6 +149,8 @@ const syncWithClients = async (
     }
     const rssAttached = treeSum(server.child.pid, rssOf)
     const cpuBefore = treeCpuMsOf(server.child.pid)
+    const simBefore = treeCpuMsOf(sim.child.pid)
+    const machineBefore = machineCpuMs()
     const job = await waitForJob(
       server.url,
       await createJob(server.url, { integrationId: "bench", type: "full_sync", options: { batchSize: options.batchSize } }),
@@ -148,9 +158,22 @@ const syncWithClients = async (
     )
     const rssPeak = treeSum(server.child.pid, peakRssOf)
     const serverCpuMs = treeCpuMsOf(server.child.pid) - cpuBefore
+    const machineAfter = machineCpuMs()
+    const machineCpu = {
+      simulatorMs: treeCpuMsOf(sim.child.pid) - simBefore,
+      machine: {
+        busy: machineAfter.busy - machineBefore.busy,
+        idle: machineAfter.idle - machineBefore.idle,
+        steal: machineAfter.steal - machineBefore.steal
+      }
+    }
     const result = report ? await report : undefined
+    // The load process exits at the job's terminal event: its own figure (every process of it,
+    // from its clients' attach on; they idle until the job starts).
+    const cpu = { ...machineCpu, loadMs: result ? result.cpu.userMs + result.cpu.systemMs : 0 }
     const until = result?.until ?? logPosition(server.dbPath)
     const logEvents = countEvents(server.dbPath, after, until)
+    const perEvent = result ? eventDelays(server.dbPath, after, until, result.receipts) : undefined
     const rate = job.stats.processed / (job.duration! / 1000)
     ctx.log(
       `  ${options.name}: ${job.stats.processed} records in ${job.duration} ms (${Math.round(rate)}/s), peak RSS ${Math.round(rssPeak / MB)} MB` +
@@ -162,8 +185,20 @@ const syncWithClients = async (
             (result.slow ? `; slow client ${JSON.stringify(result.slow)}` : "")
           : "")
     )
-    ctx.log(`  ${options.name}: server CPU during the sync ${Math.round(serverCpuMs)} ms`)
-    return { job, rate, rssIdle, rssAttached, rssPeak, serverCpuMs, load: result, logEvents }
+    const { busy, idle, steal } = cpu.machine
+    ctx.log(
+      `  ${options.name}: CPU during the sync: server ${Math.round(serverCpuMs)} ms, simulator ${Math.round(cpu.simulatorMs)} ms, ` +
+        `load process ${Math.round(cpu.loadMs)} ms; machine busy ${Math.round(busy)} ms of ${Math.round(busy + idle + steal)} ` +
+        `(${Math.round((100 * busy) / (busy + idle + steal))}%, stolen ${Math.round(steal)} ms)`
+    )
+    if (perEvent) {
+      ctx.log(
+        `  ${options.name}: per event, commit -> first client p50 ${perEvent.first.p50} / p99 ${perEvent.first.p99} ms, -> last client ` +
+          `p50 ${perEvent.last.p50} / p99 ${perEvent.last.p99} ms; the latest to reach their last client: ` +
+          perEvent.worst.map((w) => `${w.position} ${w.type} (first ${w.first}, last ${w.last} ms, ${w.afterPrevious} ms after the previous event)`).join(", ")
+      )
+    }
+    return { job, rate, rssIdle, rssAttached, rssPeak, serverCpuMs, cpu, load: result, perEvent, logEvents }
   } finally {
     await server.stop()
     if (load) await load.exited
@@ -189,6 +224,49 @@ const countEvents = (dbPath: string, after: number, until: number): number => {
   }
 }
 
+interface EventDelays {
+  /** Over the events (not the clients' messages): recordedAt -> the first client's receipt, and the last's, ms. */
+  readonly first: { readonly p50: number; readonly p99: number }
+  readonly last: { readonly p50: number; readonly p99: number }
+  /** The five events that reached their last client latest. */
+  readonly worst: ReadonlyArray<{ position: number; type: string; first: number; last: number; afterPrevious: number }>
+}
+
+/**
+ * Which events make the delay's tail: each event's `recordedAt` from the log against the first
+ * and the last receipt over the clients. An event late at its first client was late on the
+ * server's side (hand-over, IPC, the writer's turn); one late only at its last, in the fan-out.
+ */
+const eventDelays = (dbPath: string, after: number, until: number, receipts: LoadReport["receipts"]): EventDelays => {
+  const db = new Database(dbPath, { readonly: true, fileMustExist: true })
+  const rows = (() => {
+    try {
+      return db.prepare("SELECT position, type, recorded_at AS at FROM events WHERE position > ? AND position <= ? ORDER BY position").all(after, until) as Array<{ position: number; type: string; at: string }>
+    } finally {
+      db.close()
+    }
+  })()
+  const events = rows.flatMap((row, i) => {
+    const first = receipts.first[row.position - after - 1]
+    const last = receipts.last[row.position - after - 1]
+    if (first == null || last == null) return []
+    const at = Date.parse(row.at)
+    const afterPrevious = i === 0 ? 0 : at - Date.parse(rows[i - 1]!.at)
+    return [{ position: row.position, type: row.type, first: first - at, last: last - at, afterPrevious }]
+  })
+  const pct = (xs: Array<number>, p: number) => {
+    const sorted = [...xs].sort((a, b) => a - b)
+    return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!
+  }
+  const firsts = events.map((e) => e.first)
+  const lasts = events.map((e) => e.last)
+  return {
+    first: { p50: pct(firsts, 50), p99: pct(firsts, 99) },
+    last: { p50: pct(lasts, 50), p99: pct(lasts, 99) },
+    worst: [...events].sort((a, b) => b.last - a.last).slice(0, 5)
+  }
+}
+
 /** Collects a child's stdout and resolves with its last JSON line once it exits. */
 const lastJsonLine = <A>(child: Child): Promise<A> => {
   let text = ""
@@ -208,10 +286,23 @@ export const baselineRun = async (env: Env, workspace: string, name: string) => 
   return run.records / (run.ms / 1000)
 }
 
+/** The load report without its per-position receipts (25,000 of them in the slow-client part): for the results file. */
+const withoutReceipts = (load: LoadReport | undefined) => {
+  if (load === undefined) return undefined
+  const { receipts: _receipts, ...rest } = load
+  return rest
+}
+
 /** Every client got every event: each one's positions consecutive and as many as the log holds. */
 const everyEvent = (run: SyncRun) =>
   run.load !== undefined && run.load.complete && run.load.clientsWithGaps === 0 &&
   run.load.eventsPerClient.min === run.logEvents && run.load.eventsPerClient.max === run.logEvents
+
+const cores = cpus().length
+/** The share of the machine's CPU time that was busy during the sync, %. */
+const busyShare = (r: SyncRun) => (100 * r.cpu.machine.busy) / (r.cpu.machine.busy + r.cpu.machine.idle + r.cpu.machine.steal)
+/** The measured processes' CPU during the sync, ms. */
+const processCpuMs = (r: SyncRun) => r.serverCpuMs + r.cpu.simulatorMs + r.cpu.loadMs
 
 /** Relative spread (max - min) / median of a few samples: the noise a difference is judged against. */
 export const spreadOf = (xs: ReadonlyArray<number>) => xs.length < 2 ? 0 : (Math.max(...xs) - Math.min(...xs)) / median(xs)
@@ -224,6 +315,13 @@ const fanOut = async (env: Env, sizes: { readonly workItems: number; readonly cl
   const withClients: Array<SyncRun> = []
   const without: Array<SyncRun> = []
   const baseline: Array<number> = []
+  // One untimed pass first, as the full-sync suite does: the first run against a fresh simulator
+  // pays its warm-up (its JIT, its first touch of the workspace). Here that was always round 1's
+  // run with clients: the simulator's CPU in it was 4.1-4.5 s against 1.7-2.4 s in every other run.
+  if (!ctx.quick) {
+    ctx.log("  warm-up pass (the raw script, not counted)")
+    await baselineRun(env, FAN_WORKSPACE, "warm-up")
+  }
   for (let round = 0; round < sizes.rounds; round++) {
     const steps = [
       async () => withClients.push(await syncWithClients(env, { name: `fan-${n}-${round}`, workspace: FAN_WORKSPACE, batchSize: 1000, clients: n, slow: false })),
@@ -244,8 +342,8 @@ const fanOut = async (env: Env, sizes: { readonly workItems: number; readonly cl
     clients: n,
     rounds: sizes.rounds,
     noise,
-    withClients: withClients.map((r) => ({ ms: r.job.duration, rate: r.rate, rssIdle: r.rssIdle, rssAttached: r.rssAttached, rssPeak: r.rssPeak, serverCpuMs: r.serverCpuMs, logEvents: r.logEvents, load: r.load })),
-    without: without.map((r) => ({ ms: r.job.duration, rate: r.rate, rssIdle: r.rssIdle, rssPeak: r.rssPeak, serverCpuMs: r.serverCpuMs, logEvents: r.logEvents })),
+    withClients: withClients.map((r) => ({ ms: r.job.duration, rate: r.rate, rssIdle: r.rssIdle, rssAttached: r.rssAttached, rssPeak: r.rssPeak, serverCpuMs: r.serverCpuMs, cpu: r.cpu, logEvents: r.logEvents, load: withoutReceipts(r.load), perEvent: r.perEvent })),
+    without: without.map((r) => ({ ms: r.job.duration, rate: r.rate, rssIdle: r.rssIdle, rssPeak: r.rssPeak, serverCpuMs: r.serverCpuMs, cpu: r.cpu, logEvents: r.logEvents })),
     baseline
   }
   return [
@@ -305,6 +403,13 @@ const fanOut = async (env: Env, sizes: { readonly workItems: number; readonly cl
       met: () => true
     }),
     figure({
+      name: `delay recordedAt -> the first client's receipt, p99 over events (the server's side: hand-over, writer, one read)`,
+      unit: "ms",
+      candidate: withClients.map((r) => r.perEvent!.first.p99),
+      target: "(reported)",
+      met: () => true
+    }),
+    figure({
       name: `fan-out spread, p99: first to last of ${n} clients receiving an event`,
       unit: "ms",
       candidate: loads.map((l) => l.spread.p99),
@@ -322,6 +427,24 @@ const fanOut = async (env: Env, sizes: { readonly workItems: number; readonly cl
       name: `load process CPU per message received (user + system, all its processes, ${n} clients)`,
       unit: "µs",
       candidate: loads.map((l) => l.cpu.perMessageUs),
+      target: "(reported)",
+      met: () => true
+    }),
+    // Where the slower sync goes on this machine: the CPU the clients add (server with its SSE
+    // writer, load process, simulator) against the wall time they add, and how busy the cores were.
+    figure({
+      name: `machine's cores busy during the sync with ${n} clients, % of ${cores} (baseline: without)`,
+      unit: "%",
+      candidate: withClients.map(busyShare),
+      baseline: without.map(busyShare),
+      target: "(reported)",
+      met: () => true
+    }),
+    figure({
+      name: `CPU the ${n} clients add during the sync (server + load process + simulator, with minus without), over ${cores} cores (baseline: the wall time they add)`,
+      unit: "ms",
+      candidate: withClients.map((r, i) => (processCpuMs(r) - processCpuMs(without[i]!)) / cores),
+      baseline: withClients.map((r, i) => r.job.duration! - without[i]!.job.duration!),
       target: "(reported)",
       met: () => true
     }),
@@ -372,8 +495,8 @@ const slowClient = async (
     batchSize: sizes.slowBatch,
     readers,
     rounds,
-    withSlow: withSlow.map((r) => ({ ms: r.job.duration, rate: r.rate, rssPeak: r.rssPeak, logEvents: r.logEvents, load: r.load })),
-    without: without.map((r) => ({ ms: r.job.duration, rate: r.rate, rssPeak: r.rssPeak, logEvents: r.logEvents, load: r.load }))
+    withSlow: withSlow.map((r) => ({ ms: r.job.duration, rate: r.rate, rssPeak: r.rssPeak, logEvents: r.logEvents, load: withoutReceipts(r.load) })),
+    without: without.map((r) => ({ ms: r.job.duration, rate: r.rate, rssPeak: r.rssPeak, logEvents: r.logEvents, load: withoutReceipts(r.load) }))
   }
   const cutOff = slow.every((s) => s.cutOff && s.overflowMatchesLastEvent)
   const gapFree = withSlow.every((r, i) =>
