@@ -81,15 +81,24 @@ describe("cluster of runners", () => {
   })
 
   const startRunner = async (label: string): Promise<Runner> => {
-    const address = `127.0.0.1:${await freePort()}`
-    const server = await startChild({
-      dbPath: dir.dbPath,
-      configPath,
-      apiKey: sim.apiKey,
-      label,
-      env: { SYNC_RUNNER_ADDRESS: address }
-    })
-    return { server, address }
+    // The address's port is free when chosen, not when the runner binds it: another process (or
+    // the other runner's HTTP port, chosen meanwhile) can take it first (seen once in CI). Then
+    // another address, as startChild does for the HTTP port.
+    for (let attempt = 1; ; attempt++) {
+      const address = `127.0.0.1:${await freePort()}`
+      try {
+        const server = await startChild({
+          dbPath: dir.dbPath,
+          configPath,
+          apiKey: sim.apiKey,
+          label,
+          env: { SYNC_RUNNER_ADDRESS: address }
+        })
+        return { server, address }
+      } catch (e) {
+        if (attempt >= 3 || !String(e).includes(`the runner's address ${address} is in use`)) throw e
+      }
+    }
   }
 
   const readyz = async (api: Client) => (await api.get("/readyz")).body as { runner?: { address: string; shards: number } }
