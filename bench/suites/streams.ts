@@ -36,6 +36,7 @@ import Database from "better-sqlite3"
 import { cpus } from "node:os"
 import { join } from "node:path"
 import type { LoadReport, LoadSpec } from "../load/sse-clients.js"
+import { Histogram } from "../load/sse-wire.js"
 import type { Context } from "../lib/context.js"
 import type { Child } from "../lib/proc.js"
 import { firstJsonLine, machineCpuMs, peakRssOf, rssOf, runJson, sleep, spawnNode, treeCpuMsOf, treeSum, tsNode } from "../lib/proc.js"
@@ -158,19 +159,17 @@ const syncWithClients = async (
     )
     const rssPeak = treeSum(server.child.pid, peakRssOf)
     const serverCpuMs = treeCpuMsOf(server.child.pid) - cpuBefore
+    const simulatorMs = treeCpuMsOf(sim.child.pid) - simBefore
     const machineAfter = machineCpuMs()
-    const machineCpu = {
-      simulatorMs: treeCpuMsOf(sim.child.pid) - simBefore,
-      machine: {
-        busy: machineAfter.busy - machineBefore.busy,
-        idle: machineAfter.idle - machineBefore.idle,
-        steal: machineAfter.steal - machineBefore.steal
-      }
+    const machine = {
+      busy: machineAfter.busy - machineBefore.busy,
+      idle: machineAfter.idle - machineBefore.idle,
+      steal: machineAfter.steal - machineBefore.steal
     }
     const result = report ? await report : undefined
     // The load process exits at the job's terminal event: its own figure (every process of it,
     // from its clients' attach on; they idle until the job starts).
-    const cpu = { ...machineCpu, loadMs: result ? result.cpu.userMs + result.cpu.systemMs : 0 }
+    const cpu = { simulatorMs, machine, loadMs: result ? result.cpu.userMs + result.cpu.systemMs : 0 }
     const until = result?.until ?? logPosition(server.dbPath)
     const logEvents = countEvents(server.dbPath, after, until)
     const perEvent = result ? eventDelays(server.dbPath, after, until, result.receipts) : undefined
@@ -205,24 +204,22 @@ const syncWithClients = async (
   }
 }
 
-/** The log's latest position, read from the server's database file (WAL: a reader never blocks it). */
-const logPosition = (dbPath: string): number => {
+/** A read-only look at the server's database file (WAL: a reader never blocks the server). */
+const readLog = <A>(dbPath: string, read: (db: Database.Database) => A): A => {
   const db = new Database(dbPath, { readonly: true, fileMustExist: true })
   try {
-    return (db.prepare("SELECT COALESCE(MAX(position), 0) AS p FROM events").get() as { p: number }).p
+    return read(db)
   } finally {
     db.close()
   }
 }
 
-const countEvents = (dbPath: string, after: number, until: number): number => {
-  const db = new Database(dbPath, { readonly: true, fileMustExist: true })
-  try {
-    return (db.prepare("SELECT COUNT(*) AS n FROM events WHERE position > ? AND position <= ?").get(after, until) as { n: number }).n
-  } finally {
-    db.close()
-  }
-}
+/** The log's latest position. */
+const logPosition = (dbPath: string): number =>
+  readLog(dbPath, (db) => (db.prepare("SELECT COALESCE(MAX(position), 0) AS p FROM events").get() as { p: number }).p)
+
+const countEvents = (dbPath: string, after: number, until: number): number =>
+  readLog(dbPath, (db) => (db.prepare("SELECT COUNT(*) AS n FROM events WHERE position > ? AND position <= ?").get(after, until) as { n: number }).n)
 
 interface EventDelays {
   /** Over the events (not the clients' messages): recordedAt -> the first client's receipt, and the last's, ms. */
@@ -238,33 +235,23 @@ interface EventDelays {
  * server's side (hand-over, IPC, the writer's turn); one late only at its last, in the fan-out.
  */
 const eventDelays = (dbPath: string, after: number, until: number, receipts: LoadReport["receipts"]): EventDelays => {
-  const db = new Database(dbPath, { readonly: true, fileMustExist: true })
-  const rows = (() => {
-    try {
-      return db.prepare("SELECT position, type, recorded_at AS at FROM events WHERE position > ? AND position <= ? ORDER BY position").all(after, until) as Array<{ position: number; type: string; at: string }>
-    } finally {
-      db.close()
-    }
-  })()
+  const rows = readLog(dbPath, (db) =>
+    db.prepare("SELECT position, type, recorded_at AS at FROM events WHERE position > ? AND position <= ? ORDER BY position").all(after, until) as Array<{ position: number; type: string; at: string }>)
+  const firsts = new Histogram()
+  const lasts = new Histogram()
   const events = rows.flatMap((row, i) => {
     const first = receipts.first[row.position - after - 1]
     const last = receipts.last[row.position - after - 1]
     if (first == null || last == null) return []
     const at = Date.parse(row.at)
+    firsts.add(first - at)
+    lasts.add(last - at)
     const afterPrevious = i === 0 ? 0 : at - Date.parse(rows[i - 1]!.at)
     return [{ position: row.position, type: row.type, first: first - at, last: last - at, afterPrevious }]
   })
-  const pct = (xs: Array<number>, p: number) => {
-    const sorted = [...xs].sort((a, b) => a - b)
-    return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!
-  }
-  const firsts = events.map((e) => e.first)
-  const lasts = events.map((e) => e.last)
-  return {
-    first: { p50: pct(firsts, 50), p99: pct(firsts, 99) },
-    last: { p50: pct(lasts, 50), p99: pct(lasts, 99) },
-    worst: [...events].sort((a, b) => b.last - a.last).slice(0, 5)
-  }
+  const { p50, p99 } = firsts.stats()
+  const last = lasts.stats()
+  return { first: { p50, p99 }, last: { p50: last.p50, p99: last.p99 }, worst: events.sort((a, b) => b.last - a.last).slice(0, 5) }
 }
 
 /** Collects a child's stdout and resolves with its last JSON line once it exits. */

@@ -71,15 +71,16 @@ const ROUND_AFTER_COMMIT_BYTES = 1024 * 1024
 const walWritten = (filename: string) => {
   const header = Buffer.alloc(48)
   const little = endianness() === "LE"
+  const u16 = (at: number) => (little ? header.readUInt16LE(at) : header.readUInt16BE(at))
+  const u32 = (at: number) => (little ? header.readUInt32LE(at) : header.readUInt32BE(at))
   let fd: number | undefined
   let seen = { bytes: 0, salt: -1 }
   const written = (): number => {
     try {
       fd ??= openSync(`${filename}-shm`, "r")
       if (readSync(fd, header, 0, 48, 0) < 48) return -1
-      const size = little ? header.readUInt16LE(14) : header.readUInt16BE(14)
-      const frames = little ? header.readUInt32LE(16) : header.readUInt32BE(16)
-      const now = { bytes: frames * (size === 1 ? 65536 : size), salt: little ? header.readUInt32LE(32) : header.readUInt32BE(32) }
+      const size = u16(14)
+      const now = { bytes: u32(16) * (size === 1 ? 65536 : size), salt: u32(32) }
       // A new salt: the WAL restarted since, and all of it is new.
       const bytes = now.salt === seen.salt ? now.bytes - seen.bytes : now.bytes
       seen = now
@@ -98,10 +99,10 @@ const walWritten = (filename: string) => {
 /**
  * A worker that checkpoints `filename` after commits (see ROUND_AFTER_COMMIT_BYTES) and every
  * `every`, for the lifetime of the scope: each outermost commit of this layer's SqlClient that
- * wrote a batch's worth tells it. Commits that arrive during a round share the next one. Rounds spaced at least 100 or 250
- * ms apart did not keep up with a sync: the WAL still reached 128 MB and 67 MB (a round after
- * every batch: 9 MB at most). Closing waits for its connection to close (a test may delete the
- * folder right after).
+ * wrote a batch's worth tells it. Commits that arrive during a round share the next one. Rounds
+ * spaced at least 100 or 250 ms apart did not keep up with a sync: the WAL still reached 128 MB
+ * and 67 MB (a round after every batch: 9 MB at most). Closing waits for its connection to close
+ * (a test may delete the folder right after).
  */
 export const backgroundCheckpoints = (filename: string, every: Duration.DurationInput = "1 second") =>
   Effect.acquireRelease(
@@ -109,10 +110,7 @@ export const backgroundCheckpoints = (filename: string, every: Duration.Duration
       const runtime = yield* Effect.runtime<never>()
       const sql = yield* SqlClient.SqlClient
       const driver = createRequire(import.meta.url).resolve("better-sqlite3")
-      const worker = new Worker(WORKER_SOURCE, {
-        eval: true,
-        workerData: { filename, driver, everyMs: Duration.toMillis(every) }
-      })
+      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { filename, driver, everyMs: Duration.toMillis(every) } })
       // A failed worker costs speed, not data: SQLite's own automatic checkpoint still runs.
       worker.on("error", (error) => {
         Runtime.runFork(runtime)(
