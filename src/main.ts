@@ -30,7 +30,7 @@ const main = Effect.gen(function*() {
     readToken: env.readToken,
     accessLog: env.accessLog,
     sseWriter: env.sseWriter,
-    sseWriterNice: env.sseWriterNice,
+    sseWriterNice: Option.getOrUndefined(env.sseWriterNice),
     streamBuffer: Option.getOrUndefined(env.streamBuffer),
     autoInitialize: env.autoInitialize,
     masterKey: Option.getOrUndefined(env.masterKey),

@@ -51,7 +51,8 @@ export const Env = Config.all({
   sseWriter: Config.literal("process", "inline")("SYNC_SSE_WRITER").pipe(Config.withDefault("process" as const)),
   sseWriterNice: Config.integer("SYNC_SSE_WRITER_NICE").pipe(
     Config.validate({ message: "expected a nice value from 0 (the server's priority) to 19 (the lowest)", validation: (n) => n >= 0 && n <= 19 }),
-    Config.withDefault(0)
+    // Unset: the writer's own default (WRITER_NICENESS in http/sseWriters.ts, where it is argued).
+    Config.option
   ),
   streamBuffer: Config.integer("SYNC_STREAM_BUFFER").pipe(
     Config.validate({ message: "expected a whole number of events, 1 or more", validation: (n) => n >= 1 }),
