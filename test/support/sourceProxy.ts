@@ -11,7 +11,8 @@ import type { Socket } from "node:net"
  * Runners share one config, so they all reach the source at the same URL: a request is told
  * apart by the process that holds the other end of its TCP connection (Linux: the socket's
  * inode in /proc/net/tcp, found among the file descriptors of the runner's process group).
- * A connection is attributed once, when it opens; keep-alive connections carry many requests.
+ * A connection is attributed at its first request whose owner is found; keep-alive connections
+ * carry many requests.
  */
 
 export type SourceRequestStatus = "held" | "forwarded" | "served" | "aborted"
@@ -110,7 +111,9 @@ export const startSourceProxy = async (targetUrl: string, runners: () => Readonl
     const owner = inode === undefined
       ? "unknown"
       : runners().find((r) => groupPids(r.pgid).some((pid) => holdsSocket(pid, inode)))?.label ?? "unknown"
-    owners.set(socket, owner)
+    // Not found is not remembered: the next request on the connection looks again (a runner whose
+    // connection was attributed "unknown" for good would never be held while frozen).
+    if (owner !== "unknown") owners.set(socket, owner)
     return owner
   }
 
