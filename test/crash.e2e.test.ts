@@ -1,6 +1,7 @@
 import { join } from "node:path"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { STAGES } from "../src/domain/job.js"
+import { SMALL_LIST_LOOKAHEAD } from "../src/engine/run/paging.js"
 import { type RunningSimulator, startSimulator } from "../src/simulator/server.js"
 import { Rng } from "../src/simulator/random.js"
 import { overlappingStarts } from "./support/activeIntervals.js"
@@ -112,10 +113,14 @@ const logsOf = async (api: Client, jobId: string): Promise<Array<string>> => {
 
 const batchesOf = (events: ReadonlyArray<Ev>) => events.filter((e) => e.type === "BatchCommitted")
 
+/** The URLs asked, each once, in order: a retried request asks for the same page or record again. */
+const distinctUrls = (arrivals: ReadonlyArray<Arrival>) => [...new Set(arrivals.map((a) => a.url))]
+
 /**
- * Why a job is not pinned where its held request says: its lane's arrivals (a URL asked twice
- * means a retried request, so one batch fewer than arrivals), its view, its latest events and
- * log lines. For a failure message only.
+ * Why a job is not pinned where its held request says: its lane's arrivals, the URLs asked more
+ * than once, its view, its latest events and log lines. For a failure message only. (Seen once
+ * in CI, before pages were counted by URL: the lane had one request more than usual before the
+ * hold, so one batch more was expected than the pinned job had committed.)
  */
 const pinDiagnosis = async (api: Client, t: Trial): Promise<string> => {
   const arrivals = t.lane.arrivals
@@ -316,7 +321,7 @@ describe(`crash recovery of a child server (seed ${SEED})`, () => {
   const awaitHeld = async (api: Client, t: Trial) => {
     const held = await waitFor(`${t.workspace} (${t.what}) to be held`, async () => t.lane.held(), 60_000, 10)
     t.held = held
-    const expected = t.pinnedCommits?.(held) ?? held.index - 1
+    const expected = t.pinnedCommits?.(held) ?? held.page - 1
     t.pinned = await waitFor(
       `${t.what}: the ${expected} batches before the held request to commit`,
       async () => {
@@ -328,9 +333,17 @@ describe(`crash recovery of a child server (seed ${SEED})`, () => {
       60_000,
       10
     ).catch(async (error: Error) => {
-      // Seen once in CI (one batch short for 60 s, cause unknown): what the next occurrence needs.
       throw new Error(`${error.message}\n${await pinDiagnosis(api, t)}`)
     })
+    // A retried request is asked twice (pages count URLs, not requests): said, with the job's
+    // reason, and only a retry may ask for a page again.
+    const repeated = t.lane.repeated()
+    if (repeated.length > 0) {
+      const retries = (await logsOf(api, t.jobId)).filter((m) => m.includes("; retry "))
+      const asked = repeated.map((a) => `#${a.index} ${a.url}`).join(", ")
+      console.warn(`[${t.workspace}] asked again: ${asked}; the job's retries: ${retries.join(" | ") || "none logged"}`)
+      expect(retries.length, `${t.what}: pages asked again without a retry: ${asked}`).toBeGreaterThanOrEqual(repeated.length)
+    }
     const job = (await api.get(`/api/sync/jobs/${t.jobId}`)).body
     expect(job.status, `${t.what}: pinned job is ${job.status}`).toBe("running")
   }
@@ -370,15 +383,16 @@ describe(`crash recovery of a child server (seed ${SEED})`, () => {
 
   /**
    * After the restart the job asks first for the page after its last committed one: the one
-   * that was in flight at the crash when there was one (requests and commits pair up one to
-   * one: a job commits each page it fetched before it fetches the next).
+   * that was in flight at the crash when there was one (pages and commits pair up one to one: a
+   * job commits each page it fetched before it fetches the next; a retried request is one page),
+   * and no page it had committed. A small list's walk asks for the next projects' first pages
+   * in the same instant, so those may reach the gate first.
    */
   const expectContinuesAtCheckpoint = (t: Trial, committedBefore: number) => {
     const before = t.lane.history[t.lane.history.length - 1] ?? []
-    expect(before.filter((a) => a.status === "served").length, `${t.what}: pages served before the crash`).toBeGreaterThanOrEqual(
-      committedBefore
-    )
-    const inFlight = before[committedBefore]
+    const served = new Set(before.filter((a) => a.status === "served").map((a) => a.page))
+    expect(served.size, `${t.what}: pages served before the crash`).toBeGreaterThanOrEqual(committedBefore)
+    const inFlight = before.find((a) => a.page === committedBefore + 1)
     if (process.env.SYNCLOG_CRASH_DEBUG) {
       const short = (u: string | undefined) => u?.replace(/^\/api\/v1\/workspaces\/[^/]+/, "").replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, "…")
       console.log(
@@ -386,10 +400,11 @@ describe(`crash recovery of a child server (seed ${SEED})`, () => {
           `in flight ${short(inFlight?.url) ?? "none"}; first request after the restart ${short(t.lane.arrivals[0]?.url)}`
       )
     }
+    const committed = new Set(before.filter((a) => a.page <= committedBefore).map((a) => a.url))
+    expect(t.lane.arrivals.filter((a) => committed.has(a.url)).map((a) => a.url), `${t.what}: committed pages asked again`).toEqual([])
     if (inFlight === undefined) return
-    expect(t.lane.arrivals[0]?.url, `${t.what}: first page asked after the restart`).toBe(inFlight.url)
-    // The page before it was not asked again.
-    expect(t.lane.arrivals.filter((a) => a.url === before[committedBefore - 1]?.url)).toEqual([])
+    const firstAsked = t.lane.arrivals.slice(0, 1 + SMALL_LIST_LOOKAHEAD).map((a) => a.url)
+    expect(firstAsked, `${t.what}: the first pages asked after the restart`).toContain(inFlight.url)
   }
 
   const verifyReplay = async (dbPath: string) => {
@@ -497,7 +512,7 @@ describe(`crash recovery of a child server (seed ${SEED})`, () => {
     const second = await c.start("after the crash")
     for (const t of trials) {
       const { events } = await expectExactFullSync(second.api, t)
-      const { committed, checkpoint } = expectRecovered(t, events, crashedAt, [t.held!.index - 1])
+      const { committed, checkpoint } = expectRecovered(t, events, crashedAt, [t.held!.page - 1])
       if (t.workspace === "alpha") expect(committed).toBe(0)
       await expectRecoveryLogs(second.api, t, checkpoint)
     }
@@ -521,7 +536,7 @@ describe(`crash recovery of a child server (seed ${SEED})`, () => {
     const second = await c.start("after the crash")
     for (const t of trials) {
       const { events } = await expectExactFullSync(second.api, t)
-      const held = t.held!.index
+      const held = t.held!.page
       // The racing one: its page committed or not; either way nothing half done.
       const { committed, checkpoint } = expectRecovered(t, events, crashedAt, t.racingDelayMs === undefined ? [held - 1] : [held - 1, held])
       if (t.workspace === "charlie") {
@@ -545,7 +560,7 @@ describe(`crash recovery of a child server (seed ${SEED})`, () => {
 
     // Recovered at the next start, and pinned again at its very first request: the same page.
     t.lane.holdAt({ match: ANY, nth: 1 })
-    t.pinnedCommits = () => inFlight.index - 1
+    t.pinnedCommits = () => inFlight.page - 1
     const second = await c.start("recovering, until the second crash")
     await awaitHeld(second.api, t)
     expect(t.held!.url).toBe(inFlight.url)
@@ -556,7 +571,7 @@ describe(`crash recovery of a child server (seed ${SEED})`, () => {
     const before = events.filter((e) => Date.parse(e.recordedAt) <= firstCrash)
     const between = events.filter((e) => Date.parse(e.recordedAt) > firstCrash && Date.parse(e.recordedAt) <= secondCrash)
     const after = events.filter((e) => Date.parse(e.recordedAt) > secondCrash)
-    expect(batchesOf(before)).toHaveLength(inFlight.index - 1)
+    expect(batchesOf(before)).toHaveLength(inFlight.page - 1)
     const cp = checkpointOf(before)
     // The second run committed nothing; both recoveries start from the one checkpoint.
     expect(between.map((e) => e.type)).toEqual(["JobResumed", "JobStarted"])
@@ -613,17 +628,17 @@ describe(`crash recovery of a child server (seed ${SEED})`, () => {
       expect(job.stats).toEqual(sumDeltas(batchesOf(before)))
       if (t === paused) {
         expect(job.status, `${t.what}: status after the restart`).toBe("paused")
-        expect(batchesOf(before)).toHaveLength(t.held!.index)
+        expect(batchesOf(before)).toHaveLength(t.held!.page)
         expect(before[before.length - 1]).toMatchObject({ type: "JobPaused", data: { reason: "request" } })
         expect(after).toEqual([])
       } else if (t === pausing) {
         expect(job.status, `${t.what}: status after the restart`).toBe("paused")
-        expect(batchesOf(before)).toHaveLength(t.held!.index - 1)
+        expect(batchesOf(before)).toHaveLength(t.held!.page - 1)
         expect(before[before.length - 1]!.type).toBe("PauseRequested")
         expect(after.map((e) => [e.type, e.data.reason])).toEqual([["JobPaused", "request"]])
       } else {
         expect(job.status, `${t.what}: status after the restart`).toBe("stopped")
-        expect(batchesOf(before)).toHaveLength(t.held!.index - 1)
+        expect(batchesOf(before)).toHaveLength(t.held!.page - 1)
         expect(before[before.length - 1]).toMatchObject({ type: "StopRequested", data: { graceful: true } })
         expect(after.map((e) => e.type)).toEqual(["JobStopped"])
         expect(after[0]!.data.reason).toContain("before the restart")
@@ -689,7 +704,7 @@ describe(`crash recovery of a child server (seed ${SEED})`, () => {
       const { before, after } = splitAt(events, stoppedAt)
       expect(before[before.length - 1]).toMatchObject({ type: "JobPaused", data: { reason: "shutdown" } })
       const committed = batchesOf(before).length
-      expect(committed, t.what).toBe(t === commits ? t.held!.index : t.held!.index - 1)
+      expect(committed, t.what).toBe(t === commits ? t.held!.page : t.held!.page - 1)
       if (t === commits) expect(before[before.length - 2]!.type).toBe("BatchCommitted")
       expect(after[0]).toMatchObject({ type: "JobResumed", data: { reason: "restart", from: checkpointOf(before) } })
       expect(after.filter((e) => e.type === "JobResumed")).toHaveLength(1)
@@ -749,7 +764,7 @@ describe(`crash recovery of a child server (seed ${SEED})`, () => {
       expect(job.status, `${t.what}: ${job.error ?? ""}`).toBe("completed")
       const events = await eventsOf(second.api, t.jobId)
       expectConsistentStream(events, job.stats)
-      const held = t.held!.index
+      const held = t.held!.page
       const { checkpoint } = expectRecovered(t, events, crashedAt, t.racingDelayMs === undefined ? [held - 1] : [held - 1, held])
       await expectRecoveryLogs(second.api, t, checkpoint)
       // Exactly the changes, counted once across the crash.
@@ -790,7 +805,11 @@ describe(`crash recovery of a child server (seed ${SEED})`, () => {
     const nth = rng.between(1, count)
     const t = trial(SWEEP_WORKSPACE, `sweep lookup #${nth} of ${count} in flight`, { match: WORK_ITEM_LOOKUP, nth })
     // The walk's pages, then one batch per BATCH lookups.
-    t.pinnedCommits = () => t.lane.arrivals.filter((a) => !WORK_ITEM_LOOKUP.test(a.url)).length + Math.floor((nth - 1) / BATCH)
+    /** Which lookup the held request is (`nth` unless a lookup was retried). */
+    const heldLookup = (arrivals: ReadonlyArray<Arrival>, held: Arrival) =>
+      distinctUrls(arrivals.filter((a) => a.index <= held.index && WORK_ITEM_LOOKUP.test(a.url))).length
+    t.pinnedCommits = (held) =>
+      distinctUrls(t.lane.arrivals.filter((a) => !WORK_ITEM_LOOKUP.test(a.url))).length + Math.floor((heldLookup(t.lane.arrivals, held) - 1) / BATCH)
     t.lane.reset()
     t.lane.holdAt(t.hold)
     const r = await first.api.post("/api/sync/jobs", { integrationId, type: "full_sync", options: { batchSize: BATCH, force: true } })
@@ -808,20 +827,21 @@ describe(`crash recovery of a child server (seed ${SEED})`, () => {
     expectConsistentStream(events, job.result)
     // Lookups and batches do not pair up one to one here: a sweep batch confirms up to BATCH records.
     const pre = t.lane.history[t.lane.history.length - 1]!
-    const walkPages = pre.filter((a) => !WORK_ITEM_LOOKUP.test(a.url)).length
-    const sweepBatchesBefore = Math.floor((nth - 1) / BATCH)
+    const walkPages = distinctUrls(pre.filter((a) => !WORK_ITEM_LOOKUP.test(a.url))).length
+    const held = heldLookup(pre, t.held!)
+    const sweepBatchesBefore = Math.floor((held - 1) / BATCH)
     const { before, checkpoint } = expectRecovered(t, events, crashedAt, [walkPages + sweepBatchesBefore], false)
     expect(checkpoint?.stage).toBe("finalizing")
     expect(sumDeltas(batchesOf(before)).deleted).toBe(sweepBatchesBefore * BATCH)
     // After the restart: no page walked again, and only the lookups of the uncommitted batches.
-    const lookupsBefore = pre.filter((a) => WORK_ITEM_LOOKUP.test(a.url)).map((a) => a.url)
-    const lookupsAfter = t.lane.arrivals.map((a) => a.url)
+    const lookupsBefore = distinctUrls(pre.filter((a) => WORK_ITEM_LOOKUP.test(a.url)))
+    const lookupsAfter = distinctUrls(t.lane.arrivals)
     if (process.env.SYNCLOG_CRASH_DEBUG) {
       console.log(`[${t.workspace}] ${t.what}: ${sweepBatchesBefore} sweep batches committed before the crash, ${lookupsAfter.length} lookups after`)
     }
     expect(lookupsAfter.every((u) => WORK_ITEM_LOOKUP.test(u))).toBe(true)
     expect(lookupsAfter).toHaveLength(count - sweepBatchesBefore * BATCH)
-    expect(lookupsAfter.slice(0, nth - sweepBatchesBefore * BATCH)).toEqual(lookupsBefore.slice(sweepBatchesBefore * BATCH))
+    expect(lookupsAfter.slice(0, held - sweepBatchesBefore * BATCH)).toEqual(lookupsBefore.slice(sweepBatchesBefore * BATCH))
     await expectRecoveryLogs(second.api, t, checkpoint)
     for (const id of deleted) {
       const rec = await second.api.get(`/api/sync/integrations/${integrationId}/records/work_items/${id}`)

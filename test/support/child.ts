@@ -320,6 +320,13 @@ export interface Arrival {
   readonly lane: string
   /** 1-based within the lane since its last reset. */
   readonly index: number
+  /**
+   * Which page this asks for: 1-based among the distinct URLs of the lane since its last reset. A
+   * URL asked again (a retried request: the job logs why) keeps its first number, so the pages
+   * before a held request, which are what the job has committed, are `page - 1` however many
+   * requests were retried.
+   */
+  readonly page: number
   readonly url: string
   status: ArrivalStatus
 }
@@ -346,6 +353,8 @@ export class Lane {
   private matched = 0
   private holding = false
   private readonly pending: Array<Pending> = []
+  /** Page number by URL, this generation (see `Arrival.page`). */
+  private pages = new Map<string, number>()
 
   constructor(readonly name: string, private readonly forward: (p: Pending, onServed?: () => void) => void) {}
 
@@ -353,6 +362,11 @@ export class Lane {
   holdAt(rule: HoldRule): void {
     this.rule = rule
     this.matched = this.arrivals.filter((a) => rule.match.test(a.url)).length
+  }
+
+  /** Requests of this generation that asked for a URL asked before (retried ones). */
+  repeated(): ReadonlyArray<Arrival> {
+    return this.arrivals.filter((a) => a.index > 1 && this.arrivals.findIndex((b) => b.url === a.url) < a.index - 1)
   }
 
   /** The request being held (the first one, in arrival order), if any. */
@@ -376,6 +390,7 @@ export class Lane {
     }
     if (this.arrivals.length > 0) this.history.push(this.arrivals)
     this.arrivals = []
+    this.pages = new Map()
     this.rule = undefined
     this.matched = 0
     this.holding = false
@@ -383,7 +398,10 @@ export class Lane {
 
   /** Called by the gate for each request of the lane. */
   arrive(req: IncomingMessage, res: ServerResponse): void {
-    const arrival: Arrival = { lane: this.name, index: this.arrivals.length + 1, url: req.url ?? "/", status: "forwarded" }
+    const url = req.url ?? "/"
+    let page = this.pages.get(url)
+    if (page === undefined) this.pages.set(url, page = this.pages.size + 1)
+    const arrival: Arrival = { lane: this.name, index: this.arrivals.length + 1, page, url, status: "forwarded" }
     this.arrivals.push(arrival)
     if (!this.holding && this.rule !== undefined && this.rule.match.test(arrival.url)) {
       this.matched++
